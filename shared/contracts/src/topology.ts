@@ -1,0 +1,102 @@
+/**
+ * The service topology document: what one service may publish and must consume, as compiled by
+ * the Warren engine from EventRoutes and RetryPolicies. `warren topology --service NAME` prints
+ * it and the operator publishes it in the ConfigMap `warren-topology-<service>` (key
+ * `topology.json`). The messaging module reads it and never declares anything itself.
+ *
+ * Retry and dead-letter protocol (shared by the engine, which declares, and the consumer, which
+ * uses it), for a consumer queue Q:
+ * - a handler failure on attempt n < maxAttempts republishes the message to `retry.exchange`
+ *   with routing key `retry.levels[i].routingKey`, where the level i is the one whose delay is
+ *   `retry.delaysMs[n - 1]`; the TTL retry queue dead-letters it back to Q alone (default
+ *   exchange, routing key Q), so no other consumer of the same event sees it again;
+ * - the attempt number travels in the header `x-warren-attempt` (1 on first delivery);
+ * - after maxAttempts, on a non-retryable error kind, or when the message breaks its contract,
+ *   the consumer publishes it to `deadLetter.exchange` with the failure headers below, then acks;
+ * - Q itself dead-letters to the same exchange, so broker-side rejections (delivery limit,
+ *   nack without requeue) end in the same dead-letter queue.
+ */
+export const TOPOLOGY_API_VERSION = 'warren.dev/v1alpha1' as const;
+
+export interface ServiceTopology {
+  apiVersion: typeof TOPOLOGY_API_VERSION;
+  kind: 'ServiceTopology';
+  /** The service this document is for (EventRoute `spec.source.service` / `spec.consumer.service`). */
+  service: string;
+  /** RabbitMQ virtual host holding every object below. */
+  vhost: string;
+  /** Event types this service may publish, and where each goes. */
+  publishes: PublishTarget[];
+  /** Queues this service consumes, one per EventRoute whose consumer it is. */
+  consumes: ConsumerQueue[];
+}
+
+export interface PublishTarget {
+  eventType: string;
+  exchange: string;
+  exchangeType: ExchangeType;
+  /** Routing key to publish with (the event type itself). */
+  routingKey: string;
+  /** EventRoutes (`namespace/name`) that declared this target. */
+  routes: string[];
+}
+
+export type ExchangeType = 'topic' | 'direct' | 'fanout';
+export type QueueType = 'quorum' | 'classic';
+
+export interface ConsumerQueue {
+  /** The EventRoute (`namespace/name`) that declared this queue. */
+  route: string;
+  queue: string;
+  queueType: QueueType;
+  prefetch: number;
+  /** Where the events come from. */
+  source: { service: string; exchange: string; exchangeType: ExchangeType };
+  /** Event types delivered to this queue (routing patterns for topic exchanges). */
+  eventTypes: string[];
+  retry: RetryPlan;
+  /** Null when the route turned dead-lettering off: failed messages are then dropped after logging. */
+  deadLetter: DeadLetterTarget | null;
+}
+
+export interface RetryPlan {
+  /** The RetryPolicy (`namespace/name`), or null when the route has none (one attempt). */
+  policy: string | null;
+  /** Total deliveries to the handler, first one included. */
+  maxAttempts: number;
+  /** Delay before attempt n + 1 is `delaysMs[n - 1]`; length maxAttempts - 1. */
+  delaysMs: number[];
+  /** Error kinds (error `name` or `code`) that go to the dead-letter queue at once. */
+  nonRetryableErrors: string[];
+  /** Exchange to republish a failed message to; empty string when maxAttempts is 1. */
+  exchange: string;
+  /** One TTL queue per distinct delay, so a short delay never waits behind a long one. */
+  levels: RetryLevel[];
+}
+
+export interface RetryLevel {
+  delayMs: number;
+  queue: string;
+  routingKey: string;
+}
+
+export interface DeadLetterTarget {
+  exchange: string;
+  queue: string;
+}
+
+/** Headers the consumer writes; `warren dlq` and redrive read them back. */
+export const WARREN_HEADERS = {
+  attempt: 'x-warren-attempt',
+  error: 'x-warren-error',
+  errorKind: 'x-warren-error-kind',
+  reason: 'x-warren-dead-letter-reason',
+  originalExchange: 'x-warren-original-exchange',
+  originalRoutingKey: 'x-warren-original-routing-key',
+  originalQueue: 'x-warren-original-queue',
+  firstFailureAt: 'x-warren-first-failure-at',
+  lastFailureAt: 'x-warren-last-failure-at',
+  correlationId: 'x-correlation-id',
+} as const;
+
+export type DeadLetterReason = 'retries-exhausted' | 'non-retryable' | 'contract-invalid';
