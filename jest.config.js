@@ -29,5 +29,6 @@ module.exports = {
   globalTeardown: '<rootDir>/shared/testing/src/jest/global-teardown.ts',
   testTimeout: 60_000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/shared/testing/src/jest/summary-reporter.js'],
   verbose: false,
 };
