@@ -9,13 +9,17 @@ describe('WorkQueue', () => {
     let overlap = false;
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const queue = new WorkQueue(async (key) => {
-      if (active.has(key)) overlap = true;
-      active.add(key);
-      runs.push(key);
-      if (runs.length === 1) await gate;
-      active.delete(key);
-    }, () => {}, 4);
+    const queue = new WorkQueue(
+      async (key) => {
+        if (active.has(key)) overlap = true;
+        active.add(key);
+        runs.push(key);
+        if (runs.length === 1) await gate;
+        active.delete(key);
+      },
+      () => {},
+      4,
+    );
 
     queue.add('a');
     await tick();
@@ -57,10 +61,13 @@ describe('WorkQueue', () => {
   it('honours requeueAfter and lets an explicit add run sooner', async () => {
     const runs: number[] = [];
     const started = Date.now();
-    const queue = new WorkQueue(async () => {
-      runs.push(Date.now() - started);
-      return runs.length === 1 ? { requeueAfterMs: 10_000 } : undefined;
-    }, () => {});
+    const queue = new WorkQueue(
+      async () => {
+        runs.push(Date.now() - started);
+        return runs.length === 1 ? { requeueAfterMs: 10_000 } : undefined;
+      },
+      () => {},
+    );
     queue.add('k');
     await tick(5);
     queue.add('k'); // an event arrives: no need to wait for the periodic requeue
@@ -73,10 +80,13 @@ describe('WorkQueue', () => {
 
   it('finishes in-flight work on shutdown and then takes no more', async () => {
     let finished = 0;
-    const queue = new WorkQueue(async () => {
-      await tick(20);
-      finished++;
-    }, () => {});
+    const queue = new WorkQueue(
+      async () => {
+        await tick(20);
+        finished++;
+      },
+      () => {},
+    );
     queue.add('x');
     await tick();
     await queue.shutDown();

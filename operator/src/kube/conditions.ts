@@ -16,26 +16,38 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
 /** Returns a new list with `input` set, keeping the transition time when the status is unchanged. */
-export function setCondition(conditions: readonly Condition[] | undefined, input: ConditionInput, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  input: ConditionInput,
+  now: Date,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const index = list.findIndex((condition) => condition.type === input.type);
   const previous = index >= 0 ? list[index] : undefined;
   const next: Condition = {
     ...input,
     lastTransitionTime:
-      previous && previous.status === input.status ? previous.lastTransitionTime : now.toISOString(),
+      previous && previous.status === input.status
+        ? previous.lastTransitionTime
+        : now.toISOString(),
   };
   if (index >= 0) list[index] = next;
   else list.push(next);
   return list;
 }
 
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((condition) => condition.type === type);
 }
 
 /** True when the two lists say the same thing (ignoring transition times), so no status write is needed. */
-export function sameConditions(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
+export function sameConditions(
+  a: readonly Condition[] | undefined,
+  b: readonly Condition[] | undefined,
+): boolean {
   const strip = (list: readonly Condition[] | undefined) =>
     JSON.stringify(
       [...(list ?? [])]

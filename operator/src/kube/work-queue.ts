@@ -66,7 +66,10 @@ export class WorkQueue {
 
   /** The delay before the next retry of a key that failed `failures` times in a row. */
   backoffDelay(failures: number): number {
-    return Math.min(this.backoff.maxDelayMs, this.backoff.baseDelayMs * 2 ** Math.max(0, failures - 1));
+    return Math.min(
+      this.backoff.maxDelayMs,
+      this.backoff.baseDelayMs * 2 ** Math.max(0, failures - 1),
+    );
   }
 
   failureCount(key: string): number {
