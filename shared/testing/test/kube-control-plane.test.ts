@@ -72,7 +72,11 @@ test('serves the pinned Kubernetes version', async () => {
 
 test('an applied CRD serves custom resources', async () => {
   const namespace = await freshNamespace();
-  await custom.createNamespacedCustomObject({ ...widgets, namespace, body: widget('w1', { size: 3, color: 'red' }) });
+  await custom.createNamespacedCustomObject({
+    ...widgets,
+    namespace,
+    body: widget('w1', { size: 3, color: 'red' }),
+  });
   const read = (await custom.getNamespacedCustomObject({ ...widgets, namespace, name: 'w1' })) as {
     spec: { size: number };
     metadata: { generation: number };
@@ -84,14 +88,24 @@ test('an applied CRD serves custom resources', async () => {
 test('refuses invalid fields with the server’s own message', async () => {
   const namespace = await freshNamespace();
   const schema = await refusal(
-    custom.createNamespacedCustomObject({ ...widgets, namespace, body: widget('bad', { size: 0, color: 'purple' }) }),
+    custom.createNamespacedCustomObject({
+      ...widgets,
+      namespace,
+      body: widget('bad', { size: 0, color: 'purple' }),
+    }),
   );
   expect(schema.code).toBe(422);
-  expect(schema.message).toContain('spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1');
+  expect(schema.message).toContain(
+    'spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1',
+  );
   expect(schema.message).toContain('spec.color: Unsupported value: "purple"');
 
   const cel = await refusal(
-    custom.createNamespacedCustomObject({ ...widgets, namespace, body: widget('bad', { size: 5, maxSize: 2 }) }),
+    custom.createNamespacedCustomObject({
+      ...widgets,
+      namespace,
+      body: widget('bad', { size: 5, maxSize: 2 }),
+    }),
   );
   expect(cel.code).toBe(422);
   expect(cel.message).toContain('size must not exceed maxSize');
@@ -112,7 +126,11 @@ test('a watch sees ADDED, MODIFIED and DELETED', async () => {
     () => undefined,
   );
   try {
-    await custom.createNamespacedCustomObject({ ...widgets, namespace, body: widget('w', { size: 1 }) });
+    await custom.createNamespacedCustomObject({
+      ...widgets,
+      namespace,
+      body: widget('w', { size: 1 }),
+    });
     await custom.patchNamespacedCustomObject(
       { ...widgets, namespace, name: 'w', body: { spec: { size: 2 } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
@@ -127,10 +145,21 @@ test('a watch sees ADDED, MODIFIED and DELETED', async () => {
 
 test('an update with a stale resourceVersion gets 409 Conflict', async () => {
   const namespace = await freshNamespace();
-  const created = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'cm' }, data: { a: '1' } } });
-  await core.replaceNamespacedConfigMap({ namespace, name: 'cm', body: { ...created, data: { a: '2' } } });
+  const created = await core.createNamespacedConfigMap({
+    namespace,
+    body: { metadata: { name: 'cm' }, data: { a: '1' } },
+  });
+  await core.replaceNamespacedConfigMap({
+    namespace,
+    name: 'cm',
+    body: { ...created, data: { a: '2' } },
+  });
   const stale = await refusal(
-    core.replaceNamespacedConfigMap({ namespace, name: 'cm', body: { ...created, data: { a: '3' } } }),
+    core.replaceNamespacedConfigMap({
+      namespace,
+      name: 'cm',
+      body: { ...created, data: { a: '3' } },
+    }),
   );
   expect(stale.code).toBe(409);
   expect(stale.message).toContain('the object has been modified');
@@ -141,8 +170,16 @@ test('a Lease is created and renewed', async () => {
   const leases = admin.makeApiClient(k8s.CoordinationV1Api);
   // Lease times are MicroTime: a plain Date (milliseconds) is refused with 400 by the real server.
   const acquired = new k8s.V1MicroTime();
-  const spec = { holderIdentity: 'replica-a', leaseDurationSeconds: 15, acquireTime: acquired, renewTime: acquired };
-  const created = await leases.createNamespacedLease({ namespace, body: { metadata: { name: 'warren-operator' }, spec } });
+  const spec = {
+    holderIdentity: 'replica-a',
+    leaseDurationSeconds: 15,
+    acquireTime: acquired,
+    renewTime: acquired,
+  };
+  const created = await leases.createNamespacedLease({
+    namespace,
+    body: { metadata: { name: 'warren-operator' }, spec },
+  });
   const renewedAt = new k8s.V1MicroTime(acquired.getTime() + 5000);
   const renewed = await leases.replaceNamespacedLease({
     namespace,
@@ -168,7 +205,10 @@ test('a limited identity gets exactly what its Role grants', async () => {
   const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
   await rbac.createNamespacedRole({
     namespace,
-    body: { metadata: { name: 'read-configmaps' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }] },
+    body: {
+      metadata: { name: 'read-configmaps' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+    },
   });
   await rbac.createNamespacedRoleBinding({
     namespace,
@@ -182,9 +222,13 @@ test('a limited identity gets exactly what its Role grants', async () => {
   const asAlice = clientConfig(alice.kubeconfigPath).makeApiClient(k8s.CoreV1Api);
 
   await expect(asAlice.listNamespacedConfigMap({ namespace })).resolves.toHaveProperty('items');
-  const write = await refusal(asAlice.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'x' } } }));
+  const write = await refusal(
+    asAlice.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'x' } } }),
+  );
   expect(write.code).toBe(403);
-  expect(write.message).toContain(`User "alice" cannot create resource "configmaps" in API group "" in the namespace "${namespace}"`);
+  expect(write.message).toContain(
+    `User "alice" cannot create resource "configmaps" in API group "" in the namespace "${namespace}"`,
+  );
   const secrets = await refusal(asAlice.listNamespacedSecret({ namespace }));
   expect(secrets.code).toBe(403);
   const elsewhere = await refusal(asAlice.listNamespacedConfigMap({ namespace: 'default' }));
@@ -202,17 +246,28 @@ describe('helm', () => {
     expect(rendered.stdout).toContain('name: demo-config');
     expect(rendered.stdout).toContain('greeting: "hi"');
     // The default kube version is the pinned one, so kubeVersion constraints check against it.
-    expect(rendered.stdout).toContain(`kubeVersion: "${plane.kubernetesVersion.replace(/\.\d+$/, '.0')}"`);
+    expect(rendered.stdout).toContain(
+      `kubeVersion: "${plane.kubernetesVersion.replace(/\.\d+$/, '.0')}"`,
+    );
   });
 
   test('installs the chart into the API server', async () => {
     const namespace = `helm-${process.pid}`;
-    const install = await helm('install', 'demo', chart, '--namespace', namespace, '--create-namespace');
+    const install = await helm(
+      'install',
+      'demo',
+      chart,
+      '--namespace',
+      namespace,
+      '--create-namespace',
+    );
     expect(install.stdout).toContain('STATUS: deployed');
     const config = await core.readNamespacedConfigMap({ namespace, name: 'demo-config' });
     expect(config.data?.greeting).toBe('hello');
     expect(config.data?.kubeVersion).toBe(plane.kubernetesVersion); // install sees the real server
     const list = await helm('list', '--namespace', namespace, '--output', 'json');
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'demo', status: 'deployed' })]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ name: 'demo', status: 'deployed' }),
+    ]);
   });
 });

@@ -55,16 +55,26 @@ function status(): void {
 /** Builds (or finds) the binaries only: a CI step of its own, so a cold build shows up in its own log. */
 async function build(): Promise<void> {
   const binaries = await ensureKubeBinaries({ kubectl: true, log: say });
-  say(`kube-apiserver: ${binaries.kubeApiserver}\netcd: ${binaries.etcd}\nhelm: ${binaries.helm}\nkubectl: ${binaries.kubectl}`);
+  say(
+    `kube-apiserver: ${binaries.kubeApiserver}\netcd: ${binaries.etcd}\nhelm: ${binaries.helm}\nkubectl: ${binaries.kubectl}`,
+  );
 }
 
-const commands: Record<string, () => Promise<void> | void> = { up, down, kubeconfig, status, build };
+const commands: Record<string, () => Promise<void> | void> = {
+  up,
+  down,
+  kubeconfig,
+  status,
+  build,
+};
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
   const command = name === undefined ? undefined : commands[name];
   if (!command || rest.length > 0) {
-    say(`unknown command "${[name, ...rest].filter(Boolean).join(' ')}": use npm run kube -- up|down|kubeconfig|status|build`);
+    say(
+      `unknown command "${[name, ...rest].filter(Boolean).join(' ')}": use npm run kube -- up|down|kubeconfig|status|build`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -72,6 +82,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  say(error instanceof KubeError ? `error: ${error.message}` : String((error as Error).stack ?? error));
+  say(
+    error instanceof KubeError
+      ? `error: ${error.message}`
+      : String((error as Error).stack ?? error),
+  );
   process.exitCode = 1;
 });

@@ -69,7 +69,11 @@ const recipes: Record<Name, Recipe> = {
       ];
     },
   },
-  'kube-apiserver': { module: 'k8s', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver', ldflags: kubeVersionFlags },
+  'kube-apiserver': {
+    module: 'k8s',
+    pkg: 'k8s.io/kubernetes/cmd/kube-apiserver',
+    ldflags: kubeVersionFlags,
+  },
   kubectl: { module: 'k8s', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubeVersionFlags },
 };
 
@@ -91,9 +95,12 @@ export function readPins(): Pins {
 
 /** One folder per set of pins: versions for people, a hash of go.mod/go.sum for everything else. */
 export function cacheDir(pins = readPins()): string {
-  const hash = createHash('sha256').update(`recipe ${RECIPE_VERSION} ${process.platform}-${process.arch}\n`);
+  const hash = createHash('sha256').update(
+    `recipe ${RECIPE_VERSION} ${process.platform}-${process.arch}\n`,
+  );
   for (const module of ['k8s', 'etcd', 'helm']) {
-    for (const file of ['go.mod', 'go.sum']) hash.update(fs.readFileSync(path.join(toolsDir, module, file)));
+    for (const file of ['go.mod', 'go.sum'])
+      hash.update(fs.readFileSync(path.join(toolsDir, module, file)));
   }
   const key = `k8s-${pins.kubernetes}_etcd-${pins.etcd}_helm-${pins.helm}_${hash.digest('hex').slice(0, 10)}`;
   return path.join(toolsCacheRoot(), key);
@@ -112,7 +119,8 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
   const dir = cacheDir(pins);
   const assets = process.env.KUBEBUILDER_ASSETS;
   const wanted: Name[] = assets ? ['helm'] : ['etcd', 'kube-apiserver', 'helm'];
-  if (options.kubectl && !(assets && fs.existsSync(path.join(assets, 'kubectl')))) wanted.push('kubectl');
+  if (options.kubectl && !(assets && fs.existsSync(path.join(assets, 'kubectl'))))
+    wanted.push('kubectl');
 
   const missing = wanted.filter((name) => !fs.existsSync(path.join(dir, name)));
   if (missing.length > 0) await buildAll(missing, pins, dir, log);
@@ -151,7 +159,12 @@ function versionOf(kubeApiserver: string): string {
   return out.trim().split(/\s+/).pop() ?? 'unknown';
 }
 
-async function buildAll(names: Name[], pins: Pins, dir: string, log: (line: string) => void): Promise<void> {
+async function buildAll(
+  names: Name[],
+  pins: Pins,
+  dir: string,
+  log: (line: string) => void,
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const release = await acquireLock(path.join(dir, '.build.lock'), log);
   try {
@@ -159,7 +172,9 @@ async function buildAll(names: Name[], pins: Pins, dir: string, log: (line: stri
     if (todo.length === 0) return; // another process built them while we waited
     checkGo();
     log(`building ${todo.join(', ')} from the Go module proxy into ${dir}`);
-    log('a cold build takes 10-20 min on 2 cores (seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd');
+    log(
+      'a cold build takes 10-20 min on 2 cores (seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd',
+    );
     const started = Date.now();
     // One at a time: each go build already uses every core (-p), two at once only thrash.
     for (const name of todo) await buildOne(name, pins, dir, log);
@@ -180,16 +195,35 @@ function checkGo(): void {
   }
 }
 
-async function buildOne(name: Name, pins: Pins, dir: string, log: (line: string) => void): Promise<void> {
+async function buildOne(
+  name: Name,
+  pins: Pins,
+  dir: string,
+  log: (line: string) => void,
+): Promise<void> {
   const recipe = recipes[name];
   const output = path.join(dir, name);
   const partial = `${output}.partial-${process.pid}`;
   const logFile = path.join(dir, `build-${name}.log`);
   const started = Date.now();
   const ldflags = ['-s', '-w', ...recipe.ldflags(pins)].join(' ');
-  const args = ['build', '-p', String(buildParallelism()), '-mod=readonly', '-trimpath', '-ldflags', ldflags, '-o', partial, recipe.pkg];
+  const args = [
+    'build',
+    '-p',
+    String(buildParallelism()),
+    '-mod=readonly',
+    '-trimpath',
+    '-ldflags',
+    ldflags,
+    '-o',
+    partial,
+    recipe.pkg,
+  ];
   log(`${name}: go ${args.slice(0, 4).join(' ')} ... ${recipe.pkg} (log: ${logFile})`);
-  const ticker = setInterval(() => log(`${name}: still building, ${seconds(Date.now() - started)}`), 30_000);
+  const ticker = setInterval(
+    () => log(`${name}: still building, ${seconds(Date.now() - started)}`),
+    30_000,
+  );
   const out = fs.openSync(logFile, 'w');
   try {
     const code = await new Promise<number>((resolve) => {
@@ -201,7 +235,8 @@ async function buildOne(name: Name, pins: Pins, dir: string, log: (line: string)
       child.once('error', () => resolve(127));
       child.once('exit', (exitCode) => resolve(exitCode ?? 1));
     });
-    if (code !== 0) throw new KubeError(`building ${name} failed (exit ${code}):\n${tail(logFile)}`);
+    if (code !== 0)
+      throw new KubeError(`building ${name} failed (exit ${code}):\n${tail(logFile)}`);
     fs.renameSync(partial, output); // atomic: a cached binary is always complete
   } finally {
     clearInterval(ticker);
@@ -214,7 +249,9 @@ async function buildOne(name: Name, pins: Pins, dir: string, log: (line: string)
 /** Go's default -p is the core count; WARREN_GO_BUILD_P lowers it on machines short of memory. */
 function buildParallelism(): number {
   const fromEnv = Number(process.env.WARREN_GO_BUILD_P);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, os.availableParallelism());
+  return Number.isInteger(fromEnv) && fromEnv > 0
+    ? fromEnv
+    : Math.max(1, os.availableParallelism());
 }
 
 /** A lock file holding the builder's pid: two runs never build the same cache at once. */

@@ -22,7 +22,10 @@ async function openssl(args: string[], cwd: string): Promise<void> {
     await execFileAsync('openssl', args, { cwd });
   } catch (error) {
     const err = error as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw new KubeError('the openssl command is needed to make the control plane certificates: install openssl');
+    if (err.code === 'ENOENT')
+      throw new KubeError(
+        'the openssl command is needed to make the control plane certificates: install openssl',
+      );
     throw new KubeError(`openssl ${args[0]} failed: ${err.stderr ?? err.message}`);
   }
 }
@@ -45,7 +48,23 @@ export async function createCa(dir: string): Promise<CertFiles> {
     'subjectKeyIdentifier = hash',
   ]);
   await openssl(
-    ['req', '-x509', ...keyArgs, '-keyout', files.key, '-out', files.cert, '-days', '3650', '-subj', '/CN=warren-test-ca', '-config', config, '-extensions', 'ext'],
+    [
+      'req',
+      '-x509',
+      ...keyArgs,
+      '-keyout',
+      files.key,
+      '-out',
+      files.cert,
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=warren-test-ca',
+      '-config',
+      config,
+      '-extensions',
+      'ext',
+    ],
     dir,
   );
   return files;
@@ -61,10 +80,48 @@ export async function issueCert(
 ): Promise<CertFiles> {
   const files = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
   const csr = path.join(dir, `${name}.csr`);
-  const config = writeConfig(dir, name, ['basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature', ...extensions]);
-  await openssl(['req', '-new', ...keyArgs, '-keyout', files.key, '-out', csr, '-subj', subject, '-config', config], dir);
+  const config = writeConfig(dir, name, [
+    'basicConstraints = critical, CA:FALSE',
+    'keyUsage = critical, digitalSignature',
+    ...extensions,
+  ]);
   await openssl(
-    ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '365', '-out', files.cert, '-extfile', config, '-extensions', 'ext'],
+    [
+      'req',
+      '-new',
+      ...keyArgs,
+      '-keyout',
+      files.key,
+      '-out',
+      csr,
+      '-subj',
+      subject,
+      '-config',
+      config,
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-days',
+      '365',
+      '-out',
+      files.cert,
+      '-extfile',
+      config,
+      '-extensions',
+      'ext',
+    ],
     dir,
   );
   fs.rmSync(csr);
@@ -72,10 +129,18 @@ export async function issueCert(
 }
 
 export const servingCert = (ca: CertFiles, dir: string) =>
-  issueCert(ca, dir, 'serving', '/CN=kube-apiserver', ['extendedKeyUsage = serverAuth', 'subjectAltName = IP:127.0.0.1, DNS:localhost']);
+  issueCert(ca, dir, 'serving', '/CN=kube-apiserver', [
+    'extendedKeyUsage = serverAuth',
+    'subjectAltName = IP:127.0.0.1, DNS:localhost',
+  ]);
 
 /** Kubernetes reads the user from CN and the groups from every O. */
-export function clientCert(ca: CertFiles, dir: string, user: string, groups: string[]): Promise<CertFiles> {
+export function clientCert(
+  ca: CertFiles,
+  dir: string,
+  user: string,
+  groups: string[],
+): Promise<CertFiles> {
   const escape = (value: string) => value.replace(/[/\\+,=]/g, (c) => `\\${c}`);
   const subject = `/CN=${escape(user)}${groups.map((group) => `/O=${escape(group)}`).join('')}`;
   const fileName = `user-${user.replace(/[^A-Za-z0-9_.-]/g, '_')}`;

@@ -7,7 +7,18 @@ import { clientCert, createCa, servingCert, serviceAccountKey, type CertFiles } 
 import { installCrds } from './crds';
 import { writeKubeconfig } from './kubeconfig';
 import { stateRoot } from './paths';
-import { freePorts, groupAlive, isAlive, isGroupOf, killGroupsNow, KubeError, seconds, stopGroups, tail, waitUntil } from './proc';
+import {
+  freePorts,
+  groupAlive,
+  isAlive,
+  isGroupOf,
+  killGroupsNow,
+  KubeError,
+  seconds,
+  killGroups,
+  tail,
+  waitUntil,
+} from './proc';
 
 export interface ControlPlaneOptions {
   /** Folder for certificates, etcd data, logs and kubeconfigs; emptied first. Default: a fresh run folder. */
@@ -31,8 +42,6 @@ interface StateFile {
   kubeconfigPath: string;
   kubernetesVersion: string;
   binaries: KubeBinaries;
-  /** The process that owns a test control plane; absent for a detached one. */
-  owner?: number;
   /** One process group per server (etcd, kube-apiserver). */
   pgids: number[];
 }
@@ -49,7 +58,7 @@ const defaultLog = (line: string) => process.stderr.write(`[warren kube] ${line}
 const WATCHDOG = `exec 3<&0
 "$@" </dev/null 3<&- &
 server=$!
-( while read -r _; do :; done; kill -TERM "$server" 2>/dev/null; sleep 5; kill -KILL "$server" 2>/dev/null ) <&3 &
+( while read -r _; do :; done; kill -KILL "$server" 2>/dev/null ) <&3 &
 watcher=$!
 exec 3<&-
 wait "$server"
@@ -101,7 +110,9 @@ export class ControlPlane {
     const log = options.log ?? defaultLog;
     const binaries = options.binaries ?? (await ensureKubeBinaries({ log }));
     if (!options.stateDir) cleanStaleRuns();
-    const stateDir = path.resolve(options.stateDir ?? path.join(runsDir(), `${process.pid}-${Date.now().toString(36)}`));
+    const stateDir = path.resolve(
+      options.stateDir ?? path.join(runsDir(), `${process.pid}-${Date.now().toString(36)}`),
+    );
     await ControlPlane.stopAt(stateDir); // whatever an earlier run left there
     const started = Date.now();
     const pki = path.join(stateDir, 'pki');
@@ -110,20 +121,30 @@ export class ControlPlane {
     const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const server = `https://127.0.0.1:${apiPort}`;
     const ca = await createCa(pki);
-    const [serving, admin] = await Promise.all([servingCert(ca, pki), clientCert(ca, pki, ADMIN, ['system:masters'])]);
+    const [serving, admin] = await Promise.all([
+      servingCert(ca, pki),
+      clientCert(ca, pki, ADMIN, ['system:masters']),
+    ]);
     const sa = serviceAccountKey(pki);
     const state: StateFile = {
       server,
-      kubeconfigPath: writeKubeconfig(path.join(stateDir, 'kubeconfig'), server, ca.cert, ADMIN, admin),
+      kubeconfigPath: writeKubeconfig(
+        path.join(stateDir, 'kubeconfig'),
+        server,
+        ca.cert,
+        ADMIN,
+        admin,
+      ),
       kubernetesVersion: binaries.kubernetesVersion,
       binaries,
-      owner: options.detached ? undefined : process.pid,
       pgids: [],
     };
     const plane = new ControlPlane(stateDir, state);
     const exited: string[] = [];
     const launch = (name: string, command: string, args: string[]) => {
-      const pgid = plane.spawnServer(name, command, args, Boolean(options.detached), () => exited.push(name));
+      const pgid = plane.spawnServer(name, command, args, Boolean(options.detached), () =>
+        exited.push(name),
+      );
       state.pgids.push(pgid);
       plane.saveState(); // before waiting, so a crash now still leaves the pids for cleanup
     };
@@ -142,7 +163,11 @@ export class ControlPlane {
         '--log-level=warn',
       ]);
       // kube-apiserver retries etcd on its own, so both start at once.
-      launch('kube-apiserver', binaries.kubeApiserver, apiserverArgs({ stateDir, apiPort, etcdUrl, ca, serving, sa, server }));
+      launch(
+        'kube-apiserver',
+        binaries.kubeApiserver,
+        apiserverArgs({ stateDir, apiPort, etcdUrl, ca, serving, sa, server }),
+      );
 
       const ready = await waitUntil(async () => {
         if (exited.length > 0) return true;
@@ -157,7 +182,9 @@ export class ControlPlane {
       throw error;
     }
     plane.startupMs = Date.now() - started;
-    log(`control plane ${binaries.kubernetesVersion} ready in ${seconds(plane.startupMs)} at ${server} (kubeconfig: ${state.kubeconfigPath})`);
+    log(
+      `control plane ${binaries.kubernetesVersion} ready in ${seconds(plane.startupMs)} at ${server} (kubeconfig: ${state.kubeconfigPath})`,
+    );
     return plane;
   }
 
@@ -171,7 +198,7 @@ export class ControlPlane {
   /** Stops whatever control plane left its state in `stateDir` and deletes the folder. */
   static async stopAt(stateDir: string): Promise<void> {
     const state = readState(stateDir);
-    if (state) await stopGroups(ours(state, stateDir));
+    if (state) await killGroups(ours(state, stateDir));
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 
@@ -186,7 +213,13 @@ export class ControlPlane {
     const ca: CertFiles = { cert: path.join(pki, 'ca.crt'), key: path.join(pki, 'ca.key') };
     const cert = await clientCert(ca, pki, user, groups);
     const name = `kubeconfig-${path.basename(cert.cert, '.crt')}`;
-    const kubeconfigPath = writeKubeconfig(path.join(this.stateDir, name), this.server, ca.cert, user, cert);
+    const kubeconfigPath = writeKubeconfig(
+      path.join(this.stateDir, name),
+      this.server,
+      ca.cert,
+      user,
+      cert,
+    );
     return { user, groups, kubeconfigPath };
   }
 
@@ -201,7 +234,12 @@ export class ControlPlane {
     return new Promise((resolve, reject) => {
       const request = https.get(
         `${this.server}${urlPath}`,
-        { ca: fs.readFileSync(path.join(pki, 'ca.crt')), cert: fs.readFileSync(client.cert), key: fs.readFileSync(client.key), timeout: 2000 },
+        {
+          ca: fs.readFileSync(path.join(pki, 'ca.crt')),
+          cert: fs.readFileSync(client.cert),
+          key: fs.readFileSync(client.key),
+          timeout: 2000,
+        },
         (response) => {
           response.resume();
           resolve(response.statusCode ?? 0);
@@ -212,12 +250,21 @@ export class ControlPlane {
     });
   }
 
-  private spawnServer(name: string, command: string, args: string[], detached: boolean, onExit: () => void): number {
+  private spawnServer(
+    name: string,
+    command: string,
+    args: string[],
+    detached: boolean,
+    onExit: () => void,
+  ): number {
     const out = fs.openSync(path.join(this.stateDir, `${name}.log`), 'a');
     // Own process group either way, so stop() reaches every process it started.
     const child = detached
       ? spawn(command, args, { detached: true, stdio: ['ignore', out, out] })
-      : spawn('/bin/sh', ['-c', WATCHDOG, 'warren-kube-watchdog', command, ...args], { detached: true, stdio: ['pipe', out, out] });
+      : spawn('/bin/sh', ['-c', WATCHDOG, 'warren-kube-watchdog', command, ...args], {
+          detached: true,
+          stdio: ['pipe', out, out],
+        });
     fs.closeSync(out);
     child.once('exit', onExit);
     child.once('error', onExit);
@@ -238,7 +285,7 @@ export class ControlPlane {
       .join('\n');
   }
 
-  /** 'exit' handlers cannot wait: kill at once, the watchdog would do it a moment later anyway. */
+  /** 'exit' handlers cannot wait: kill at once (the watchdog would too, a moment later). */
   private readonly killOnExit = () => killGroupsNow(ours(this.state, this.stateDir));
 }
 
@@ -292,7 +339,18 @@ function ours(state: StateFile, stateDir: string): number[] {
   return state.pgids.filter((pgid) => isGroupOf(pgid, stateDir));
 }
 
-/** Removes run folders whose owner is gone (killed before it could clean up), with their servers. */
+/**
+ * A fresh folder for state owned by this process, named `<pid>-<label>` so that a later run can
+ * tell it is stale once this process is gone (see cleanStaleRuns).
+ */
+export function newRunDir(label = Date.now().toString(36)): string {
+  return path.join(runsDir(), `${process.pid}-${label}`);
+}
+
+/**
+ * Removes run folders whose owner is gone (killed before it could clean up), with their servers:
+ * the control plane in the folder, or one a test started there through the CLI (`<dir>/kube`).
+ */
 function cleanStaleRuns(): void {
   let entries: string[];
   try {
@@ -301,11 +359,13 @@ function cleanStaleRuns(): void {
     return;
   }
   for (const entry of entries) {
-    const dir = path.join(runsDir(), entry);
-    const state = readState(dir);
-    const owner = state?.owner ?? Number(entry.split('-')[0]);
+    const owner = Number(entry.split('-')[0]);
     if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) continue;
-    if (state) killGroupsNow(ours(state, dir));
+    const dir = path.join(runsDir(), entry);
+    for (const stateDir of [dir, path.join(dir, 'kube')]) {
+      const state = readState(stateDir);
+      if (state) killGroupsNow(ours(state, stateDir));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

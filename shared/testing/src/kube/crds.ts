@@ -19,7 +19,10 @@ function yamlFiles(dir: string): string[] {
  * default; none yet is fine) and waits until each CustomResourceDefinition is Established,
  * after which its resources can be created. Resolves the CRD names.
  */
-export async function installCrds(kubeconfigPath: string, dir = path.join(repoRoot, 'crds')): Promise<string[]> {
+export async function installCrds(
+  kubeconfigPath: string,
+  dir = path.join(repoRoot, 'crds'),
+): Promise<string[]> {
   // Dynamic import: the client is ESM-only and this package compiles to CommonJS.
   const k8s: typeof K8s = await import('@kubernetes/client-node');
   const config = new k8s.KubeConfig();
@@ -29,9 +32,18 @@ export async function installCrds(kubeconfigPath: string, dir = path.join(repoRo
 
   const names: string[] = [];
   for (const file of yamlFiles(dir)) {
-    const documents = k8s.loadAllYaml(fs.readFileSync(file, 'utf8')).filter(Boolean) as K8s.KubernetesObject[];
+    const documents = k8s
+      .loadAllYaml(fs.readFileSync(file, 'utf8'))
+      .filter(Boolean) as K8s.KubernetesObject[];
     for (const document of documents) {
-      await objects.patch(document, undefined, undefined, 'warren-tests', true, k8s.PatchStrategy.ServerSideApply);
+      await objects.patch(
+        document,
+        undefined,
+        undefined,
+        'warren-tests',
+        true,
+        k8s.PatchStrategy.ServerSideApply,
+      );
       if (document.kind === 'CustomResourceDefinition') names.push(document.metadata!.name!);
     }
   }
@@ -39,7 +51,9 @@ export async function installCrds(kubeconfigPath: string, dir = path.join(repoRo
   for (const name of names) {
     const established = await waitUntil(async () => {
       const crd = await crds.readCustomResourceDefinition({ name });
-      return Boolean(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'));
+      return Boolean(
+        crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'),
+      );
     }, 30_000);
     if (!established) throw new KubeError(`CRD ${name} was not Established within 30 s`);
   }

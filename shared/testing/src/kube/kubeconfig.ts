@@ -7,7 +7,13 @@ const b64 = (file: string) => fs.readFileSync(file).toString('base64');
  * A self-contained kubeconfig (certificates inlined) for one user. Strings are written as JSON,
  * which is valid YAML, so no value needs escaping rules of its own.
  */
-export function writeKubeconfig(file: string, server: string, caCert: string, user: string, client: CertFiles): string {
+export function writeKubeconfig(
+  file: string,
+  server: string,
+  caCert: string,
+  user: string,
+  client: CertFiles,
+): string {
   const q = JSON.stringify;
   const yaml = `apiVersion: v1
 kind: Config

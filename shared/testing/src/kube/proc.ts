@@ -9,7 +9,11 @@ export class KubeError extends Error {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns true or the deadline passes. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return true;
@@ -41,25 +45,25 @@ export function isGroupOf(pgid: number, needle: string): boolean {
   }
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
+/**
+ * SIGKILL to whole groups, synchronously: usable in 'exit' handlers where nothing async runs.
+ * Never SIGTERM: the control plane's state is thrown away, and kube-apiserver's graceful
+ * shutdown would only add ~10 s to every stop.
+ */
+export function killGroupsNow(pgids: number[]): void {
+  for (const pgid of pgids) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }
 
-/** Synchronous SIGKILL of whole groups, for 'exit' handlers where nothing async runs. */
-export function killGroupsNow(pgids: number[]): void {
-  for (const pgid of pgids) signalGroup(pgid, 'SIGKILL');
-}
-
-/** SIGTERM to every group, SIGKILL to those that outlive the grace period. */
-export async function stopGroups(pgids: number[], graceMs = 10_000): Promise<void> {
-  for (const pgid of pgids) signalGroup(pgid, 'SIGTERM');
-  if (await waitUntil(async () => !pgids.some(groupAlive), graceMs, 50)) return;
+/** Kills the groups and waits until none of their processes is left. */
+export async function killGroups(pgids: number[]): Promise<void> {
   killGroupsNow(pgids);
-  await waitUntil(async () => !pgids.some(groupAlive), 5000, 50);
+  await waitUntil(async () => !pgids.some(groupAlive), 5000, 20);
 }
 
 /** `count` distinct free loopback ports (all held open at once so none repeats). */
