@@ -118,38 +118,29 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
   const pins = readPins();
   const dir = cacheDir(pins);
   const assets = process.env.KUBEBUILDER_ASSETS;
-  const wanted: Name[] = assets ? ['helm'] : ['etcd', 'kube-apiserver', 'helm'];
-  if (options.kubectl && !(assets && fs.existsSync(path.join(assets, 'kubectl'))))
-    wanted.push('kubectl');
-
-  const missing = wanted.filter((name) => !fs.existsSync(path.join(dir, name)));
+  // KUBEBUILDER_ASSETS must hold kube-apiserver and etcd; helm and kubectl are used when present.
+  const inAssets = (name: Name) =>
+    assets && fs.existsSync(path.join(assets, name)) ? path.join(assets, name) : undefined;
+  if (assets && (!inAssets('kube-apiserver') || !inAssets('etcd'))) {
+    throw new KubeError(`KUBEBUILDER_ASSETS=${assets} must hold kube-apiserver and etcd`);
+  }
+  const wanted: Name[] = [
+    'etcd',
+    'kube-apiserver',
+    'helm',
+    ...(options.kubectl ? ['kubectl' as const] : []),
+  ];
+  const where = (name: Name) => inAssets(name) ?? path.join(dir, name);
+  const missing = wanted.filter((name) => !fs.existsSync(where(name)));
   if (missing.length > 0) await buildAll(missing, pins, dir, log);
 
-  const built = (name: Name) => path.join(dir, name);
-  if (assets) {
-    const fromAssets = (name: string) => {
-      const file = path.join(assets, name);
-      if (!fs.existsSync(file)) throw new KubeError(`KUBEBUILDER_ASSETS=${assets} has no ${name}`);
-      return file;
-    };
-    const kubeApiserver = fromAssets('kube-apiserver');
-    const kubectl = path.join(assets, 'kubectl');
-    return {
-      kubeApiserver,
-      etcd: fromAssets('etcd'),
-      helm: built('helm'),
-      kubectl: fs.existsSync(kubectl) ? kubectl : options.kubectl ? built('kubectl') : undefined,
-      kubernetesVersion: versionOf(kubeApiserver),
-      source: 'KUBEBUILDER_ASSETS',
-    };
-  }
   return {
-    kubeApiserver: built('kube-apiserver'),
-    etcd: built('etcd'),
-    helm: built('helm'),
-    kubectl: options.kubectl ? built('kubectl') : undefined,
-    kubernetesVersion: pins.kubernetes,
-    source: 'cache',
+    kubeApiserver: where('kube-apiserver'),
+    etcd: where('etcd'),
+    helm: where('helm'),
+    kubectl: options.kubectl || inAssets('kubectl') ? where('kubectl') : undefined,
+    kubernetesVersion: assets ? versionOf(where('kube-apiserver')) : pins.kubernetes,
+    source: assets ? 'KUBEBUILDER_ASSETS' : 'cache',
   };
 }
 
