@@ -99,9 +99,15 @@ describe('plan', () => {
     (actual.queues.find((queue) => queue.name === `${Q}.dlq`) as QueueObject).messages = 3;
     const result = plan(compile([], []), actual);
     const group = result.items.filter((item) => item.group === Q);
-    expect(group.length).toBeGreaterThan(3);
-    expect(group.every((item) => item.action === 'retain')).toBe(true);
-    expect(group[0]!.reason).toContain(`"${Q}.dlq" holds 3 messages`);
+    // The route is gone, so the binding bringing its events in goes; the rest of the group stays.
+    const inflow = group.filter((item) => item.action === 'delete');
+    expect(inflow.map((item) => item.name)).toEqual([`user.events -> ${Q} (user.created)`]);
+    const retained = group.filter((item) => item.action === 'retain');
+    expect(retained.length).toBe(group.length - 1);
+    expect(retained.map((item) => item.kind)).toEqual(
+      expect.arrayContaining(['queue', 'exchange', 'policy', 'binding']),
+    );
+    expect(retained[0]!.reason).toContain(`"${Q}.dlq" holds 3 messages`);
     // the shared exchange and the users still go
     expect(result.items.find((item) => item.name === 'user.events')!.action).toBe('delete');
   });

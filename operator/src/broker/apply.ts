@@ -16,9 +16,20 @@ import type {
   UserObject,
 } from '../engine/model';
 import type { Plan, PlanItem } from '../engine/plan';
-import { CREATE_ORDER, DELETE_ORDER, groupKey } from '../engine/plan';
+import { CREATE_ORDER, groupKey } from '../engine/plan';
 import type { ManagementClient } from './client';
 import { ManagementError, runLimited, segment } from './client';
+import type { QueueProbe } from './queue-probe';
+
+/** Queue use from the management API's statistics (may lag up to 5 s). */
+const managementProbe =
+  (client: ManagementClient): QueueProbe =>
+  async (vhost, queue) => {
+    const found = await client.find<{ messages?: number; consumers?: number }>(
+      `/api/queues/${segment(vhost)}/${segment(queue)}`,
+    );
+    return { messages: found?.messages ?? 0, consumers: found?.consumers ?? 0 };
+  };
 
 export interface Credential {
   user: string;
@@ -36,6 +47,11 @@ export interface ApplyOptions {
   concurrency?: number;
   /** Objects per definitions import call. */
   batchSize?: number;
+  /**
+   * Exact use of a queue, asked before deleting it under Retain. Defaults to the management
+   * API's statistics, which lag up to 5 s: front ends pass an AMQP probe (see queue-probe.ts).
+   */
+  probeQueue?: QueueProbe;
 }
 
 export interface ApplyResult {
@@ -146,8 +162,12 @@ async function remove(client: ManagementClient, item: PlanItem): Promise<void> {
   const paths: Record<string, () => string> = {
     permission: () => `/api/permissions/${v}/${segment((object as PermissionObject).user)}`,
     user: () => `/api/users/${segment((object as UserObject).name)}`,
-    queue: () =>
-      `/api/queues/${v}/${segment((object as QueueObject).name)}${item.ifEmpty ? '?if-empty=true' : ''}`,
+    // Classic queues can also make the broker refuse a non-empty delete; quorum queues (3.10) cannot.
+    queue: () => {
+      const queue = object as QueueObject;
+      const guard = item.ifEmpty && queue.queueType === 'classic' ? '?if-empty=true' : '';
+      return `/api/queues/${v}/${segment(queue.name)}${guard}`;
+    },
     binding: () => {
       const binding = object as BindingObject;
       return `/api/bindings/${v}/e/${segment(binding.source)}/q/${segment(binding.destination)}/${segment(binding.propertiesKey ?? '~')}`;
@@ -271,39 +291,87 @@ export async function applyPlan(
     }
   }
 
-  const keptGroups = new Map<string, string>();
   for (const item of plan.items.filter((i) => i.action === 'retain')) {
     result.retained.push({ item, reason: item.reason! });
   }
-  for (const kind of DELETE_ORDER) {
-    const items = plan.items
-      .filter((item) => item.kind === kind && item.action === 'delete')
-      .filter(runnable);
-    await runLimited(items, concurrency, async (item) => {
-      const kept =
-        item.group === null ? undefined : keptGroups.get(groupKey(item.vhost, item.group));
-      if (kept) {
-        result.retained.push({ item, reason: kept });
-        return;
+  const deletes = plan.items.filter((item) => item.action === 'delete').filter(runnable);
+  const exchangeGroups = new Map(
+    plan.items
+      .filter((item) => item.kind === 'exchange')
+      .map((item) => [`${item.vhost}\u0000${item.name}`, item.group]),
+  );
+  const inflow = (item: PlanItem) =>
+    item.actual?.kind === 'binding' &&
+    exchangeGroups.get(`${item.vhost}\u0000${item.actual.source}`) !== item.group;
+  const keptGroups = new Map<string, string>();
+  const removeItem = async (item: PlanItem) => {
+    const kept = item.group === null ? undefined : keptGroups.get(groupKey(item.vhost, item.group));
+    if (kept) {
+      result.retained.push({ item, reason: kept });
+      return;
+    }
+    try {
+      await remove(client, item);
+      result.applied.push(item);
+    } catch (error) {
+      if (
+        item.kind === 'queue' &&
+        item.ifEmpty &&
+        error instanceof ManagementError &&
+        error.status === 400
+      ) {
+        // A classic queue filled between the check and the delete: the broker refused, as asked.
+        const reason = `kept: queue "${item.name}" is not empty and deletionPolicy is Retain`;
+        keptGroups.set(groupKey(item.vhost, item.group!), reason);
+        result.retained.push({ item, reason });
+      } else {
+        result.failed.push({ item, error: message(error) });
       }
+    }
+  };
+  const ofKind = (kind: string) => deletes.filter((item) => item.kind === kind && !inflow(item));
+
+  // 1. Access, and the bindings that bring messages into a group: a removed route stops receiving.
+  await runLimited(ofKind('permission'), concurrency, removeItem);
+  await runLimited(ofKind('user'), concurrency, removeItem);
+  await runLimited(deletes.filter(inflow), concurrency, removeItem);
+
+  // 2. Queues, a group at a time. Under Retain every queue of the group must be proven unused first.
+  const probe = options.probeQueue ?? managementProbe(client);
+  const queueGroups = new Map<string, PlanItem[]>();
+  for (const item of ofKind('queue')) {
+    const key = groupKey(item.vhost, item.group!);
+    queueGroups.set(key, [...(queueGroups.get(key) ?? []), item]);
+  }
+  await runLimited([...queueGroups.entries()], concurrency, async ([key, items]) => {
+    // Retry and dead-letter queues first: messages only move from them towards the consumer queue.
+    const guarded = items
+      .filter((item) => item.ifEmpty)
+      .sort((a, b) => Number(a.name === a.group) - Number(b.name === b.group));
+    for (const item of guarded) {
       try {
-        await remove(client, item);
-        result.applied.push(item);
-      } catch (error) {
-        if (
-          item.kind === 'queue' &&
-          item.ifEmpty &&
-          error instanceof ManagementError &&
-          error.status === 400
-        ) {
-          const reason = `kept: queue "${item.name}" is not empty and deletionPolicy is Retain`;
-          keptGroups.set(groupKey(item.vhost, item.group!), reason);
-          result.retained.push({ item, reason });
-        } else {
-          result.failed.push({ item, error: message(error) });
+        const use = await probe(item.vhost, item.name);
+        if (use.messages > 0 || use.consumers > 0) {
+          keptGroups.set(
+            key,
+            `kept: queue "${item.name}" holds ${use.messages} messages and has ${use.consumers} consumers; deletionPolicy is Retain`,
+          );
+          break;
         }
+      } catch (error) {
+        keptGroups.set(
+          key,
+          `kept: could not check queue "${item.name}" is unused: ${message(error)}`,
+        );
+        break;
       }
-    });
+    }
+    for (const item of items) await removeItem(item);
+  });
+
+  // 3. What is left of deleted groups, and exchanges no route uses any more.
+  for (const kind of ['binding', 'policy', 'exchange']) {
+    await runLimited(ofKind(kind), concurrency, removeItem);
   }
   return result;
 }

@@ -1,6 +1,7 @@
 /** The `warren` commands. Each returns its exit code; output goes through `out`/`err`. */
 import { applyPlan } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
+import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { UserObject } from '../engine/model';
 import { CompileError, compile } from '../engine/compile';
@@ -89,7 +90,7 @@ async function prepare(options: CommandOptions, io: Output) {
   const client = new ManagementClient(settings.managementUrl);
   const vhosts = new Set([settings.defaultVhost, ...desired.vhosts.map((v) => v.vhost)]);
   const actual = await readActualState(client, vhosts);
-  return { desired, client, actual, plan: plan(desired, actual) };
+  return { desired, client, actual, settings, plan: plan(desired, actual) };
 }
 
 export async function planCommand(options: CommandOptions, io: Output): Promise<number> {
@@ -107,8 +108,12 @@ const passwordFromEnv = (env: NodeJS.ProcessEnv) => (user: UserObject) =>
 export async function applyCommand(options: CommandOptions, io: Output): Promise<number> {
   const prepared = await prepare(options, io);
   if (!prepared) return EXIT.error;
-  const { plan: result, client } = prepared;
-  const applied = await applyPlan(client, result, { passwordFor: passwordFromEnv(options.env) });
+  const { plan: result, client, settings } = prepared;
+  const probe = amqpQueueProbe(settings.amqpUrl);
+  const applied = await applyPlan(client, result, {
+    passwordFor: passwordFromEnv(options.env),
+    probeQueue: probe.probe,
+  }).finally(() => probe.close());
   const impossible = result.items.filter((item) => item.action === 'impossible');
   print(io, options, { ...applied, impossible, calls: client.calls }, () =>
     [

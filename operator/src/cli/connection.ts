@@ -3,6 +3,8 @@ import { DEFAULT_VHOST } from '../engine/naming';
 
 export interface BrokerSettings {
   managementUrl: string;
+  /** AMQP URL (for exact queue depths before a delete); derived from the management URL when not given. */
+  amqpUrl: string;
   /** The vhost of routes that do not name one: the AMQP URL's path, else "/". */
   defaultVhost: string;
 }
@@ -34,7 +36,20 @@ export function brokerSettings(
       'no broker: pass --management-url (or --rabbitmq-url), or set RABBITMQ_MANAGEMENT_URL or RABBITMQ_URL',
     );
   }
-  return { managementUrl, defaultVhost: defaultVhost(flags, env) };
+  return {
+    managementUrl,
+    amqpUrl: amqpUrl ?? amqpFromManagement(managementUrl),
+    defaultVhost: defaultVhost(flags, env),
+  };
+}
+
+function amqpFromManagement(managementUrl: string): string {
+  const url = new URL(managementUrl);
+  const amqp = new URL(`${url.protocol === 'https:' ? 'amqps' : 'amqp'}://${url.host}`);
+  amqp.username = url.username;
+  amqp.password = url.password;
+  amqp.port = url.protocol === 'https:' ? '5671' : '5672';
+  return amqp.toString();
 }
 
 /** --vhost, else the path of the AMQP URL, else "/". */

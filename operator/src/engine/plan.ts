@@ -232,6 +232,9 @@ export function plan(
       retainedGroups.set(groupKey(object.vhost, object.group), object);
     }
   }
+  const exchangeGroups = new Map(
+    actual.exchanges.map((e) => [`${e.vhost}\u0000${e.name}`, e.group]),
+  );
   for (const object of deletions) {
     const { name, group } = identity(object);
     const base = {
@@ -242,7 +245,12 @@ export function plan(
       actual: object,
       changes: [],
     };
-    const holder = group === null ? undefined : retainedGroups.get(groupKey(object.vhost, group));
+    // A binding from outside the group brings new messages in: it goes even when the group stays.
+    const inflow =
+      object.kind === 'binding' &&
+      exchangeGroups.get(`${object.vhost}\u0000${object.source}`) !== group;
+    const holder =
+      group === null || inflow ? undefined : retainedGroups.get(groupKey(object.vhost, group));
     if (holder) {
       items.push({
         ...base,
@@ -262,11 +270,10 @@ export function plan(
     }
   }
 
-  const rank = (item: PlanItem) => {
-    return item.action === 'delete'
+  const rank = (item: PlanItem) =>
+    item.action === 'delete'
       ? 100 + DELETE_ORDER.indexOf(item.kind)
       : CREATE_ORDER.indexOf(item.kind);
-  };
   items.sort(
     (a, b) => rank(a) - rank(b) || a.vhost.localeCompare(b.vhost) || a.name.localeCompare(b.name),
   );
