@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { crdYaml, typesSource } from './codegen';
+import { crdReference } from './reference';
 import { resourceDefinitions } from './schema';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -15,6 +16,10 @@ export async function generatedFiles(): Promise<{ path: string; content: string 
     {
       path: resolve(REPO_ROOT, 'shared/crds/src/types.generated.ts'),
       content: typesSource(resourceDefinitions),
+    },
+    {
+      path: resolve(REPO_ROOT, 'docs/crd-reference.md'),
+      content: crdReference(resourceDefinitions),
     },
   ];
   return Promise.all(
