@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import type { ErrorCapturingSqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { createDatabase, KnownEngineError } from './database-admin';
+import { migrationAdapterFactory } from './pg-adapter';
+import { loadWasmBindings, type WasmSchemaEngine } from './wasm-engine';
+import type { EngineArguments } from './arguments';
+
+/** CLI method names whose wasm counterpart is spelled differently. */
+const RENAMED_METHODS: Record<string, string> = { getDatabaseVersion: 'version' };
+
+/**
+ * One schema engine process: the wasm engine built lazily on the first call (so `--version`
+ * and connection-free calls stay cheap), then every JSON-RPC call forwarded to it.
+ */
+export class EngineSession {
+  private engine?: Promise<WasmSchemaEngine>;
+  private adapter?: ErrorCapturingSqlMigrationAwareDriverAdapterFactory;
+
+  constructor(private readonly args: EngineArguments) {}
+
+  get errorRegistry() {
+    return this.adapter?.errorRegistry;
+  }
+
+  async call(method: string, params: unknown): Promise<unknown> {
+    if (method === 'createDatabase') {
+      const name = await createDatabase(this.datasourceUrl((params as { datasource?: unknown })?.datasource));
+      return { databaseName: name };
+    }
+    const engine = await this.start();
+    const target = RENAMED_METHODS[method] ?? method;
+    if (typeof engine[target] !== 'function') {
+      throw new KnownEngineError('P1012', `The WebAssembly schema engine does not implement \`${method}\``);
+    }
+    // Called on the engine object: the wasm glue needs `this`.
+    const result = await (engine[target] as (p: unknown) => Promise<unknown>).call(engine, params);
+    return result ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (this.engine) (await this.engine.catch(() => undefined))?.free();
+  }
+
+  private start(): Promise<WasmSchemaEngine> {
+    this.engine ??= (async () => {
+      const bindings = await loadWasmBindings();
+      const datamodels = await Promise.all(
+        this.args.datamodels.map(async (path): Promise<[string, string]> => [path, await readFile(path, 'utf8')]),
+      );
+      this.adapter = migrationAdapterFactory(this.datasourceUrl(undefined), this.args.datasource?.shadowDatabaseUrl);
+      return bindings.SchemaEngine.new({ datamodels: datamodels.length ? datamodels : undefined }, forwardLog, this.adapter);
+    })();
+    return this.engine;
+  }
+
+  /** The URL from a request's `datasource` param, else from `--datasource`. */
+  private datasourceUrl(requested: unknown): string {
+    const fromRequest = urlFromDatasourceParam(requested);
+    const url = fromRequest ?? this.args.datasource?.url;
+    if (!url) {
+      throw new KnownEngineError('P1012', 'No database URL: set `datasource.url` in prisma.config.ts');
+    }
+    return url;
+  }
+}
+
+/** `{ tag: 'ConnectionString', url }` (the CLI's DatasourceParam) or a bare `{ url }`. */
+function urlFromDatasourceParam(param: unknown): string | undefined {
+  const value = param as { url?: unknown } | undefined;
+  return typeof value?.url === 'string' ? value.url : undefined;
+}
+
+/** The wasm engine logs JSON lines like the native one; the CLI reads them from stderr. */
+function forwardLog(line: string): void {
+  process.stderr.write(line.endsWith('\n') ? line : `${line}\n`);
+}
