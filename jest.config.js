@@ -3,11 +3,16 @@
  * through the `warren-source` export condition, so tests never need a build first.
  * The global setup brings up real servers (RabbitMQ, PostgreSQL, Prometheus) once per run.
  */
+const fs = require('node:fs');
+const path = require('node:path');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   testEnvironmentOptions: { customExportConditions: ['warren-source', 'node', 'require', 'default'] },
-  roots: ['<rootDir>/shared', '<rootDir>/operator', '<rootDir>/services'],
+  roots: ['shared', 'operator', 'services', 'bench']
+    .filter((dir) => fs.existsSync(path.join(__dirname, dir)))
+    .map((dir) => `<rootDir>/${dir}`),
   testMatch: ['**/?(*.)+(spec|test).ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
@@ -29,5 +34,6 @@ module.exports = {
   globalTeardown: '<rootDir>/shared/testing/src/jest/global-teardown.ts',
   testTimeout: 60_000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/shared/testing/src/jest/summary-reporter.js'],
   verbose: false,
 };

@@ -1,0 +1,10 @@
+export * from './infra';
+export { startTestServers, type TestServers, type ServerSource } from './environment';
+export {
+  createTestVhost,
+  createTestDatabase,
+  uniqueName,
+  type TestVhost,
+  type TestDatabase,
+} from './isolation';
+export { managementRequest } from './management';

@@ -1,0 +1,18 @@
+import { startTestServers, type TestServers } from '../environment';
+
+declare global {
+  var __WARREN_TEST_SERVERS__: TestServers | undefined;
+}
+
+/**
+ * Runs once before all suites: finds or starts the real servers and exports their URLs, which
+ * the test workers (spawned afterwards) inherit through process.env.
+ */
+export default async function globalSetup(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[warren test env] ${line}\n`);
+  const started = Date.now();
+  const servers = await startTestServers(log);
+  Object.assign(process.env, servers.urls);
+  globalThis.__WARREN_TEST_SERVERS__ = servers;
+  log(`servers (${servers.source}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
