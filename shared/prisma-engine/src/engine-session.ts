@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import type { ErrorCapturingSqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { createDatabase, KnownEngineError } from './database-admin';
 import { migrationAdapterFactory } from './pg-adapter';
 import { loadWasmBindings, type WasmSchemaEngine } from './wasm-engine';
@@ -14,13 +13,8 @@ const RENAMED_METHODS: Record<string, string> = { getDatabaseVersion: 'version' 
  */
 export class EngineSession {
   private engine?: Promise<WasmSchemaEngine>;
-  private adapter?: ErrorCapturingSqlMigrationAwareDriverAdapterFactory;
 
   constructor(private readonly args: EngineArguments) {}
-
-  get errorRegistry() {
-    return this.adapter?.errorRegistry;
-  }
 
   async call(method: string, params: unknown): Promise<unknown> {
     if (method === 'createDatabase') {
@@ -47,8 +41,8 @@ export class EngineSession {
       const datamodels = await Promise.all(
         this.args.datamodels.map(async (path): Promise<[string, string]> => [path, await readFile(path, 'utf8')]),
       );
-      this.adapter = migrationAdapterFactory(this.datasourceUrl(undefined), this.args.datasource?.shadowDatabaseUrl);
-      return bindings.SchemaEngine.new({ datamodels: datamodels.length ? datamodels : undefined }, forwardLog, this.adapter);
+      const adapter = migrationAdapterFactory(this.datasourceUrl(undefined), this.args.datasource?.shadowDatabaseUrl);
+      return bindings.SchemaEngine.new({ datamodels: datamodels.length ? datamodels : undefined }, forwardLog, adapter);
     })();
     return this.engine;
   }

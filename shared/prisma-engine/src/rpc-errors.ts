@@ -1,4 +1,3 @@
-import type { ErrorRegistry } from '@prisma/driver-adapter-utils';
 import { KnownEngineError } from './database-admin';
 import { wasmPanics } from './wasm-engine';
 
@@ -11,21 +10,17 @@ export interface RpcError {
 
 const ENGINE_ERROR = 4466;
 
-export function toRpcError(error: unknown, registry?: ErrorRegistry): RpcError {
+export function toRpcError(error: unknown): RpcError {
   const wrap = (data: RpcError['data']): RpcError => ({
     code: ENGINE_ERROR,
     message: 'An error happened. Check the data field for details.',
     data,
   });
   if (error instanceof WebAssembly.RuntimeError) {
-    return wrap({ is_panic: true, message: wasmPanics.take() || error.message });
+    return wrap({ is_panic: true, message: wasmPanics.take() || (error as Error).message });
   }
   if (error instanceof KnownEngineError) {
     return wrap({ is_panic: false, message: error.message, error_code: error.errorCode });
-  }
-  const driverError = registry?.lookupError(error as Error)?.error;
-  if (driverError) {
-    return wrap({ is_panic: false, message: describeDriverError(driverError) });
   }
   const engineError = error as { code?: unknown; message?: unknown; meta?: unknown };
   if (typeof engineError?.code === 'string' && typeof engineError.message === 'string') {
@@ -33,11 +28,6 @@ export function toRpcError(error: unknown, registry?: ErrorRegistry): RpcError {
   }
   const message = error instanceof Error ? `${error.message}${causeOf(error)}` : String(error);
   return wrap({ is_panic: false, message });
-}
-
-function describeDriverError(error: unknown): string {
-  const { kind, message, originalMessage } = error as { kind?: string; message?: string; originalMessage?: string };
-  return [kind, originalMessage ?? message].filter(Boolean).join(': ') || JSON.stringify(error);
 }
 
 function causeOf(error: Error): string {

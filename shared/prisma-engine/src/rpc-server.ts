@@ -31,7 +31,7 @@ export async function serveJsonRpc(session: EngineSession, input: Readable, outp
       const result = await session.call(request.method, request.params);
       send({ jsonrpc: '2.0', id: request.id, result });
     } catch (error) {
-      send({ jsonrpc: '2.0', id: request.id, error: toRpcError(error, session.errorRegistry) });
+      send({ jsonrpc: '2.0', id: request.id, error: toRpcError(error) });
     }
   }
 }
