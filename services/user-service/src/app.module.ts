@@ -1,9 +1,13 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { OUTBOX, ServiceKitModule, type TransactionalOutbox } from '@warren/service-kit';
-import { DATABASE_URL, PrismaService, type Tx } from './database/prisma.service';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription, type TransactionalOutbox } from '@warren/service-kit';
+import { PrismaService, type Tx } from './database/prisma.service';
 import { UsersModule } from './users/users.module';
 
-export const SERVICE_NAME = 'user-service';
+export const SERVICE: ServiceDescription = {
+  name: 'user-service',
+  description: 'Registers users and decides, in the order saga, whether a user may order.',
+  version: '0.1.0',
+};
 
 export interface AppOptions {
   databaseUrl: string;
@@ -11,25 +15,17 @@ export interface AppOptions {
   outbox: TransactionalOutbox<Tx>;
 }
 
-@Global()
-@Module({})
-class DatabaseModule {
-  static forRoot(options: AppOptions): DynamicModule {
-    return {
-      module: DatabaseModule,
-      providers: [{ provide: DATABASE_URL, useValue: options.databaseUrl }, PrismaService, { provide: OUTBOX, useValue: options.outbox }],
-      exports: [PrismaService, OUTBOX],
-    };
-  }
-}
-
-/** The composition root: the database and outbox are given, so tests and main.ts build the same app. */
+/** The composition root: database and outbox are given, so tests and main.ts build the same app. */
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [ServiceKitModule.forRoot(SERVICE_NAME), DatabaseModule.forRoot(options), UsersModule],
+      imports: [
+        ServiceKitModule.forRoot(SERVICE.name),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, outbox: options.outbox }),
+        UsersModule,
+      ],
     };
   }
 }

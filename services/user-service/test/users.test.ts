@@ -3,7 +3,7 @@ import { countRows, createMigratedTestDatabase, startTestApp, TableOutbox } from
 import type { TestDatabase } from '@warren/testing';
 import { join } from 'node:path';
 import request from 'supertest';
-import { AppModule, SERVICE_NAME } from '../src/app.module';
+import { AppModule, SERVICE } from '../src/app.module';
 import { PrismaService } from '../src/database/prisma.service';
 import { OrderEligibilityHandler } from '../src/users/order-eligibility';
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
   database = await createMigratedTestDatabase(join(__dirname, '..'), 'user_service');
   outbox = new TableOutbox(database.url);
   await outbox.createTable();
-  app = await startTestApp(AppModule.forRoot({ databaseUrl: database.url, outbox }), SERVICE_NAME);
+  app = await startTestApp(AppModule.forRoot({ databaseUrl: database.url, outbox }), SERVICE.name);
 });
 
 afterAll(async () => {

@@ -103,3 +103,8 @@ export function migrationsApplied(db: RawSqlClient, migrationsDir: string): Read
     },
   };
 }
+
+/** What every service's database needs before it serves: reachable, and fully migrated. */
+export function databaseChecks(db: RawSqlClient, migrationsDir: string): ReadinessCheck[] {
+  return [databaseReachable(db), migrationsApplied(db, migrationsDir)];
+}

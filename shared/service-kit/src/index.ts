@@ -7,3 +7,6 @@ export * from './idempotency';
 export * from './health';
 export * from './service-app';
 export * from './outbox';
+export * from './service-database';
+export * from './environment';
+export * from './bootstrap';

@@ -1,13 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { databaseReachable, migrationsApplied, ReadinessChecks } from '@warren/service-kit';
+import { DATABASE_URL, databaseChecks, ReadinessChecks } from '@warren/service-kit';
 import { join } from 'node:path';
 import { Prisma, PrismaClient } from '../generated/prisma/client';
 
-export const DATABASE_URL = Symbol('DATABASE_URL');
 export type Tx = Prisma.TransactionClient;
 
-/** The service's Prisma client (driver adapter, no Rust engine), checked by /readyz. */
+/** The service's Prisma client (pg driver adapter, no Rust engine); /readyz checks it is migrated. */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
   constructor(
@@ -18,8 +17,7 @@ export class PrismaService extends PrismaClient implements OnModuleInit, OnModul
   }
 
   onModuleInit(): void {
-    this.readiness.register(databaseReachable(this));
-    this.readiness.register(migrationsApplied(this, join(__dirname, '..', '..', 'prisma', 'migrations')));
+    databaseChecks(this, join(__dirname, '..', '..', 'prisma', 'migrations')).forEach((c) => this.readiness.register(c));
   }
 
   async onModuleDestroy(): Promise<void> {
