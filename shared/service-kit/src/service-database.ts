@@ -8,8 +8,8 @@ export interface ServiceDatabaseOptions {
   /** The service's PrismaService class (its own generated client). */
   client: Type<unknown>;
   databaseUrl: string;
-  /** The transactional outbox (the messaging module's, once wired). */
-  outbox: TransactionalOutbox<never>;
+  /** The transactional outbox (the messaging module's, once wired); absent for a service that emits nothing. */
+  outbox?: TransactionalOutbox<never>;
 }
 
 /** Provides the service's Prisma client and outbox to every module of the app. */
@@ -17,10 +17,11 @@ export interface ServiceDatabaseOptions {
 @Module({})
 export class ServiceDatabaseModule {
   static forRoot(options: ServiceDatabaseOptions): DynamicModule {
+    const outbox = options.outbox ? [{ provide: OUTBOX, useValue: options.outbox }] : [];
     return {
       module: ServiceDatabaseModule,
-      providers: [{ provide: DATABASE_URL, useValue: options.databaseUrl }, options.client, { provide: OUTBOX, useValue: options.outbox }],
-      exports: [options.client, OUTBOX],
+      providers: [{ provide: DATABASE_URL, useValue: options.databaseUrl }, options.client, ...outbox],
+      exports: [options.client, ...outbox.map((p) => p.provide)],
     };
   }
 }

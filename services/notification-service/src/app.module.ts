@@ -1,0 +1,29 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription } from '@warren/service-kit';
+import { PrismaService } from './database/prisma.service';
+import { NotificationsModule } from './notifications/notifications.module';
+
+export const SERVICE: ServiceDescription = {
+  name: 'notification-service',
+  description: 'Records the notifications sent for user.created, order.confirmed and order.cancelled.',
+  version: '0.1.0',
+};
+
+export interface AppOptions {
+  databaseUrl: string;
+}
+
+/** The composition root: the database is given, so tests and main.ts build the same app. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ServiceKitModule.forRoot(SERVICE.name),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl }),
+        NotificationsModule,
+      ],
+    };
+  }
+}
