@@ -12,14 +12,22 @@ const RENAMED_METHODS: Record<string, string> = { getDatabaseVersion: 'version' 
  * and connection-free calls stay cheap), then every JSON-RPC call forwarded to it.
  */
 export class EngineSession {
+  private nextRequestId = 1;
+
+  /** Ids for the requests this side sends to the CLI (`print`). */
+  requestId(): number {
+    return this.nextRequestId++;
+  }
+
   private engine?: Promise<WasmSchemaEngine>;
 
   constructor(private readonly args: EngineArguments) {}
 
-  async call(method: string, params: unknown): Promise<unknown> {
+/** A call's result, and text the CLI should print (the native engine sends it as a `print` request). */
+  async call(method: string, params: unknown): Promise<{ result: unknown; print?: string }> {
     if (method === 'createDatabase') {
       const name = await createDatabase(this.datasourceUrl((params as { datasource?: unknown })?.datasource));
-      return { databaseName: name };
+      return { result: { databaseName: name } };
     }
     const engine = await this.start();
     const target = RENAMED_METHODS[method] ?? method;
@@ -28,7 +36,12 @@ export class EngineSession {
     }
     // Called on the engine object: the wasm glue needs `this`.
     const result = await (engine[target] as (p: unknown) => Promise<unknown>).call(engine, params);
-    return result ?? null;
+    // `diff` hands its human-readable output back; the CLI expects it printed through itself.
+    if (method === 'diff' && typeof (result as { stdout?: unknown })?.stdout === 'string') {
+      const { stdout, ...rest } = result as { stdout: string };
+      return { result: rest, print: stdout };
+    }
+    return { result: result ?? null };
   }
 
   async close(): Promise<void> {

@@ -26,9 +26,10 @@ export async function serveJsonRpc(session: EngineSession, input: Readable, outp
       send({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
       continue;
     }
-    if (!request.method) continue; // an answer to one of our own requests: none are sent
+    if (!request.method) continue; // the CLI's answer to a `print` request: nothing to do
     try {
-      const result = await session.call(request.method, request.params);
+      const { result, print } = await session.call(request.method, request.params);
+      if (print) send({ jsonrpc: '2.0', id: session.requestId(), method: 'print', params: { content: print.replace(/\n$/, '') } });
       send({ jsonrpc: '2.0', id: request.id, result });
     } catch (error) {
       send({ jsonrpc: '2.0', id: request.id, error: toRpcError(error) });
