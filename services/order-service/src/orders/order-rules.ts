@@ -17,11 +17,6 @@ export function orderTotalCents(items: readonly { quantity: number; unitPriceCen
   return items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 }
 
-/** Only a PENDING order moves; CONFIRMED and CANCELLED are final. */
-export function canLeavePending(status: OrderStatus): boolean {
-  return status === 'PENDING';
-}
-
 /** PENDING orders created at or before this instant have waited too long for the saga's answer. */
 export function pendingCutoff(now: Date, timeoutMs: number): Date {
   return new Date(now.getTime() - timeoutMs);
