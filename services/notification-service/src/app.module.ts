@@ -1,7 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription } from '@warren/service-kit';
+import { join } from 'node:path';
 import { PrismaService } from './database/prisma.service';
 import { NotificationsModule } from './notifications/notifications.module';
+
+/** Committed migrations: services/<name>/prisma/migrations, beside src/ and dist/. */
+const MIGRATIONS_DIR = join(__dirname, '..', 'prisma', 'migrations');
 
 export const SERVICE: ServiceDescription = {
   name: 'notification-service',
@@ -21,7 +25,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl }),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
         NotificationsModule,
       ],
     };

@@ -1,7 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription, type TransactionalOutbox } from '@warren/service-kit';
+import { join } from 'node:path';
 import { PrismaService, type Tx } from './database/prisma.service';
 import { UsersModule } from './users/users.module';
+
+/** Committed migrations: services/<name>/prisma/migrations, beside src/ and dist/. */
+const MIGRATIONS_DIR = join(__dirname, '..', 'prisma', 'migrations');
 
 export const SERVICE: ServiceDescription = {
   name: 'user-service',
@@ -23,7 +27,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, outbox: options.outbox }),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR, outbox: options.outbox }),
         UsersModule,
       ],
     };

@@ -1,26 +1,14 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { DATABASE_URL, databaseChecks, ReadinessChecks } from '@warren/service-kit';
-import { join } from 'node:path';
+import { DATABASE_URL } from '@warren/service-kit';
 import { Prisma, PrismaClient } from '../generated/prisma/client';
 
 export type Tx = Prisma.TransactionClient;
 
-/** The service's Prisma client (pg driver adapter, no Rust engine); /readyz checks it is migrated. */
+/** The service's Prisma client: pg driver adapter, no Rust engine. */
 @Injectable()
-export class PrismaService extends PrismaClient implements OnModuleInit, OnModuleDestroy {
-  constructor(
-    @Inject(DATABASE_URL) databaseUrl: string,
-    private readonly readiness: ReadinessChecks,
-  ) {
+export class PrismaService extends PrismaClient {
+  constructor(@Inject(DATABASE_URL) databaseUrl: string) {
     super({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
-  }
-
-  onModuleInit(): void {
-    databaseChecks(this, join(__dirname, '..', '..', 'prisma', 'migrations')).forEach((c) => this.readiness.register(c));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.$disconnect();
   }
 }
