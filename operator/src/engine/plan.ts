@@ -278,6 +278,11 @@ export function plan(
     (a, b) => rank(a) - rank(b) || a.vhost.localeCompare(b.vhost) || a.name.localeCompare(b.name),
   );
 
+  return summarize(items);
+}
+
+/** A plan of these items, with its counts. */
+export function summarize(items: PlanItem[]): Plan {
   const counts: Record<PlanAction, number> = {
     create: 0,
     update: 0,
