@@ -9,6 +9,7 @@ import type {
   DesiredTopology,
   QueueObject,
 } from './model';
+import { byCodePoint } from './model';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'unchanged' | 'impossible' | 'retain';
 
@@ -275,7 +276,7 @@ export function plan(
       ? 100 + DELETE_ORDER.indexOf(item.kind)
       : CREATE_ORDER.indexOf(item.kind);
   items.sort(
-    (a, b) => rank(a) - rank(b) || a.vhost.localeCompare(b.vhost) || a.name.localeCompare(b.name),
+    (a, b) => rank(a) - rank(b) || byCodePoint(a.vhost, b.vhost) || byCodePoint(a.name, b.name),
   );
 
   return summarize(items);
