@@ -80,7 +80,7 @@ export class KubeClient {
     const response = await fetch(url.toString(), init);
     const text = await response.text();
     // Errors are usually a JSON Status, but a 404 outside any API group is plain text.
-    let body: any;
+    let body: { reason?: string; message?: string; details?: unknown } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {

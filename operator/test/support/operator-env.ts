@@ -74,6 +74,7 @@ export async function startOperatorTestEnv(prefix: string): Promise<OperatorTest
 }
 
 /** The documents of a YAML file or folder, in the given namespace. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
 export function loadManifests(file: string, namespace: string): Record<string, any>[] {
   const files = fs.statSync(file).isDirectory()
     ? fs
@@ -103,7 +104,11 @@ export const resourcePath = (
   `/apis/warren.dev/v1alpha1/namespaces/${doc.metadata.namespace}/${plural(doc.kind)}${name ? `/${name}` : ''}`;
 
 /** `kubectl apply` of one document (create, or replace the spec). */
-export async function applyManifest(client: KubeClient, doc: Record<string, any>): Promise<any> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
+export async function applyManifest(
+  client: KubeClient,
+  doc: Record<string, any>,
+): Promise<unknown> {
   try {
     return await client.create(resourcePath(doc as never), doc);
   } catch (error) {
