@@ -104,9 +104,9 @@ export const resourcePath = (
   `/apis/warren.dev/v1alpha1/namespaces/${doc.metadata.namespace}/${plural(doc.kind)}${name ? `/${name}` : ''}`;
 
 /** `kubectl apply` of one document (create, or replace the spec). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
 export async function applyManifest(
   client: KubeClient,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
   doc: Record<string, any>,
 ): Promise<unknown> {
   try {
