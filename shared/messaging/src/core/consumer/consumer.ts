@@ -106,8 +106,10 @@ export class EventConsumer<Tx> implements ConnectionListener {
       subscriptions.map((s) => s.channel.cancel(s.consumerTag).catch(() => undefined)),
     );
     if (this.inFlight > 0) {
-      const drained = new Promise<void>((resolve) => (this.idle = resolve));
-      await Promise.race([drained, sleep(this.options.shutdownTimeoutMs ?? 30_000)]);
+      const timeout = new AbortController();
+      const drained = new Promise<void>((resolve) => (this.idle = resolve)).then(() => timeout.abort());
+      await Promise.race([drained, sleep(this.options.shutdownTimeoutMs ?? 30_000, timeout.signal)]);
+      timeout.abort();
     }
     await Promise.all(subscriptions.map((s) => s.channel.close().catch(() => undefined)));
   }
