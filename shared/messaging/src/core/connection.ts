@@ -91,6 +91,7 @@ export class ConnectionManager {
   /** Makes a fresh connection current and lets every listener set up its channels on it. */
   private async attach(connection: ChannelModel): Promise<void> {
     this.connection = connection;
+    this.lastError = undefined;
     this.backoff.reset();
     this.options.logger.info('connected to the broker');
     await Promise.all(this.listeners.map((l) => l.onConnected(connection)));
@@ -108,7 +109,7 @@ export class ConnectionManager {
       this.connection = undefined;
       for (const listener of this.listeners) listener.onDisconnected();
       if (this.stopping.signal.aborted) return;
-      this.options.logger.warn({ err: errorMessage(this.lastError) }, 'broker connection lost');
+      this.options.logger.warn({ err: this.lastError ? errorMessage(this.lastError) : 'closed by the broker' }, 'broker connection lost');
       closed = (await this.reconnect()).closed;
     }
   }

@@ -42,6 +42,7 @@ export class ConfirmPublisher implements ConnectionListener {
   private channel: ConfirmChannel | undefined;
   private drained: Promise<void> | undefined;
   private readonly targets: Map<string, PublishTarget>;
+  private readyWaiters: (() => void)[] = [];
 
   constructor(
     connections: ConnectionManager,
@@ -65,6 +66,15 @@ export class ConfirmPublisher implements ConnectionListener {
       if (this.channel === channel) this.channel = undefined;
     });
     this.channel = channel;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when a channel is (again) available: lets the relay end its backoff at once. */
+  whenReady(): Promise<void> {
+    if (this.channel) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   onDisconnected(): void {

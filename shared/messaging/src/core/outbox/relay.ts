@@ -121,8 +121,12 @@ export class OutboxRelay {
     while (!this.stopping.signal.aborted) {
       this.pendingWake = false;
       let published: number;
+      if (!this.publisher.ready) {
+        // Nothing can be published: wait for the broker instead of polling the table.
+        await Promise.race([this.publisher.whenReady(), sleep(this.safetyPollMs, this.stopping.signal)]);
+        continue;
+      }
       try {
-        if (!this.publisher.ready) throw new Error('broker not connected');
         published = await this.publishBatch();
         this.backoff.reset();
       } catch (error) {
