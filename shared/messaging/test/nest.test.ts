@@ -3,8 +3,20 @@ import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { PoolClient } from 'pg';
 import type { EventEnvelope } from '@warren/contracts';
-import { CORRELATION_HEADER, Outbox, currentCorrelation, pgTransactions, runWithCorrelation, type HandlerContext } from '../src';
-import { CorrelationIdMiddleware, HandleEvent, MessagingHealthIndicator, WarrenMessagingModule } from '../src/nest';
+import {
+  CORRELATION_HEADER,
+  Outbox,
+  currentCorrelation,
+  pgTransactions,
+  runWithCorrelation,
+  type HandlerContext,
+} from '../src';
+import {
+  CorrelationIdMiddleware,
+  HandleEvent,
+  MessagingHealthIndicator,
+  WarrenMessagingModule,
+} from '../src/nest';
 import { declareTopology, testTopology } from './support/topology';
 import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
 
@@ -28,7 +40,10 @@ describe('WarrenMessagingModule (NestJS)', () => {
     class WelcomeHandler {
       @HandleEvent('user.created')
       async onUserCreated(event: EventEnvelope<'user.created'>, ctx: HandlerContext<PoolClient>) {
-        await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [event.id, 'welcome']);
+        await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
+          event.id,
+          'welcome',
+        ]);
         seen.push({ event, correlationId: currentCorrelation()?.correlationId });
       }
     }
@@ -58,7 +73,11 @@ describe('WarrenMessagingModule (NestJS)', () => {
     const client = await servers.pool.connect();
     await runWithCorrelation({ correlationId: 'from-http' }, async () => {
       await client.query('BEGIN');
-      await outbox.enqueue(client, 'user.created', { userId: 'u1', email: 'ann@example.com', name: 'Ann' });
+      await outbox.enqueue(client, 'user.created', {
+        userId: 'u1',
+        email: 'ann@example.com',
+        name: 'Ann',
+      });
       await client.query('COMMIT');
     });
     client.release();
@@ -69,21 +88,32 @@ describe('WarrenMessagingModule (NestJS)', () => {
     expect(seen[0].correlationId).toBe('from-http');
 
     await app.close();
-    expect(app.get(MessagingHealthIndicator).check()).toMatchObject({ ready: false, broker: 'disconnected' });
+    expect(app.get(MessagingHealthIndicator).check()).toMatchObject({
+      ready: false,
+      broker: 'disconnected',
+    });
   });
 
   it('correlation middleware adopts a sane header, echoes it and exposes it to the request', () => {
     const middleware = new CorrelationIdMiddleware();
     const headers: Record<string, string> = {};
     let inside: string | undefined;
-    middleware.use({ headers: { [CORRELATION_HEADER]: 'abc-123' } }, { setHeader: (k, v) => (headers[k] = v) }, () => {
-      inside = currentCorrelation()?.correlationId;
-    });
+    middleware.use(
+      { headers: { [CORRELATION_HEADER]: 'abc-123' } },
+      { setHeader: (k, v) => (headers[k] = v) },
+      () => {
+        inside = currentCorrelation()?.correlationId;
+      },
+    );
     expect(inside).toBe('abc-123');
     expect(headers[CORRELATION_HEADER]).toBe('abc-123');
-    middleware.use({ headers: { [CORRELATION_HEADER]: 'bad value with spaces' } }, { setHeader: (k, v) => (headers[k] = v) }, () => {
-      inside = currentCorrelation()?.correlationId;
-    });
+    middleware.use(
+      { headers: { [CORRELATION_HEADER]: 'bad value with spaces' } },
+      { setHeader: (k, v) => (headers[k] = v) },
+      () => {
+        inside = currentCorrelation()?.correlationId;
+      },
+    );
     expect(inside).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -53,7 +53,10 @@ describe('broker outage', () => {
     const topology = testTopology('outage', { vhost: '/' });
     await declareTopology(amqpUrl, topology);
     const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
-      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [event.id, event.payload.orderId]);
+      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
+        event.id,
+        event.payload.orderId,
+      ]);
     });
     const messaging = new WarrenMessaging<PoolClient>({
       service: 'outage',
@@ -75,7 +78,13 @@ describe('broker outage', () => {
           await messaging.outbox.enqueue(
             client,
             'order.created',
-            { orderId: `o-${written}`, userId: 'u', items: [{ sku: 'x', quantity: 1, unitPriceCents: 1 }], totalCents: 1, currency: 'EUR' },
+            {
+              orderId: `o-${written}`,
+              userId: 'u',
+              items: [{ sku: 'x', quantity: 1, unitPriceCents: 1 }],
+              totalCents: 1,
+              currency: 'EUR',
+            },
             { aggregateKey: `o-${written % 7}` },
           );
           await client.query('COMMIT');
@@ -92,19 +101,31 @@ describe('broker outage', () => {
       ).rows[0];
 
     await write(50);
-    await waitFor('the first events', async () => ((await effects()).total === 50 ? true : undefined));
+    await waitFor('the first events', async () =>
+      (await effects()).total === 50 ? true : undefined,
+    );
 
     await broker.stop(log);
-    await waitFor('the module to notice', async () => (messaging.health().broker === 'disconnected' ? true : undefined));
+    await waitFor('the module to notice', async () =>
+      messaging.health().broker === 'disconnected' ? true : undefined,
+    );
     expect(messaging.health().ready).toBe(false);
     await write(150); // the service keeps accepting writes
     expect((await messaging.backlog()).size).toBe(150);
 
     await broker.start(log);
-    await waitFor('the backlog to drain and every event to be handled', async () => ((await effects()).total >= 200 ? true : undefined), 90_000);
+    await waitFor(
+      'the backlog to drain and every event to be handled',
+      async () => ((await effects()).total >= 200 ? true : undefined),
+      90_000,
+    );
     await new Promise((r) => setTimeout(r, 1_000)); // any redelivery would be handled by now
     expect(await effects()).toEqual({ total: 200, distinct: 200 });
-    expect(messaging.health()).toMatchObject({ ready: true, broker: 'connected', consumers: 'subscribed' });
+    expect(messaging.health()).toMatchObject({
+      ready: true,
+      broker: 'connected',
+      consumers: 'subscribed',
+    });
     expect((await messaging.backlog()).size).toBe(0);
     await messaging.stop();
   });

@@ -7,12 +7,19 @@ import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/
 
 /** One relay process: its own broker connection, publisher and database pool. */
 async function startRelay(servers: SuiteServers, topology: ServiceTopology) {
-  const connections = new ConnectionManager({ url: servers.vhost.amqpUrl, name: 'relay-test', logger: testLogger });
+  const connections = new ConnectionManager({
+    url: servers.vhost.amqpUrl,
+    name: 'relay-test',
+    logger: testLogger,
+  });
   const metrics = new MessagingMetrics();
   const publisher = new ConfirmPublisher(connections, topology, metrics);
   await connections.start();
   const pool = new Pool({ connectionString: servers.database.url, max: 2 });
-  const relay = new OutboxRelay(pool, publisher, metrics, testLogger, { batchSize: 50, safetyPollMs: 2_000 });
+  const relay = new OutboxRelay(pool, publisher, metrics, testLogger, {
+    batchSize: 50,
+    safetyPollMs: 2_000,
+  });
   relay.start();
   return {
     metrics,
@@ -42,7 +49,10 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
   });
 
   it('two relays on one outbox publish each row exactly once, each aggregate in order', async () => {
-    const relays = await Promise.all([startRelay(servers, topology), startRelay(servers, topology)]);
+    const relays = await Promise.all([
+      startRelay(servers, topology),
+      startRelay(servers, topology),
+    ]);
     const outbox = new Outbox(topology);
     const aggregates = 40;
     const perAggregate = 25;
@@ -54,7 +64,13 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
         await outbox.enqueue(
           client,
           'order.created',
-          { orderId: `agg-${a}`, userId: 'u', items: [{ sku: 'seq', quantity: seq, unitPriceCents: 1 }], totalCents: 1, currency: 'EUR' },
+          {
+            orderId: `agg-${a}`,
+            userId: 'u',
+            items: [{ sku: 'seq', quantity: seq, unitPriceCents: 1 }],
+            totalCents: 1,
+            currency: 'EUR',
+          },
           { aggregateKey: `agg-${a}` },
         );
       }
@@ -84,10 +100,14 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
     expect(count).toBe(total);
     expect(seen.size).toBe(total);
     const confirmed = await Promise.all(
-      relays.map(async (r) => (await r.metrics.confirmed.get()).values.reduce((sum, v) => sum + v.value, 0)),
+      relays.map(async (r) =>
+        (await r.metrics.confirmed.get()).values.reduce((sum, v) => sum + v.value, 0),
+      ),
     );
     expect(confirmed[0] + confirmed[1]).toBe(total);
-    const { rows } = await servers.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM warren_outbox WHERE sent_at IS NULL');
+    const { rows } = await servers.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM warren_outbox WHERE sent_at IS NULL',
+    );
     expect(rows[0].n).toBe(0);
     await channel.close();
     await Promise.all(relays.map((r) => r.stop()));

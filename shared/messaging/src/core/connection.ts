@@ -109,7 +109,10 @@ export class ConnectionManager {
       this.connection = undefined;
       for (const listener of this.listeners) listener.onDisconnected();
       if (this.stopping.signal.aborted) return;
-      this.options.logger.warn({ err: this.lastError ? errorMessage(this.lastError) : 'closed by the broker' }, 'broker connection lost');
+      this.options.logger.warn(
+        { err: this.lastError ? errorMessage(this.lastError) : 'closed by the broker' },
+        'broker connection lost',
+      );
       closed = (await this.reconnect()).closed;
     }
   }

@@ -19,7 +19,9 @@ import { WARREN_LOGGER, WARREN_MESSAGING_OPTIONS } from './tokens';
 export interface WarrenMessagingModuleAsyncOptions<Tx> {
   imports?: ModuleMetadata['imports'];
   inject?: (InjectionToken | OptionalFactoryDependency)[];
-  useFactory: (...args: never[]) => WarrenMessagingOptions<Tx> | Promise<WarrenMessagingOptions<Tx>>;
+  useFactory: (
+    ...args: never[]
+  ) => WarrenMessagingOptions<Tx> | Promise<WarrenMessagingOptions<Tx>>;
 }
 
 const exported: Provider[] = [
@@ -28,8 +30,16 @@ const exported: Provider[] = [
     inject: [WARREN_MESSAGING_OPTIONS],
     useFactory: (options: WarrenMessagingOptions<unknown>) => new WarrenMessaging(options),
   },
-  { provide: Outbox, inject: [WarrenMessaging], useFactory: (m: WarrenMessaging<unknown>) => m.outbox },
-  { provide: WARREN_LOGGER, inject: [WarrenMessaging], useFactory: (m: WarrenMessaging<unknown>) => m.logger },
+  {
+    provide: Outbox,
+    inject: [WarrenMessaging],
+    useFactory: (m: WarrenMessaging<unknown>) => m.outbox,
+  },
+  {
+    provide: WARREN_LOGGER,
+    inject: [WarrenMessaging],
+    useFactory: (m: WarrenMessaging<unknown>) => m.logger,
+  },
   MessagingHealthIndicator,
 ];
 
@@ -50,7 +60,11 @@ export class WarrenMessagingModule implements NestModule {
       global: true,
       imports: [DiscoveryModule, ...(options.imports ?? [])],
       providers: [
-        { provide: WARREN_MESSAGING_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+        {
+          provide: WARREN_MESSAGING_OPTIONS,
+          inject: options.inject ?? [],
+          useFactory: options.useFactory,
+        },
         ...exported,
         MessagingLifecycle,
         CorrelationIdMiddleware,

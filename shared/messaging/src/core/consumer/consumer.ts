@@ -107,8 +107,13 @@ export class EventConsumer<Tx> implements ConnectionListener {
     );
     if (this.inFlight > 0) {
       const timeout = new AbortController();
-      const drained = new Promise<void>((resolve) => (this.idle = resolve)).then(() => timeout.abort());
-      await Promise.race([drained, sleep(this.options.shutdownTimeoutMs ?? 30_000, timeout.signal)]);
+      const drained = new Promise<void>((resolve) => (this.idle = resolve)).then(() =>
+        timeout.abort(),
+      );
+      await Promise.race([
+        drained,
+        sleep(this.options.shutdownTimeoutMs ?? 30_000, timeout.signal),
+      ]);
       timeout.abort();
     }
     await Promise.all(subscriptions.map((s) => s.channel.close().catch(() => undefined)));

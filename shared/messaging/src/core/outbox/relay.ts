@@ -123,7 +123,10 @@ export class OutboxRelay {
       let published: number;
       if (!this.publisher.ready) {
         // Nothing can be published: wait for the broker instead of polling the table.
-        await Promise.race([this.publisher.whenReady(), sleep(this.safetyPollMs, this.stopping.signal)]);
+        await Promise.race([
+          this.publisher.whenReady(),
+          sleep(this.safetyPollMs, this.stopping.signal),
+        ]);
         continue;
       }
       try {
