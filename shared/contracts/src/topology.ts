@@ -12,8 +12,7 @@
  *   exchange, routing key Q), so no other consumer of the same event sees it again;
  * - the attempt number travels in the header `x-warren-attempt` (1 on first delivery);
  * - after maxAttempts, on a non-retryable error kind, or when the message breaks its contract,
- *   the consumer publishes it to `deadLetter.exchange` with routing key `deadLetter.routingKey`
- *   and the failure headers below, then acks;
+ *   the consumer publishes it to `deadLetter.exchange` with the failure headers below, then acks;
  * - Q itself dead-letters to the same exchange, so broker-side rejections (delivery limit,
  *   nack without requeue) end in the same dead-letter queue.
  */
@@ -84,11 +83,6 @@ export interface RetryLevel {
 export interface DeadLetterTarget {
   exchange: string;
   queue: string;
-  /**
-   * Routing key that reaches `queue` through `exchange`: the consumer publishes dead letters with
-   * it, and Q's `x-dead-letter-routing-key` is set to it.
-   */
-  routingKey: string;
 }
 
 /** Headers the consumer writes; `warren dlq` and redrive read them back. */

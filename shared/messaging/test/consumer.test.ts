@@ -98,7 +98,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     });
     admin = await connect(servers.vhost.amqpUrl);
     await declareTopology(servers.vhost.amqpUrl, topology);
-  });
+  }, 120_000);
 
   afterEach(async () => {
     await Promise.all(running.splice(0).map((m) => m.stop()));

@@ -25,7 +25,7 @@ describe('WarrenMessagingModule (NestJS)', () => {
 
   beforeAll(async () => {
     servers = await suiteServers('messaging_nest');
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await servers?.dispose();

@@ -40,7 +40,7 @@ describe('broker outage', () => {
     config = privateBrokerConfig();
     broker = new RabbitMqServer(config);
     await broker.start(log);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await broker?.stop(log).catch(() => undefined);

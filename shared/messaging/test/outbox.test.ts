@@ -41,7 +41,7 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
     topology = testTopology('relay', { vhost: servers.vhost.vhost });
     await declareTopology(servers.vhost.amqpUrl, topology);
     admin = await connect(servers.vhost.amqpUrl);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await admin?.close();

@@ -54,7 +54,7 @@ export function testTopology(
             routingKey: `${delayMs}ms`,
           })),
         },
-        deadLetter: { exchange: `${queue}.dlx`, queue: `${queue}.dlq`, routingKey: queue },
+        deadLetter: { exchange: `${queue}.dlx`, queue: `${queue}.dlq` },
       },
     ],
   };
@@ -76,20 +76,19 @@ export async function declareTopology(amqpUrl: string, topology: ServiceTopology
       });
       const dl = consumer.deadLetter;
       if (dl) {
-        await channel.assertExchange(dl.exchange, 'direct', { durable: true });
+        // Fanout, as the engine declares it: every dead letter of the queue reaches its DLQ.
+        await channel.assertExchange(dl.exchange, 'fanout', { durable: true });
         await channel.assertQueue(dl.queue, {
           durable: true,
           arguments: { 'x-queue-type': 'quorum' },
         });
-        await channel.bindQueue(dl.queue, dl.exchange, dl.routingKey);
+        await channel.bindQueue(dl.queue, dl.exchange, '');
       }
       await channel.assertQueue(consumer.queue, {
         durable: true,
         arguments: {
           'x-queue-type': consumer.queueType,
-          ...(dl
-            ? { 'x-dead-letter-exchange': dl.exchange, 'x-dead-letter-routing-key': dl.routingKey }
-            : {}),
+          ...(dl ? { 'x-dead-letter-exchange': dl.exchange } : {}),
         },
       });
       for (const pattern of consumer.eventTypes)

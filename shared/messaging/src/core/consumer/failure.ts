@@ -27,6 +27,10 @@ function matchesNonRetryable(error: unknown, kinds: string[]): boolean {
 }
 
 /**
+ * Dead letters are published with the failed queue's name as routing key: the engine declares
+ * the dead-letter exchange as fanout (any key reaches the DLQ), and the key still tells a reader
+ * which queue failed the message.
+ *
  * What to do with a message whose handling failed on delivery `attempt` (1-based), following
  * the queue's RetryPlan and the protocol in the topology document. Pure.
  */
@@ -48,7 +52,7 @@ export function decideFailure(
           action: 'dead-letter',
           reason,
           exchange: queue.deadLetter.exchange,
-          routingKey: queue.deadLetter.routingKey,
+          routingKey: queue.queue,
         }
       : { action: 'drop', reason };
   }

@@ -52,7 +52,7 @@ const ServiceTopologySchema = z.object({
           message: 'every delay in delaysMs needs a level with that delayMs',
           path: ['levels'],
         }),
-      deadLetter: z.object({ exchange: name, queue: name, routingKey: name }).nullable(),
+      deadLetter: z.object({ exchange: name, queue: name }).nullable(),
     }),
   ),
 }) satisfies z.ZodType<ServiceTopology>;
