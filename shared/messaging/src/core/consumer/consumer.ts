@@ -194,16 +194,20 @@ export class EventConsumer<Tx> implements ConnectionListener {
         .executor(tx)
         .execute(INBOX_INSERT, [queue.queue, event.id, event.type]);
       if (inserted === 0) return 'duplicate';
+      let childLogger: Logger | undefined;
       const context: HandlerContext<Tx> = {
         tx,
         queue: queue.queue,
         attempt,
-        logger: logger.child({
-          eventType: event.type,
-          eventId: event.id,
-          queue: queue.queue,
-          attempt,
-        }),
+        // Built on first use: most handlers never log, and a child logger per message is not free.
+        get logger() {
+          return (childLogger ??= logger.child({
+            eventType: event.type,
+            eventId: event.id,
+            queue: queue.queue,
+            attempt,
+          }));
+        },
         publish: (type, payload, options) => {
           if (!outbox)
             throw new Error(`service "${this.options.topology.service}" publishes no events`);
