@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { connect, type ChannelModel } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { Client, Pool } from 'pg';
 import { createEvent, type EventEnvelope } from '@warren/contracts';
 import { createTestDatabase, createTestVhost } from '@warren/testing';
@@ -115,16 +115,7 @@ async function main() {
       const started = Date.now();
       while (Date.now() - started < SECONDS * 1000) {
         const t0 = performance.now();
-        for (let i = 0; i < BATCH; i++) {
-          const event = freshEvent();
-          channel.publish(
-            target.exchange,
-            target.routingKey,
-            Buffer.from(JSON.stringify(event)),
-            eventProperties(event),
-          );
-        }
-        await channel.waitForConfirms();
+        await publishRawBatch(channel, Array.from({ length: BATCH }, freshEvent));
         latencies.push(performance.now() - t0);
         messages += BATCH;
         if (messages % 20_000 === 0) await purgeQueueOnly(amqp, queue);
@@ -215,6 +206,15 @@ async function main() {
     });
   }
 
+  /** Raw amqplib publishing: a batch on a confirm channel, then one wait for all confirms. */
+  async function publishRawBatch(channel: ConfirmChannel, events: EventEnvelope[]) {
+    for (const event of events) {
+      const content = Buffer.from(JSON.stringify(event));
+      channel.publish(target.exchange, target.routingKey, content, eventProperties(event));
+    }
+    await channel.waitForConfirms();
+  }
+
   /**
    * Drives a pipeline: publishes batches (saturated within the in-flight window, or `rate`
    * messages per second in 20 ms slices) for SECONDS, then waits until all are consumed.
@@ -257,6 +257,7 @@ async function main() {
     await consumerChannel.prefetch(PREFETCH);
     const sent = new Map<string, number>();
     const latencies: number[] = [];
+    let acked = 0;
     await consumerChannel.consume(queue, (message) => {
       if (!message) return;
       const handle = async () => {
@@ -275,27 +276,20 @@ async function main() {
           latencies.push(performance.now() - (sent.get(event.id) ?? NaN));
         }
         consumerChannel.ack(message);
+        acked += 1;
       };
       void handle();
     });
     const channel = await amqp.createConfirmChannel();
     const result = await drive(
       inbox ? 'pipeline: raw amqplib + inbox tx by hand' : 'pipeline: raw amqplib (no database)',
-      async (events) => {
-        for (const event of events) {
-          channel.publish(
-            target.exchange,
-            target.routingKey,
-            Buffer.from(JSON.stringify(event)),
-            eventProperties(event),
-          );
-        }
-        await channel.waitForConfirms();
-      },
+      (events) => publishRawBatch(channel, events),
       sent,
       latencies,
       rate,
     );
+    // Latencies are taken before the commit: close only once every message is acked.
+    while (acked < result.messages) await sleep(5);
     await channel.close();
     await consumerConnection.close();
     return result;

@@ -249,45 +249,25 @@ export class EventConsumer<Tx> implements ConnectionListener {
       error,
       at: new Date(),
     };
-    const p = message.properties;
-    const base = {
-      contentType: p.contentType,
-      contentEncoding: p.contentEncoding,
-      messageId: p.messageId,
-      type: p.type,
-      correlationId: p.correlationId,
-      appId: p.appId,
-      timestamp: p.timestamp,
-    };
     if (decision.action === 'retry') {
-      await publisher.publishRaw({
-        exchange: decision.exchange,
-        routingKey: decision.routingKey,
-        content: message.content,
-        options: {
-          ...base,
-          persistent: true,
-          headers: failureHeaders(message.properties.headers, facts, {
-            attempt: decision.nextAttempt,
-          }),
-        },
-      });
+      await forward(
+        publisher,
+        message,
+        decision,
+        failureHeaders(message.properties.headers, facts, { attempt: decision.nextAttempt }),
+      );
       metrics.retried.inc(labels);
       logger.warn(
         { err: errorMessage(error), queue: queue.queue, attempt, delayMs: decision.delayMs },
         'handler failed, retry scheduled',
       );
     } else if (decision.action === 'dead-letter') {
-      await publisher.publishRaw({
-        exchange: decision.exchange,
-        routingKey: decision.routingKey,
-        content: message.content,
-        options: {
-          ...base,
-          persistent: true,
-          headers: failureHeaders(message.properties.headers, facts, { reason: decision.reason }),
-        },
-      });
+      await forward(
+        publisher,
+        message,
+        decision,
+        failureHeaders(message.properties.headers, facts, { reason: decision.reason }),
+      );
       metrics.deadLettered.inc({ ...labels, reason: decision.reason });
       logger.error(
         { err: errorMessage(error), queue: queue.queue, attempt, reason: decision.reason },
@@ -301,6 +281,32 @@ export class EventConsumer<Tx> implements ConnectionListener {
     }
     ack(channel, message);
   }
+}
+
+/** Sends the message on (to a retry queue or the dead-letter queue) as it came, with new headers; waits for the confirm. */
+function forward(
+  publisher: ConfirmPublisher,
+  message: ConsumeMessage,
+  to: { exchange: string; routingKey: string },
+  headers: Record<string, unknown>,
+): Promise<void> {
+  const p = message.properties;
+  return publisher.publishRaw({
+    exchange: to.exchange,
+    routingKey: to.routingKey,
+    content: message.content,
+    options: {
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      messageId: p.messageId,
+      type: p.type,
+      correlationId: p.correlationId,
+      appId: p.appId,
+      timestamp: p.timestamp,
+      persistent: true,
+      headers,
+    },
+  });
 }
 
 function parseJson(content: Buffer): unknown {
