@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import {
   ContractError,
+  isEventType,
   parseEvent,
   type AnyEvent,
   type ConsumerQueue,
@@ -150,7 +151,9 @@ export class EventConsumer<Tx> implements ConnectionListener {
     try {
       event = parseEvent(parseJson(message.content));
     } catch (error) {
-      const typeLabel = message.properties.type ?? 'unknown';
+      // A metric label from an untrusted message only when it names a known event type.
+      const type = String(message.properties.type ?? '');
+      const typeLabel = isEventType(type) ? type : 'unknown';
       logger.warn(
         { queue: queue.queue, err: errorMessage(error), messageId: message.properties.messageId },
         'message breaks its contract',
