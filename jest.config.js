@@ -9,7 +9,9 @@ const path = require('node:path');
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  testEnvironmentOptions: { customExportConditions: ['warren-source', 'node', 'require', 'default'] },
+  testEnvironmentOptions: {
+    customExportConditions: ['warren-source', 'node', 'require', 'default'],
+  },
   roots: ['shared', 'operator', 'services', 'bench']
     .filter((dir) => fs.existsSync(path.join(__dirname, dir)))
     .map((dir) => `<rootDir>/${dir}`),
@@ -29,7 +31,9 @@ module.exports = {
     ],
   },
   // ESM-only dependencies are compiled to CommonJS for Jest.
-  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)',
+  ],
   globalSetup: '<rootDir>/shared/testing/src/jest/global-setup.ts',
   globalTeardown: '<rootDir>/shared/testing/src/jest/global-teardown.ts',
   testTimeout: 60_000,

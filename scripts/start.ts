@@ -9,7 +9,8 @@ const log = (line: string) => process.stderr.write(`start: ${line}\n`);
 async function main() {
   const config = loadInfraConfig();
   const { urls, started } = await infraUp(log, config);
-  for (const [key, value] of Object.entries(urls)) process.stdout.write(`${key.padEnd(24)} ${value}\n`);
+  for (const [key, value] of Object.entries(urls))
+    process.stdout.write(`${key.padEnd(24)} ${value}\n`);
   process.stdout.write('Press Ctrl-C to stop.\n');
   const stop = async () => {
     log('stopping ...');

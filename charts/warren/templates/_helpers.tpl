@@ -1,0 +1,39 @@
+{{- define "warren.labels" -}}
+app.kubernetes.io/name: warren
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: warren
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "warren.operatorName" -}}
+{{ .Release.Name }}-operator
+{{- end -}}
+
+{{/* The operator's permissions on cluster objects; bound cluster-wide or per watched namespace. */}}
+{{- define "warren.operatorRules" -}}
+- apiGroups: [warren.dev]
+  resources: [eventroutes, retrypolicies, databasemigrations]
+  verbs: [get, list, watch, update, patch]
+- apiGroups: [warren.dev]
+  resources: [eventroutes/status, retrypolicies/status, databasemigrations/status]
+  verbs: [get, update, patch]
+- apiGroups: [warren.dev]
+  resources: [eventroutes/finalizers, retrypolicies/finalizers, databasemigrations/finalizers]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [configmaps, secrets]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [monitoring.coreos.com]
+  resources: [prometheusrules]
+  verbs: [get, list, watch, create, update, patch, delete]
+{{- end -}}

@@ -1,0 +1,85 @@
+/**
+ * A RabbitMQ management HTTP API client on Node's fetch (undici keeps connections alive).
+ * It counts its calls, so benchmarks and the CLI can report what a plan or apply cost.
+ */
+export class ManagementError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`${method} ${path}: HTTP ${status} ${body}`);
+    this.name = 'ManagementError';
+  }
+}
+
+export class ManagementClient {
+  private readonly base: URL;
+  private readonly authorization: string;
+  /** HTTP requests made so far. */
+  calls = 0;
+
+  /** `url` is the management API base, credentials in it: http://user:pass@host:15672. */
+  constructor(url: string) {
+    const parsed = new URL(url);
+    if (!parsed.username)
+      throw new Error(
+        `management URL ${parsed.origin} has no credentials (http://user:password@host:port)`,
+      );
+    this.authorization = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    parsed.username = '';
+    parsed.password = '';
+    this.base = parsed;
+  }
+
+  /** The URL without credentials, for messages. */
+  get origin(): string {
+    return this.base.origin;
+  }
+
+  /** GET that returns undefined on 404. */
+  async find<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', path);
+    } catch (error) {
+      if (error instanceof ManagementError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async request<T = unknown>(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    this.calls += 1;
+    const response = await fetch(new URL(path, this.base), {
+      method,
+      headers: { authorization: this.authorization, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new ManagementError(method, path, response.status, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+/** Path segment encoding for the management API (the default vhost "/" is %2F). */
+export const segment = (value: string): string => encodeURIComponent(value);
+
+/** Runs the tasks with at most `limit` in flight (each task handles its own failures). */
+export async function runLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,151 @@
+/** The `warren` commands. Each returns its exit code; output goes through `out`/`err`. */
+import { applyPlan } from '../broker/apply';
+import { ManagementClient } from '../broker/client';
+import { amqpQueueProbe } from '../broker/queue-probe';
+import { readActualState } from '../broker/read';
+import type { UserObject } from '../engine/model';
+import { CompileError, compile } from '../engine/compile';
+import type { DesiredTopology } from '../engine/model';
+import { plan } from '../engine/plan';
+import { routeStatuses } from '../engine/status';
+import type { BrokerSettings } from './connection';
+import { UsageError } from './connection';
+import { formatApply, formatErrors, formatPlan, formatStatus } from './format';
+import type { LoadedResources } from './load';
+import { loadResources, retryPoliciesOf, routesOf } from './load';
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface CommandOptions {
+  file: string;
+  json: boolean;
+  detailedExitcode: boolean;
+  service?: string;
+  vhost?: string;
+  env: NodeJS.ProcessEnv;
+  broker: () => BrokerSettings;
+  /** The vhost of routes without spec.vhost, without needing a broker. */
+  defaultVhost: () => string;
+}
+
+export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
+
+async function loadValid(
+  options: CommandOptions,
+  io: Output,
+): Promise<LoadedResources | undefined> {
+  const loaded = await loadResources(options.file);
+  if (loaded.errors.length === 0) return loaded;
+  io.err(formatErrors(loaded.errors));
+  return undefined;
+}
+
+function desiredOf(loaded: LoadedResources, defaultVhost: string): DesiredTopology {
+  return compile(routesOf(loaded.resources), retryPoliciesOf(loaded.resources), { defaultVhost });
+}
+
+const print = (io: Output, options: CommandOptions, data: unknown, text: () => string) =>
+  io.out(options.json ? JSON.stringify(data, null, 2) : text());
+
+export async function validateCommand(options: CommandOptions, io: Output): Promise<number> {
+  const loaded = await loadResources(options.file);
+  let conflicts: string[] = [];
+  if (loaded.errors.length === 0) {
+    // Cross-resource checks (a missing RetryPolicy, two routes on one queue) are part of validity.
+    try {
+      desiredOf(loaded, options.defaultVhost());
+    } catch (error) {
+      if (!(error instanceof CompileError)) throw error;
+      conflicts = error.problems;
+    }
+  }
+  const valid = loaded.errors.length + conflicts.length === 0;
+  print(
+    io,
+    options,
+    {
+      valid,
+      errors: loaded.errors,
+      conflicts,
+      resources: loaded.resources.length,
+      files: loaded.files,
+    },
+    () =>
+      valid
+        ? `${loaded.resources.length} resources in ${loaded.files.length} files are valid.`
+        : [formatErrors(loaded.errors), ...conflicts].filter(Boolean).join('\n'),
+  );
+  return valid ? EXIT.ok : EXIT.error;
+}
+
+/** Compile, read back and plan: the shared first half of plan, apply and status. */
+async function prepare(options: CommandOptions, io: Output) {
+  const loaded = await loadValid(options, io);
+  if (!loaded) return undefined;
+  const settings = options.broker();
+  const desired = desiredOf(loaded, settings.defaultVhost);
+  const client = new ManagementClient(settings.managementUrl);
+  const vhosts = new Set([settings.defaultVhost, ...desired.vhosts.map((v) => v.vhost)]);
+  const actual = await readActualState(client, vhosts);
+  return { desired, client, actual, settings, plan: plan(desired, actual) };
+}
+
+export async function planCommand(options: CommandOptions, io: Output): Promise<number> {
+  const prepared = await prepare(options, io);
+  if (!prepared) return EXIT.error;
+  const { plan: result, client } = prepared;
+  print(io, options, { ...result, calls: client.calls }, () => formatPlan(result));
+  return options.detailedExitcode && result.hasChanges ? EXIT.changes : EXIT.ok;
+}
+
+/** WARREN_PASSWORD_<SERVICE> (upper case, `-` as `_`) sets a service user's password; otherwise one is generated. */
+const passwordFromEnv = (env: NodeJS.ProcessEnv) => (user: UserObject) =>
+  env[`WARREN_PASSWORD_${user.service.toUpperCase().replace(/-/g, '_')}`];
+
+export async function applyCommand(options: CommandOptions, io: Output): Promise<number> {
+  const prepared = await prepare(options, io);
+  if (!prepared) return EXIT.error;
+  const { plan: result, client, settings } = prepared;
+  const probe = amqpQueueProbe(settings.amqpUrl);
+  const applied = await applyPlan(client, result, {
+    passwordFor: passwordFromEnv(options.env),
+    probeQueue: probe.probe,
+  }).finally(() => probe.close());
+  const impossible = result.items.filter((item) => item.action === 'impossible');
+  print(io, options, { ...applied, impossible, calls: client.calls }, () =>
+    [
+      formatApply(applied, client.calls),
+      ...impossible.map((item) => `  ! ${item.kind} ${item.name}: ${item.reason}`),
+    ].join('\n'),
+  );
+  return applied.failed.length + impossible.length > 0 ? EXIT.error : EXIT.ok;
+}
+
+export async function statusCommand(options: CommandOptions, io: Output): Promise<number> {
+  const prepared = await prepare(options, io);
+  if (!prepared) return EXIT.error;
+  const statuses = routeStatuses(prepared.desired.routes, prepared.plan, prepared.actual);
+  print(io, options, statuses, () => formatStatus(statuses));
+  return EXIT.ok;
+}
+
+export async function topologyCommand(options: CommandOptions, io: Output): Promise<number> {
+  if (!options.service) throw new UsageError('topology needs --service NAME');
+  const loaded = await loadValid(options, io);
+  if (!loaded) return EXIT.error;
+  const documents = desiredOf(loaded, options.defaultVhost()).services.filter(
+    (s) => s.service === options.service,
+  );
+  if (documents.length === 0)
+    throw new UsageError(`no EventRoute names service "${options.service}" as source or consumer`);
+  if (documents.length > 1) {
+    throw new UsageError(
+      `service "${options.service}" is in several vhosts (${documents.map((d) => d.vhost).join(', ')}): pass --vhost`,
+    );
+  }
+  io.out(JSON.stringify(documents[0], null, 2));
+  return EXIT.ok;
+}

@@ -1,0 +1,88 @@
+/** Human output of the CLI. JSON output (`-o json`) prints the same data structures as they are. */
+import type { ApplyResult } from '../broker/apply';
+import type { Plan, PlanItem } from '../engine/plan';
+import type { RouteStatus } from '../engine/status';
+import type { FileError } from './load';
+
+const SYMBOL: Record<PlanItem['action'], string> = {
+  create: '+',
+  update: '~',
+  delete: '-',
+  impossible: '!',
+  retain: '=',
+  unchanged: ' ',
+};
+
+const show = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
+const where = (item: PlanItem) =>
+  item.kind === 'user' || item.kind === 'vhost' ? '' : ` (vhost ${item.vhost})`;
+
+export function formatItem(item: PlanItem): string {
+  const lines = [
+    `  ${SYMBOL[item.action]} ${item.kind} ${item.name}${where(item)}${item.action === 'delete' && item.ifEmpty ? ' if empty' : ''}`,
+  ];
+  for (const change of item.changes)
+    lines.push(`      ${change.field}: ${show(change.from)} -> ${show(change.to)}`);
+  if (item.reason && item.action !== 'delete') lines.push(`      ${item.reason}`);
+  return lines.join('\n');
+}
+
+export function formatPlan(plan: Plan): string {
+  const { counts } = plan;
+  const shown = plan.items.filter((item) => item.action !== 'unchanged');
+  const summary =
+    `Plan: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete, ` +
+    `${counts.impossible} not possible in place, ${counts.retain} retained, ${counts.unchanged} unchanged.`;
+  if (!plan.hasChanges && counts.retain === 0)
+    return `No changes: the broker matches the resources (${counts.unchanged} objects).`;
+  return [...shown.map(formatItem), '', summary].join('\n');
+}
+
+export function formatApply(result: ApplyResult, calls: number): string {
+  const lines: string[] = [];
+  for (const item of result.applied) lines.push(formatItem(item));
+  for (const { item, reason } of result.skipped)
+    lines.push(`  skipped ${item.kind} ${item.name}: ${reason}`);
+  for (const { item, reason } of result.retained)
+    lines.push(`  = ${item.kind} ${item.name}: ${reason}`);
+  for (const { item, error } of result.failed)
+    lines.push(`  FAILED ${item.kind} ${item.name}: ${error}`);
+  for (const credential of result.credentials.filter((c) => c.generated)) {
+    lines.push(`  password of ${credential.user} (shown once): ${credential.password}`);
+  }
+  lines.push(
+    '',
+    `Applied ${result.applied.length}, skipped ${result.skipped.length}, retained ${result.retained.length}, failed ${result.failed.length} (${calls} HTTP calls).`,
+  );
+  return lines.join('\n');
+}
+
+export function formatStatus(statuses: RouteStatus[]): string {
+  const header = ['ROUTE', 'VHOST', 'QUEUE', 'STATUS', 'DEPTH', 'CONSUMERS', 'RETRY', 'DLQ'];
+  const rows = statuses.map((s) => [
+    s.route,
+    s.vhost,
+    s.queue,
+    s.readiness,
+    String(s.depth ?? '-'),
+    String(s.consumers ?? '-'),
+    String(s.retryDepth ?? '-'),
+    String(s.deadLetterDepth ?? '-'),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const details = statuses.flatMap((s) =>
+    s.pending.map((item) => `${s.route}:\n${formatItem(item)}`),
+  );
+  return [line(header), ...rows.map(line), ...(details.length ? ['', ...details] : [])].join('\n');
+}
+
+export function formatErrors(errors: FileError[]): string {
+  return errors
+    .map((e) => `${e.file}: ${e.resource}: ${e.field ? `${e.field}: ` : ''}${e.message}`)
+    .join('\n');
+}

@@ -1,0 +1,160 @@
+/**
+ * The status an EventRoute gets from one reconcile: pure, from what the compiler, the planner
+ * and the applier found. Ready always reflects the broker as read back, never the wish.
+ */
+import type { EventRoute, EventRouteStatus } from '@warren/crds';
+import type { RouteObjects } from '../engine/model';
+import type { PlanItem } from '../engine/plan';
+import type { RouteStatus } from '../engine/status';
+import { sameConditions, setCondition, type Condition, type ConditionInput } from '../kube/conditions';
+import type { Rejection } from './resilient-compile';
+
+/** Every reason a condition can carry (documented in the README). */
+export const REASONS = {
+  synced: 'Synced',
+  reconciling: 'Reconciling',
+  brokerObjectMissing: 'BrokerObjectMissing',
+  brokerUnreachable: 'BrokerUnreachable',
+  applyFailed: 'ApplyFailed',
+  notPossibleInPlace: 'ChangeNotPossibleInPlace',
+  retryPolicyNotFound: 'RetryPolicyNotFound',
+  invalidRoute: 'InvalidRoute',
+  conflict: 'Conflict',
+  paused: 'Paused',
+  deleting: 'Deleting',
+} as const;
+
+export interface RouteOutcome {
+  rejection?: Rejection;
+  paused?: boolean;
+  /** The broker could not be read or written at all. */
+  brokerError?: string;
+  objects?: RouteObjects;
+  /** Read-back status before applying (pending = what was missing or different). */
+  readBack?: RouteStatus;
+  /** Items of this route that failed to apply, with the broker's error. */
+  failed?: { item: PlanItem; error: string }[];
+}
+
+const describe = (item: PlanItem) => `${item.kind} ${item.name}`;
+
+function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
+  const c = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): ConditionInput => ({
+    type,
+    status,
+    reason,
+    message,
+  });
+  if (outcome.rejection) {
+    const reason =
+      outcome.rejection.reason === 'Conflict'
+        ? REASONS.conflict
+        : /RetryPolicy .* not found/.test(outcome.rejection.message)
+          ? REASONS.retryPolicyNotFound
+          : REASONS.invalidRoute;
+    return [
+      c('Ready', 'False', reason, outcome.rejection.message),
+      c('Reconciling', 'False', reason, 'waiting for the resources to change'),
+      c('Degraded', 'False', reason, ''),
+      c('Stalled', 'True', reason, outcome.rejection.message),
+    ];
+  }
+  if (outcome.brokerError) {
+    return [
+      c('Ready', 'Unknown', REASONS.brokerUnreachable, outcome.brokerError),
+      c('Reconciling', 'True', REASONS.brokerUnreachable, 'retrying with backoff'),
+      c('Degraded', 'True', REASONS.brokerUnreachable, outcome.brokerError),
+      c('Stalled', 'False', REASONS.brokerUnreachable, ''),
+    ];
+  }
+  const pending = outcome.readBack?.pending ?? [];
+  const impossible = pending.filter((item) => item.action === 'impossible');
+  const failed = outcome.failed ?? [];
+  const missing = pending.filter((item) => item.action === 'create');
+  const notPossible = impossible
+    .map((item) => `${describe(item)}: ${item.reason ?? item.changes.map((change) => change.field).join(', ')}`)
+    .join('; ');
+  if (outcome.paused) {
+    const message = pending.length > 0 ? `paused; differs from the spec: ${pending.map(describe).join(', ')}` : 'paused';
+    return [
+      c('Ready', pending.length > 0 ? 'False' : 'True', pending.length > 0 ? REASONS.paused : REASONS.synced, message),
+      c('Reconciling', 'False', REASONS.paused, `annotation warren.dev/paused is set: no broker writes`),
+      c('Degraded', 'False', REASONS.paused, ''),
+      c('Stalled', 'False', REASONS.paused, ''),
+    ];
+  }
+  if (impossible.length > 0) {
+    return [
+      c('Ready', 'False', REASONS.notPossibleInPlace, notPossible),
+      c('Reconciling', 'False', REASONS.notPossibleInPlace, 'the rest of the route is applied'),
+      c('Degraded', 'True', REASONS.notPossibleInPlace, notPossible),
+      c('Stalled', 'True', REASONS.notPossibleInPlace, `${notPossible}. Revert the field, or delete the queue yourself to recreate it`),
+    ];
+  }
+  if (failed.length > 0) {
+    const message = failed.map((f) => `${describe(f.item)}: ${f.error}`).join('; ');
+    return [
+      c('Ready', 'False', REASONS.applyFailed, message),
+      c('Reconciling', 'True', REASONS.applyFailed, 'retrying with backoff'),
+      c('Degraded', 'True', REASONS.applyFailed, message),
+      c('Stalled', 'False', REASONS.applyFailed, ''),
+    ];
+  }
+  const count = outcome.objects?.objects.length ?? 0;
+  const repaired = missing.length > 0 ? `; created ${missing.map(describe).join(', ')}` : '';
+  return [
+    c('Ready', 'True', REASONS.synced, `${count} broker objects match the spec${repaired}`),
+    c('Reconciling', 'False', REASONS.synced, ''),
+    c('Degraded', 'False', REASONS.synced, ''),
+    c('Stalled', 'False', REASONS.synced, ''),
+  ];
+}
+
+/** Status to write for a route; `previous` keeps transition times of unchanged conditions. */
+export function routeStatusFor(route: EventRoute, outcome: RouteOutcome, now: Date): EventRouteStatus {
+  let conditions = (route.status?.conditions ?? []) as Condition[];
+  for (const input of conditionsFor(outcome)) {
+    conditions = setCondition(conditions, { ...input, observedGeneration: route.metadata.generation }, now);
+  }
+  const objects = outcome.objects;
+  const readBack = outcome.readBack;
+  return {
+    observedGeneration: route.metadata.generation,
+    conditions,
+    ...(objects && {
+      queue: objects.queue,
+      vhost: objects.vhost,
+      brokerObjects: objects.objects.map((object) => ({ kind: object.kind, name: object.name })),
+    }),
+    ...(readBack?.depth !== undefined && { depth: readBack.depth }),
+    ...(readBack?.consumers !== undefined && { consumers: readBack.consumers }),
+    ...(readBack?.deadLetterDepth !== undefined && { deadLetterDepth: readBack.deadLetterDepth }),
+  };
+}
+
+/** Conditions that say the objects are about to be repaired: written before the repair. */
+export function driftStatusFor(route: EventRoute, missing: PlanItem[], now: Date): EventRouteStatus {
+  const message = `missing on the broker, recreating: ${missing.map(describe).join(', ')}`;
+  let conditions = (route.status?.conditions ?? []) as Condition[];
+  conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: REASONS.brokerObjectMissing, message, observedGeneration: route.metadata.generation }, now);
+  conditions = setCondition(conditions, { type: 'Reconciling', status: 'True', reason: REASONS.brokerObjectMissing, message, observedGeneration: route.metadata.generation }, now);
+  return { ...route.status, observedGeneration: route.metadata.generation, conditions };
+}
+
+/** JSON with sorted keys: the API server need not keep our key order. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+
+/** True when writing `next` would change what the route's status says. */
+export function statusChanged(previous: EventRouteStatus | undefined, next: EventRouteStatus): boolean {
+  const { conditions: before, ...restBefore } = previous ?? {};
+  const { conditions: after, ...restAfter } = next;
+  return (
+    !sameConditions(before as Condition[] | undefined, after as Condition[]) ||
+    canonical(restBefore) !== canonical(restAfter)
+  );
+}

@@ -1,0 +1,74 @@
+/** Helpers for tests against the real broker: run the CLI in-process, write resource folders, clean up users. */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WarrenResource } from '@warren/crds';
+import type { TestVhost } from '@warren/testing';
+import { managementRequest } from '@warren/testing';
+import { stringify } from 'yaml';
+import { run } from '../src/cli/main';
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export async function warren(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(
+    args,
+    { out: (text) => out.push(text), err: (text) => err.push(text) },
+    env,
+  );
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** The environment `warren` gets in a suite: the suite's vhost (in the AMQP URL) and fixed service passwords. */
+export function cliEnv(vhost: TestVhost): NodeJS.ProcessEnv {
+  return {
+    RABBITMQ_URL: vhost.amqpUrl,
+    RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
+    WARREN_PASSWORD_USER_SERVICE: 'user-secret',
+    WARREN_PASSWORD_ORDER_SERVICE: 'order-secret',
+    WARREN_PASSWORD_NOTIFICATION_SERVICE: 'notification-secret',
+    WARREN_PASSWORD_AUDIT_SERVICE: 'audit-secret',
+  };
+}
+
+export async function writeResources(resources: WarrenResource[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'warren-resources-'));
+  await writeFile(
+    join(dir, 'resources.yaml'),
+    resources.map((resource) => stringify(resource)).join('---\n'),
+  );
+  return dir;
+}
+
+/** Users are global in RabbitMQ: delete the ones Warren made for this suite's vhost. */
+export async function deleteVhostUsers(vhost: TestVhost): Promise<void> {
+  const users = await managementRequest<{ name: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    '/api/users',
+  );
+  for (const user of users.filter((u) => u.name.endsWith(`@${vhost.vhost}`))) {
+    await managementRequest(
+      vhost.managementUrl,
+      'DELETE',
+      `/api/users/${encodeURIComponent(user.name)}`,
+    );
+  }
+}
+
+export const queuePath = (vhost: TestVhost, queue: string) =>
+  `/api/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}`;
+
+/** AMQP URL of a service user in the suite's vhost. */
+export function serviceAmqpUrl(vhost: TestVhost, user: string, password: string): string {
+  const url = new URL(vhost.amqpUrl);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}

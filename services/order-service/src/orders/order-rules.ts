@@ -1,0 +1,23 @@
+/** The order saga's states and rules, free of I/O. */
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+export type CancelReason = 'user-rejected' | 'timeout' | 'client-cancelled';
+
+export const DEFAULT_CURRENCY = 'EUR';
+
+/** Prices travel as decimal numbers in the API and are stored and summed as whole cents. */
+export function toCents(amount: number): number {
+  return Math.round(amount * 100);
+}
+
+export function fromCents(cents: number): number {
+  return cents / 100;
+}
+
+export function orderTotalCents(items: readonly { quantity: number; unitPriceCents: number }[]): number {
+  return items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
+}
+
+/** PENDING orders created at or before this instant have waited too long for the saga's answer. */
+export function pendingCutoff(now: Date, timeoutMs: number): Date {
+  return new Date(now.getTime() - timeoutMs);
+}

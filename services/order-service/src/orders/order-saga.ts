@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { OUTBOX, type IncomingEvent, type TransactionalOutbox } from '@warren/service-kit';
+import type { Tx } from '../database/prisma.service';
+import type { CancelReason, OrderStatus } from './order-rules';
+
+export interface TransitionOutcome {
+  /** True when this call moved the order out of PENDING. */
+  changed: boolean;
+  /** The order's status after the call; null when there is no such order. */
+  status: OrderStatus | null;
+}
+
+interface TransitionOptions {
+  /** More detail for the history row, e.g. user-service's rejection reason. */
+  detail?: string;
+  /** The consumed event that caused the transition. */
+  causationId?: string;
+}
+
+export interface UserValidatedPayload {
+  orderId: string;
+  userId: string;
+}
+
+export interface UserRejectedPayload {
+  orderId: string;
+  userId: string;
+  reason: string;
+}
+
+/**
+ * The order saga's transitions. Each runs in the caller's transaction: the status change, its
+ * history row and its outbox event commit together. A transition only leaves PENDING (a
+ * conditional update), so a late saga answer, the timeout sweeper and a client cancel racing for
+ * the same order leave exactly one winner and one event.
+ */
+@Injectable()
+export class OrderSaga {
+  constructor(@Inject(OUTBOX) private readonly outbox: TransactionalOutbox<Tx>) {}
+
+  confirm(tx: Tx, orderId: string, options: TransitionOptions = {}): Promise<TransitionOutcome> {
+    return this.leavePending(tx, orderId, 'CONFIRMED', null, options);
+  }
+
+  cancel(tx: Tx, orderId: string, reason: CancelReason, options: TransitionOptions = {}): Promise<TransitionOutcome> {
+    return this.leavePending(tx, orderId, 'CANCELLED', reason, options);
+  }
+
+  /** user.validated: the user may order, so the order is confirmed. */
+  handleUserValidated(tx: Tx, event: IncomingEvent<UserValidatedPayload>): Promise<TransitionOutcome> {
+    return this.confirm(tx, event.payload.orderId, { causationId: event.id });
+  }
+
+  /** user.rejected: the order is cancelled, with the user-service's reason in the history. */
+  handleUserRejected(tx: Tx, event: IncomingEvent<UserRejectedPayload>): Promise<TransitionOutcome> {
+    return this.cancel(tx, event.payload.orderId, 'user-rejected', { detail: event.payload.reason, causationId: event.id });
+  }
+
+  private async leavePending(
+    tx: Tx,
+    orderId: string,
+    to: Exclude<OrderStatus, 'PENDING'>,
+    reason: CancelReason | null,
+    { detail, causationId }: TransitionOptions,
+  ): Promise<TransitionOutcome> {
+    const [order] = await tx.order.updateManyAndReturn({
+      where: { id: orderId, status: 'PENDING' },
+      data: { status: to, cancelReason: reason },
+    });
+    if (!order) {
+      const current = await tx.order.findUnique({ where: { id: orderId }, select: { status: true } });
+      return { changed: false, status: current?.status ?? null };
+    }
+    const type = to === 'CONFIRMED' ? 'order.confirmed' : 'order.cancelled';
+    await tx.orderEvent.create({ data: { orderId, type, fromStatus: 'PENDING', toStatus: to, reason, detail: detail ?? null } });
+    const payload =
+      to === 'CONFIRMED'
+        ? { orderId, userId: order.userId, totalCents: order.totalCents, currency: order.currency }
+        : { orderId, userId: order.userId, reason };
+    await this.outbox.append(tx, { type, payload, ...(causationId ? { causationId } : {}) });
+    return { changed: true, status: to };
+  }
+}

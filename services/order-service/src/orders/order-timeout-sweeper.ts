@@ -1,0 +1,70 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { SERVICE_LOGGER } from '@warren/service-kit';
+import type { Logger } from 'pino';
+import { PrismaService } from '../database/prisma.service';
+import { pendingCutoff } from './order-rules';
+import { OrderSaga } from './order-saga';
+
+export interface OrderTimeoutSettings {
+  /** How long an order may stay PENDING before it is cancelled with reason timeout. */
+  timeoutMs: number;
+  /** How often to look for such orders; 0 turns the periodic sweep off (tests call sweep()). */
+  sweepIntervalMs: number;
+}
+
+export const ORDER_TIMEOUTS = Symbol('ORDER_TIMEOUTS');
+const BATCH = 100;
+
+/** Cancels orders the saga left PENDING for too long (the user-service never answered). */
+@Injectable()
+export class OrderTimeoutSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<string[]>;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly saga: OrderSaga,
+    @Inject(ORDER_TIMEOUTS) private readonly settings: OrderTimeoutSettings,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.settings.sweepIntervalMs <= 0) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep()
+        .catch((error: unknown) => {
+          this.logger.error({ err: error }, 'order timeout sweep failed');
+          return [];
+        })
+        .finally(() => (this.running = undefined));
+    }, this.settings.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Cancels every order PENDING since before the timeout; returns the ids it cancelled. */
+  async sweep(now = new Date()): Promise<string[]> {
+    const cancelled: string[] = [];
+    for (;;) {
+      const stale = await this.prisma.order.findMany({
+        where: { status: 'PENDING', createdAt: { lte: pendingCutoff(now, this.settings.timeoutMs) } },
+        select: { id: true },
+        orderBy: { createdAt: 'asc' },
+        take: BATCH,
+      });
+      for (const { id } of stale) {
+        const outcome = await this.prisma.$transaction((tx) =>
+          this.saga.cancel(tx, id, 'timeout', { detail: `no answer from the saga within ${this.settings.timeoutMs} ms` }),
+        );
+        if (outcome.changed) cancelled.push(id);
+      }
+      if (stale.length < BATCH) break;
+    }
+    if (cancelled.length) this.logger.info({ orders: cancelled }, 'cancelled orders that timed out');
+    return cancelled;
+  }
+}

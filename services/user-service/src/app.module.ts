@@ -1,0 +1,35 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription, type TransactionalOutbox } from '@warren/service-kit';
+import { join } from 'node:path';
+import { PrismaService, type Tx } from './database/prisma.service';
+import { UsersModule } from './users/users.module';
+
+/** Committed migrations: services/<name>/prisma/migrations, beside src/ and dist/. */
+const MIGRATIONS_DIR = join(__dirname, '..', 'prisma', 'migrations');
+
+export const SERVICE: ServiceDescription = {
+  name: 'user-service',
+  description: 'Registers users and decides, in the order saga, whether a user may order.',
+  version: '0.1.0',
+};
+
+export interface AppOptions {
+  databaseUrl: string;
+  /** The transactional outbox (the messaging module's, once wired). */
+  outbox: TransactionalOutbox<Tx>;
+}
+
+/** The composition root: database and outbox are given, so tests and main.ts build the same app. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ServiceKitModule.forRoot(SERVICE.name),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR, outbox: options.outbox }),
+        UsersModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { resolve } from 'node:path';
+import { format, resolveConfig } from 'prettier';
+import { crdYaml, typesSource } from './codegen';
+import { crdReference } from './reference';
+import { resourceDefinitions } from './schema';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+/** Every file derived from the schemas, formatted as the repository's Prettier would. */
+export async function generatedFiles(): Promise<{ path: string; content: string }[]> {
+  const files = [
+    ...resourceDefinitions.map((definition) => ({
+      path: resolve(REPO_ROOT, 'crds', `${definition.plural}.yaml`),
+      content: crdYaml(definition),
+    })),
+    {
+      path: resolve(REPO_ROOT, 'shared/crds/src/types.generated.ts'),
+      content: typesSource(resourceDefinitions),
+    },
+    {
+      path: resolve(REPO_ROOT, 'docs/crd-reference.md'),
+      content: crdReference(resourceDefinitions),
+    },
+  ];
+  return Promise.all(
+    files.map(async (file) => ({
+      path: file.path,
+      content: await format(file.content, {
+        ...(await resolveConfig(file.path)),
+        filepath: file.path,
+      }),
+    })),
+  );
+}

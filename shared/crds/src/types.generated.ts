@@ -1,0 +1,229 @@
+// Generated from shared/crds/src/schema by `npm run generate -w @warren/crds`: do not edit.
+import type { ObjectMeta } from './meta';
+
+/** The route: where events are published and which queue receives them. */
+export interface EventRouteSpec {
+  /** RabbitMQ virtual host of every object of this route. When absent, the vhost of the broker connection (the path of its AMQP URL, default "/"). */
+  vhost?: string;
+  /** The exchange the source service publishes to. Several routes may share it if they agree on its type. */
+  exchange: {
+    /** Exchange name. */
+    name: string;
+    /** Exchange type: topic (routing patterns), direct (exact event types) or fanout (every event, routing key ignored). */
+    type: 'topic' | 'direct' | 'fanout';
+  };
+  /** The service that publishes the events; it gets write permission on the exchange. */
+  source: {
+    /** Name of the publishing service. */
+    service: string;
+  };
+  /** Event types or routing patterns delivered to the consumer queue. */
+  events: string[];
+  /** The service that consumes the events and its queue. */
+  consumer: {
+    /** Name of the consuming service; it gets read permission on the queue. */
+    service: string;
+    /** Queue name. When absent: `<consumer.service>.<metadata.name>`. A queue belongs to exactly one EventRoute. */
+    queue?: string;
+    /** RabbitMQ queue type. Quorum queues are replicated and durable; it cannot be changed in place once the queue exists. */
+    queueType: 'quorum' | 'classic';
+    /** How many unacknowledged messages the consumer may hold at once. */
+    prefetch: number;
+    /** Delete the queue when its last consumer goes away. Only classic queues may; Warren recreates the queue on the next reconcile. */
+    autoDelete: boolean;
+  };
+  /** The RetryPolicy (same namespace) applied to failed deliveries. When absent, a failed message is not retried. */
+  retryPolicyRef?: {
+    /** RetryPolicy name. */
+    name: string;
+  };
+  /** Dead-lettering of messages that failed for good. */
+  deadLetter: {
+    /** Keep failed messages in a dead-letter queue `<queue>.dlq`. When false they are dropped after logging. */
+    enabled: boolean;
+  };
+  /** Thresholds of the Prometheus alerts generated for this route. */
+  alerts: {
+    /** Alert when the queue holds more messages than this. */
+    queueDepth: number;
+    /** Alert when the oldest message waited longer than this. */
+    oldestMessageAgeSeconds: number;
+    /** Alert when the dead-letter queue holds at least this many messages. */
+    deadLetterDepth: number;
+  };
+  /** What happens to the queues when the route is deleted. Retain: a queue holding messages (consumer, retry or dead-letter) is kept with its whole group; empty ones are deleted. Delete: deleted even when holding messages. */
+  deletionPolicy: 'Retain' | 'Delete';
+  /** Broker connection for the operator. When absent, the operator default broker. */
+  connection?: {
+    /** A Secret in the same namespace with keys `url` (AMQP URL) and `managementUrl` (management API URL), credentials inside the URLs. */
+    secretRef: {
+      /** Secret name. */
+      name: string;
+    };
+  };
+}
+
+/** Observed state, written by the operator from broker read-back. */
+export interface EventRouteStatus {
+  /** The metadata.generation the operator last acted on. */
+  observedGeneration?: number;
+  /** Standard Kubernetes conditions (Ready, Reconciling, Degraded, Stalled), each with a reason. */
+  conditions?: Array<{
+    /** Condition type: Ready, Reconciling, Degraded or Stalled. */
+    type: string;
+    /** Whether the condition holds. */
+    status: 'True' | 'False' | 'Unknown';
+    /** A CamelCase machine-readable reason for the last transition. */
+    reason: string;
+    /** A human-readable explanation, naming the object and field concerned. */
+    message: string;
+    /** When the status last changed. */
+    lastTransitionTime: string;
+    /** The metadata.generation the condition was computed from. */
+    observedGeneration?: number;
+  }>;
+  /** Name of the consumer queue (derived or given). */
+  queue?: string;
+  /** The vhost the objects live in. */
+  vhost?: string;
+  /** Broker objects this route owns. */
+  brokerObjects?: Array<{
+    /** Object kind. */
+    kind: 'exchange' | 'queue' | 'binding' | 'policy';
+    /** Object name (for a binding: source -> destination (routing key)). */
+    name: string;
+  }>;
+  /** Messages in the consumer queue at the last read-back. */
+  depth?: number;
+  /** Consumers attached to the queue at the last read-back. */
+  consumers?: number;
+  /** Messages in the dead-letter queue at the last read-back. */
+  deadLetterDepth?: number;
+}
+
+/** Events of some types, published by a source service to an exchange, delivered to one consumer service queue, with retries and dead-lettering. */
+export interface EventRoute {
+  apiVersion: 'warren.dev/v1alpha1';
+  kind: 'EventRoute';
+  metadata: ObjectMeta;
+  spec: EventRouteSpec;
+  status?: EventRouteStatus;
+}
+
+/** The retry policy. */
+export interface RetryPolicySpec {
+  /** Total deliveries to the handler, the first one included (3: the seed three strikes). */
+  maxAttempts: number;
+  /** The delay before each new attempt. Each distinct delay gets its own TTL retry queue, so a short delay never waits behind a long one. */
+  backoff: {
+    /** fixed: every delay is initialDelay. exponential: the delay before attempt n+1 is initialDelay * multiplier^(n-1), capped at maxDelay. */
+    type: 'fixed' | 'exponential';
+    /** Delay before the second attempt, e.g. "500ms", "1s", "1m30s". */
+    initialDelay: string;
+    /** Growth factor of exponential backoff (ignored by fixed). */
+    multiplier: number;
+    /** Upper bound of any delay. */
+    maxDelay: string;
+  };
+  /** Error kinds (the error name or code) that go to the dead-letter queue at once, without retry. */
+  nonRetryableErrors: string[];
+}
+
+/** Observed state, written by the operator. */
+export interface RetryPolicyStatus {
+  /** The metadata.generation the operator last acted on. */
+  observedGeneration?: number;
+  /** Standard Kubernetes conditions (Ready, Reconciling, Degraded, Stalled), each with a reason. */
+  conditions?: Array<{
+    /** Condition type: Ready, Reconciling, Degraded or Stalled. */
+    type: string;
+    /** Whether the condition holds. */
+    status: 'True' | 'False' | 'Unknown';
+    /** A CamelCase machine-readable reason for the last transition. */
+    reason: string;
+    /** A human-readable explanation, naming the object and field concerned. */
+    message: string;
+    /** When the status last changed. */
+    lastTransitionTime: string;
+    /** The metadata.generation the condition was computed from. */
+    observedGeneration?: number;
+  }>;
+  /** The delays the policy compiles to, one per retry, e.g. ["1s", "2s"]. */
+  delays?: string[];
+  /** Number of EventRoutes using the policy. */
+  routes?: number;
+}
+
+/** How often and how late a failed message is delivered again before it is dead-lettered. EventRoutes refer to it by name. */
+export interface RetryPolicy {
+  apiVersion: 'warren.dev/v1alpha1';
+  kind: 'RetryPolicy';
+  metadata: ObjectMeta;
+  spec: RetryPolicySpec;
+  status?: RetryPolicyStatus;
+}
+
+/** What to migrate and with what. */
+export interface DatabaseMigrationSpec {
+  /** The service whose database this is. */
+  service: string;
+  /** Container image holding the service and its prisma/ folder. */
+  image: string;
+  /** Path of the Prisma schema folder inside the image. */
+  migrationsPath: string;
+  /** Where the database connection URL comes from. */
+  database: {
+    /** A Secret in the same namespace holding the PostgreSQL connection URL. */
+    secretRef: {
+      /** Secret name. */
+      name: string;
+      /** Key of the URL in the Secret. */
+      key: string;
+    };
+  };
+  /** Failed Job runs tolerated before the migration is Stalled. */
+  backoffLimit: number;
+}
+
+/** Observed state, written by the operator. */
+export interface DatabaseMigrationStatus {
+  /** The metadata.generation the operator last acted on. */
+  observedGeneration?: number;
+  /** Standard Kubernetes conditions (Ready, Reconciling, Degraded, Stalled), each with a reason. */
+  conditions?: Array<{
+    /** Condition type: Ready, Reconciling, Degraded or Stalled. */
+    type: string;
+    /** Whether the condition holds. */
+    status: 'True' | 'False' | 'Unknown';
+    /** A CamelCase machine-readable reason for the last transition. */
+    reason: string;
+    /** A human-readable explanation, naming the object and field concerned. */
+    message: string;
+    /** When the status last changed. */
+    lastTransitionTime: string;
+    /** The metadata.generation the condition was computed from. */
+    observedGeneration?: number;
+  }>;
+  /** Migrations recorded as applied in the database, oldest first. */
+  appliedMigrations?: Array<{
+    /** Migration folder name. */
+    name: string;
+    /** When it finished. */
+    appliedAt?: string;
+  }>;
+  /** The last Job the operator ran. */
+  lastJobName?: string;
+  /** Consecutive failed runs. */
+  failures?: number;
+  /** Hash of the spec last applied; unchanged input is not run again. */
+  inputHash?: string;
+}
+
+/** A service's Prisma migrations to apply to its database, run by the operator as a Kubernetes Job (`prisma migrate deploy`), one at a time per database. */
+export interface DatabaseMigration {
+  apiVersion: 'warren.dev/v1alpha1';
+  kind: 'DatabaseMigration';
+  metadata: ObjectMeta;
+  spec: DatabaseMigrationSpec;
+  status?: DatabaseMigrationStatus;
+}

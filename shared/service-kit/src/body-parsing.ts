@@ -1,0 +1,30 @@
+import { json, type NextFunction, type Request, type Response } from 'express';
+
+/** Parses JSON bodies (up to 1 MiB); anything else is refused with a 400 that says what is wrong. */
+export const jsonBodyParser = json({ limit: '1mb' });
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+}
+
+/** Express error middleware for the body parser: malformed JSON becomes a clear 400, not a 500. */
+export function bodyParserErrors(error: BodyParserError, _req: Request, res: Response, next: NextFunction): void {
+  if (error.type === 'entity.parse.failed') {
+    res.status(400).json({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `Malformed JSON in request body: ${error.message}`,
+    });
+    return;
+  }
+  if (error.type === 'entity.too.large') {
+    res.status(413).json({ statusCode: 413, error: 'Payload Too Large', message: 'Request body exceeds 1 MiB' });
+    return;
+  }
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    res.status(error.status).json({ statusCode: error.status, error: 'Bad Request', message: error.message });
+    return;
+  }
+  next(error);
+}
