@@ -1,13 +1,14 @@
 /**
  * Messaging benchmark: raw amqplib against this module, same broker, same settings, same run.
  *   eval "$(npm run -s infra -- env)"
- *   node --conditions=warren-source --import tsx bench/messaging.ts [--seconds 10]
+ *   node --conditions=warren-source --import tsx bench/messaging.ts [--seconds 5] [--rounds 2]
  *
  * Settings shared by every scenario: 1 KiB persistent JSON events, one quorum queue, confirms
  * awaited in batches of 500, prefetch 300, manual ack, at most 5,000 messages in flight
  * (published, not yet consumed), a 4-connection PostgreSQL pool for consumers.
  * Latency is publish -> handler (end to end) for pipelines, and per confirmed batch for publishing.
- * Raw and module runs alternate (raw, module, module, raw) and are pooled per side; about 3 min.
+ * Raw and module runs alternate (raw, module, module, raw, twice) and are pooled per side;
+ * 5 s runs, about 4 min in all.
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
@@ -27,8 +28,12 @@ import {
 import { declareTopology, testTopology } from '../shared/messaging/test/support/topology';
 import { summarize, table, type RunResult, type Summary } from './messaging-stats';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' } },
+});
+/** Length of one run; raw and module each get 2 x ROUNDS runs per comparison. */
 const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
 const BATCH = 500;
 const PREFETCH = 300;
 const WINDOW = 5_000;
@@ -69,6 +74,9 @@ async function main() {
   const queue = topology.consumes[0].queue;
   const target = topology.publishes[0];
   const pool = new Pool({ connectionString: database.url, max: POOL_SIZE });
+  pool.on('error', (error) =>
+    process.stderr.write(`bench: idle database connection failed: ${error.message}\n`),
+  );
   const amqp = await connect(vhost.amqpUrl);
   const purge = async () => {
     const channel = await amqp.createChannel();
@@ -99,11 +107,14 @@ async function main() {
    * (other work on two cores) then hits both sides alike. Runs of one side are pooled.
    */
   const pair = async (raw: () => Promise<RunResult>, module: () => Promise<RunResult>) => {
-    const r1 = await once(raw);
-    const m1 = await once(module);
-    const m2 = await once(module);
-    const r2 = await once(raw);
-    return [record(merge(r1, r2)), record(merge(m1, m2))] as const;
+    const raws: RunResult[] = [];
+    const modules: RunResult[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      raws.push(await once(raw));
+      modules.push(await once(module), await once(module));
+      raws.push(await once(raw));
+    }
+    return [record(merge(raws)), record(merge(modules))] as const;
   };
 
   try {
@@ -399,12 +410,12 @@ async function main() {
   }
 }
 
-function merge(a: RunResult, b: RunResult): RunResult {
+function merge(runs: RunResult[]): RunResult {
   return {
-    name: `${a.name} (2 runs)`,
-    messages: a.messages + b.messages,
-    seconds: a.seconds + b.seconds,
-    latencies: [...a.latencies, ...b.latencies],
+    name: `${runs[0].name} (${runs.length} runs)`,
+    messages: runs.reduce((sum, r) => sum + r.messages, 0),
+    seconds: runs.reduce((sum, r) => sum + r.seconds, 0),
+    latencies: runs.flatMap((r) => r.latencies),
   };
 }
 

@@ -268,6 +268,30 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     expect(await dlqMessages()).toHaveLength(0);
   });
 
+  it('loses readiness when its queue is deleted and resubscribes once the queue is declared again', async () => {
+    const messaging = start();
+    await messaging.start();
+    const channel = await admin.createChannel();
+    await channel.deleteQueue('svc.orders');
+    await waitFor('readiness to drop', async () => (messaging.health().ready ? undefined : true));
+    expect(messaging.health()).toMatchObject({ consumers: 'not subscribed' });
+    await declareTopology(servers.vhost.amqpUrl, topology); // the operator repairing the drift
+    await waitFor(
+      'readiness to return',
+      async () => (messaging.health().ready ? true : undefined),
+      30_000,
+    );
+    const event = createEvent('order.created', orderPayload('after-repair'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
+    await publishRaw(event, eventProperties(event));
+    await waitFor('the effect', async () =>
+      (await effectsOf('after-repair')) === 1 ? true : undefined,
+    );
+    await channel.close();
+  });
+
   it('stops gracefully: in-flight handlers finish and are acked before the connection closes', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -87,6 +87,9 @@ export class EventConsumer<Tx> implements ConnectionListener {
       await channel.prefetch(queue.prefetch);
       const { consumerTag } = await channel.consume(queue.queue, (message) => {
         if (message) void this.handle(channel, queue, message);
+        // The broker cancelled the consumer (queue deleted): not ready until subscribed again.
+        else if (!this.stopped)
+          this.options.connections.restart(`consumer of ${queue.queue} cancelled by the broker`);
       });
       subscriptions.push({ channel, consumerTag });
     }

@@ -225,7 +225,7 @@ export class OutboxRelay {
       const client = new Client(this.pool.options);
       const ended = new Promise<void>((resolve) => {
         client.once('end', () => resolve());
-        client.once('error', () => resolve());
+        client.on('error', () => resolve());
       });
       const endOnStop = () => void client.end().catch(() => undefined);
       this.stopping.signal.addEventListener('abort', endOnStop, { once: true });
