@@ -7,30 +7,9 @@ export class KubeError extends Error {
   override name = 'KubeError';
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true or the deadline passes. */
-export async function waitUntil(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 200,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return true;
-    await sleep(intervalMs);
-  }
-  return false;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// Shared with the local servers: one copy of the process helpers.
+import { isAlive, waitUntil } from '../infra/process';
+export { isAlive, sleep, tail, waitUntil } from '../infra/process';
 
 /** True while any process of the group lives. */
 export function groupAlive(pgid: number): boolean {
@@ -86,14 +65,6 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
-}
-
-export function tail(file: string, lines = 25): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return `(no log at ${file})`;
-  }
 }
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
