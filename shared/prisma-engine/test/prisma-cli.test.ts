@@ -71,6 +71,9 @@ async function query<T>(sql: string): Promise<T[]> {
   }
 }
 
+// Each Prisma CLI command takes 1.5-8 s; on a loaded 2-core machine a dozen of them need room.
+jest.setTimeout(300_000);
+
 it('migrate dev, deploy, status and diff work offline through the stand-in engine', async () => {
   const dev = await prisma('migrate', 'dev', '--name', 'init');
   expectSuccess(dev);
