@@ -197,22 +197,30 @@ it('writes nothing to the API server at an idle resync', async () => {
         )
         ?.split(' ')[1] ?? 0,
     );
-  const settled = await reconciles();
-  await eventually('a settling reconcile', async () => (await reconciles()) > settled, 20_000);
+  // Figures the broker reports late (depth appears ~5 s after a queue is created) may still land;
+  // after that the operator must settle into writing nothing at all.
+  const quietPeriod = async () => {
+    const before = (await routes()).items;
+    const start = await reconciles();
+    await eventually('two reconciles', async () => (await reconciles()) >= start + 2, 30_000);
+    const after = (await routes()).items;
+    return after.every(
+      (r, i) => r.metadata.resourceVersion === before[i]?.metadata.resourceVersion,
+    );
+  };
+  await eventually('the broker figures of every route', async () =>
+    (await routes()).items.every(
+      (r) => r.status?.depth !== undefined && r.status?.deadLetterDepth !== undefined,
+    ),
+  );
+  await eventually('a quiet period', quietPeriod, 90_000);
   const before = (await routes()).items;
-  const start = await reconciles();
-  await eventually('two idle reconciles', async () => (await reconciles()) >= start + 2, 20_000);
-  const after = (await routes()).items;
-  const changed = after.filter(
-    (r, i) => r.metadata.resourceVersion !== before[i]?.metadata.resourceVersion,
-  );
-  expect(changed.map((r) => ({ name: r.metadata.name, status: r.status }))).toEqual(
-    changed.map((r) => ({
-      name: r.metadata.name,
-      status: before.find((b) => b.metadata.name === r.metadata.name)?.status,
-    })),
-  );
-  expect(changed).toEqual([]);
+  const quiet = await quietPeriod();
+  if (!quiet) {
+    const after = (await routes()).items;
+    expect(after.map((r) => r.status)).toEqual(before.map((r) => r.status));
+  }
+  expect(quiet).toBe(true);
 });
 
 it('keeps a queue holding messages under Retain and deletes the queue under Delete', async () => {

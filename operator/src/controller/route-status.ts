@@ -139,6 +139,9 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
   ];
 }
 
+const pick = <K extends string>(key: K, value: number | undefined) =>
+  value === undefined ? {} : ({ [key]: value } as Record<K, number>);
+
 /** Status to write for a route; `previous` keeps transition times of unchanged conditions. */
 export function routeStatusFor(
   route: EventRoute,
@@ -163,9 +166,10 @@ export function routeStatusFor(
       vhost: objects.vhost,
       brokerObjects: objects.objects.map((object) => ({ kind: object.kind, name: object.name })),
     }),
-    ...(readBack?.depth !== undefined && { depth: readBack.depth }),
-    ...(readBack?.consumers !== undefined && { consumers: readBack.consumers }),
-    ...(readBack?.deadLetterDepth !== undefined && { deadLetterDepth: readBack.deadLetterDepth }),
+    // The broker reports figures ~5 s late and now and then not at all: keep the last known ones.
+    ...pick('depth', readBack?.depth ?? route.status?.depth),
+    ...pick('consumers', readBack?.consumers ?? route.status?.consumers),
+    ...pick('deadLetterDepth', readBack?.deadLetterDepth ?? route.status?.deadLetterDepth),
   };
 }
 
