@@ -1,0 +1,3 @@
+export * from './payloads';
+export * from './registry';
+export * from './envelope';

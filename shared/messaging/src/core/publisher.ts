@@ -1,0 +1,154 @@
+import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import {
+  WARREN_HEADERS,
+  type EventEnvelope,
+  type PublishTarget,
+  type ServiceTopology,
+} from '@warren/contracts';
+import type { ConnectionListener, ConnectionManager } from './connection';
+import { InfrastructureError } from './errors';
+import type { MessagingMetrics } from './metrics';
+
+export interface RawMessage {
+  exchange: string;
+  routingKey: string;
+  content: Buffer;
+  options: Options.Publish;
+}
+
+/** AMQP properties of an event: the envelope's ids are mirrored so tools can read them without parsing. */
+export function eventProperties(
+  event: EventEnvelope,
+  headers: Record<string, unknown> = {},
+): Options.Publish {
+  return {
+    persistent: true,
+    contentType: 'application/json',
+    messageId: event.id,
+    type: event.type,
+    correlationId: event.correlationId,
+    appId: event.source,
+    timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+    headers: { [WARREN_HEADERS.correlationId]: event.correlationId, ...headers },
+  };
+}
+
+/**
+ * Publishes with publisher confirms: each publish resolves only once the broker has taken
+ * responsibility for the message (persisted / replicated), and rejects on nack or channel loss.
+ * Publishes may overlap; the broker's flow control (a full write buffer) is honoured.
+ */
+export class ConfirmPublisher implements ConnectionListener {
+  private channel: ConfirmChannel | undefined;
+  private drained: Promise<void> | undefined;
+  private readonly targets: Map<string, PublishTarget>;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(
+    connections: ConnectionManager,
+    private readonly topology: ServiceTopology,
+    private readonly metrics: MessagingMetrics,
+  ) {
+    this.targets = new Map(topology.publishes.map((t) => [t.eventType, t]));
+    void connections.addListener(this);
+  }
+
+  get ready(): boolean {
+    return this.channel !== undefined;
+  }
+
+  async onConnected(connection: ChannelModel): Promise<void> {
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', () => {
+      /* reported through the rejected confirms and the connection's close */
+    });
+    channel.on('close', () => {
+      if (this.channel === channel) this.channel = undefined;
+    });
+    this.channel = channel;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when a channel is (again) available: lets the relay end its backoff at once. */
+  whenReady(): Promise<void> {
+    if (this.channel) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  onDisconnected(): void {
+    this.channel = undefined;
+  }
+
+  /** Where an event type goes, per the topology document; refuses types the service may not publish. */
+  targetOf(eventType: string): PublishTarget {
+    const target = this.targets.get(eventType);
+    if (!target) {
+      const allowed = [...this.targets.keys()].join(', ') || 'none';
+      throw new Error(
+        `service "${this.topology.service}" has no EventRoute publishing "${eventType}" (it may publish: ${allowed})`,
+      );
+    }
+    return target;
+  }
+
+  /** Publishes one event to its exchange and waits for the broker's confirm. */
+  publishEvent(event: EventEnvelope, headers: Record<string, unknown> = {}): Promise<void> {
+    const target = this.targetOf(event.type);
+    return this.publishEncoded(event, target, Buffer.from(JSON.stringify(event)), headers);
+  }
+
+  /** Same as publishEvent, for an envelope already serialised (the outbox keeps it as JSON). */
+  async publishEncoded(
+    event: EventEnvelope,
+    target: PublishTarget,
+    content: Buffer,
+    headers: Record<string, unknown> = {},
+  ): Promise<void> {
+    this.metrics.published.inc({ event_type: event.type });
+    await this.publishRaw({
+      exchange: target.exchange,
+      routingKey: target.routingKey,
+      content,
+      options: eventProperties(event, headers),
+    });
+    this.metrics.confirmed.inc({ event_type: event.type });
+  }
+
+  /** Publishes a message as given (used for retries and dead letters) and waits for the confirm. */
+  async publishRaw(message: RawMessage): Promise<void> {
+    if (this.drained) await this.drained;
+    const channel = this.channel;
+    if (!channel) throw new InfrastructureError('not connected to the broker');
+    await new Promise<void>((resolve, reject) => {
+      const accepted = channel.publish(
+        message.exchange,
+        message.routingKey,
+        message.content,
+        message.options,
+        (error) =>
+          error
+            ? reject(
+                new InfrastructureError(
+                  `broker did not confirm the publish to ${message.exchange}`,
+                  { cause: error },
+                ),
+              )
+            : resolve(),
+      );
+      if (!accepted && !this.drained) {
+        this.drained = new Promise<void>((resume) => {
+          const done = () => {
+            this.drained = undefined;
+            channel.off('drain', done);
+            channel.off('close', done);
+            resume();
+          };
+          channel.on('drain', done);
+          channel.on('close', done);
+        });
+      }
+    });
+  }
+}

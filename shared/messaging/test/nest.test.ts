@@ -1,0 +1,119 @@
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { PoolClient } from 'pg';
+import type { EventEnvelope } from '@warren/contracts';
+import {
+  CORRELATION_HEADER,
+  Outbox,
+  currentCorrelation,
+  pgTransactions,
+  runWithCorrelation,
+  type HandlerContext,
+} from '../src';
+import {
+  CorrelationIdMiddleware,
+  HandleEvent,
+  MessagingHealthIndicator,
+  WarrenMessagingModule,
+} from '../src/nest';
+import { declareTopology, testTopology } from './support/topology';
+import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+
+describe('WarrenMessagingModule (NestJS)', () => {
+  let servers: SuiteServers;
+
+  beforeAll(async () => {
+    servers = await suiteServers('messaging_nest');
+  }, 120_000);
+
+  afterAll(async () => {
+    await servers?.dispose();
+  });
+
+  it('wires @HandleEvent methods, publishes through the Outbox provider, reports health and shuts down', async () => {
+    const topology = testTopology('nest', { vhost: servers.vhost.vhost });
+    await declareTopology(servers.vhost.amqpUrl, topology);
+    const seen: { event: EventEnvelope<'user.created'>; correlationId?: string }[] = [];
+
+    @Injectable()
+    class WelcomeHandler {
+      @HandleEvent('user.created')
+      async onUserCreated(event: EventEnvelope<'user.created'>, ctx: HandlerContext<PoolClient>) {
+        await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
+          event.id,
+          'welcome',
+        ]);
+        seen.push({ event, correlationId: currentCorrelation()?.correlationId });
+      }
+    }
+
+    @Module({
+      imports: [
+        WarrenMessagingModule.forRootAsync<PoolClient>({
+          useFactory: () => ({
+            service: 'nest',
+            topology,
+            amqpUrl: servers.vhost.amqpUrl,
+            databaseUrl: servers.database.url,
+            transactions: pgTransactions(servers.pool),
+            logger: testLogger,
+          }),
+        }),
+      ],
+      providers: [WelcomeHandler],
+    })
+    class AppModule {}
+
+    const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+    await app.init();
+    expect(app.get(MessagingHealthIndicator).check()).toMatchObject({ ready: true });
+
+    const outbox = app.get(Outbox);
+    const client = await servers.pool.connect();
+    await runWithCorrelation({ correlationId: 'from-http' }, async () => {
+      await client.query('BEGIN');
+      await outbox.enqueue(client, 'user.created', {
+        userId: 'u1',
+        email: 'ann@example.com',
+        name: 'Ann',
+      });
+      await client.query('COMMIT');
+    });
+    client.release();
+
+    await waitFor('the handler', async () => (seen.length === 1 ? true : undefined));
+    expect(seen[0].event.payload.email).toBe('ann@example.com');
+    expect(seen[0].event.correlationId).toBe('from-http');
+    expect(seen[0].correlationId).toBe('from-http');
+
+    await app.close();
+    expect(app.get(MessagingHealthIndicator).check()).toMatchObject({
+      ready: false,
+      broker: 'disconnected',
+    });
+  });
+
+  it('correlation middleware adopts a sane header, echoes it and exposes it to the request', () => {
+    const middleware = new CorrelationIdMiddleware();
+    const headers: Record<string, string> = {};
+    let inside: string | undefined;
+    middleware.use(
+      { headers: { [CORRELATION_HEADER]: 'abc-123' } },
+      { setHeader: (k, v) => (headers[k] = v) },
+      () => {
+        inside = currentCorrelation()?.correlationId;
+      },
+    );
+    expect(inside).toBe('abc-123');
+    expect(headers[CORRELATION_HEADER]).toBe('abc-123');
+    middleware.use(
+      { headers: { [CORRELATION_HEADER]: 'bad value with spaces' } },
+      { setHeader: (k, v) => (headers[k] = v) },
+      () => {
+        inside = currentCorrelation()?.correlationId;
+      },
+    );
+    expect(inside).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

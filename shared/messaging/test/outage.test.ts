@@ -1,0 +1,132 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { PoolClient } from 'pg';
+import { RabbitMqServer, type InfraConfig } from '@warren/testing';
+import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
+import { declareTopology, testTopology } from './support/topology';
+import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+
+/**
+ * A real outage: this suite starts a second, private RabbitMQ node (its own state folder and
+ * ports, so the shared broker of the other suites is untouched), stops it while the service
+ * keeps writing, and starts it again.
+ */
+function privateBrokerConfig(): InfraConfig {
+  const base = 30_000 + Math.floor(Math.random() * 5_000) * 2;
+  return {
+    stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'warren-outage-')),
+    rabbitmq: {
+      amqpPort: base,
+      distPort: base + 1,
+      managementPort: base + 10_000,
+      prometheusPort: base + 10_001,
+      nodeName: `warren-outage-${process.pid}@localhost`,
+    },
+    postgres: { port: 0 },
+    prometheus: { port: 0 },
+  };
+}
+
+describe('broker outage', () => {
+  jest.setTimeout(180_000);
+  let servers: SuiteServers;
+  let broker: RabbitMqServer;
+  let config: InfraConfig;
+  const log = (line: string) => testLogger.info(line);
+
+  beforeAll(async () => {
+    servers = await suiteServers('messaging_outage');
+    config = privateBrokerConfig();
+    broker = new RabbitMqServer(config);
+    await broker.start(log);
+  }, 120_000);
+
+  afterAll(async () => {
+    await broker?.stop(log).catch(() => undefined);
+    fs.rmSync(config.stateDir, { recursive: true, force: true });
+    await servers?.dispose();
+  });
+
+  it('keeps accepting writes while the broker is down; afterwards every event arrives, none has its effect twice', async () => {
+    const amqpUrl = `amqp://guest:guest@127.0.0.1:${config.rabbitmq.amqpPort}`;
+    const topology = testTopology('outage', { vhost: '/' });
+    await declareTopology(amqpUrl, topology);
+    const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
+      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
+        event.id,
+        event.payload.orderId,
+      ]);
+    });
+    const messaging = new WarrenMessaging<PoolClient>({
+      service: 'outage',
+      topology,
+      amqpUrl,
+      databaseUrl: servers.database.url,
+      transactions: pgTransactions(servers.pool),
+      handlers,
+      logger: testLogger,
+    });
+    await messaging.start();
+    let written = 0;
+    const write = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        written += 1;
+        const client = await servers.pool.connect();
+        try {
+          await client.query('BEGIN');
+          await messaging.outbox.enqueue(
+            client,
+            'order.created',
+            {
+              orderId: `o-${written}`,
+              userId: 'u',
+              items: [{ sku: 'x', quantity: 1, unitPriceCents: 1 }],
+              totalCents: 1,
+              currency: 'EUR',
+            },
+            { aggregateKey: `o-${written % 7}` },
+          );
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      }
+    };
+    const effects = async () =>
+      (
+        await servers.pool.query<{ total: number; distinct: number }>(
+          'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects',
+        )
+      ).rows[0];
+
+    await write(50);
+    await waitFor('the first events', async () =>
+      (await effects()).total === 50 ? true : undefined,
+    );
+
+    await broker.stop(log);
+    await waitFor('the module to notice', async () =>
+      messaging.health().broker === 'disconnected' ? true : undefined,
+    );
+    expect(messaging.health().ready).toBe(false);
+    await write(150); // the service keeps accepting writes
+    expect((await messaging.backlog()).size).toBe(150);
+
+    await broker.start(log);
+    await waitFor(
+      'the backlog to drain and every event to be handled',
+      async () => ((await effects()).total >= 200 ? true : undefined),
+      90_000,
+    );
+    await new Promise((r) => setTimeout(r, 1_000)); // any redelivery would be handled by now
+    expect(await effects()).toEqual({ total: 200, distinct: 200 });
+    expect(messaging.health()).toMatchObject({
+      ready: true,
+      broker: 'connected',
+      consumers: 'subscribed',
+    });
+    expect((await messaging.backlog()).size).toBe(0);
+    await messaging.stop();
+  });
+});

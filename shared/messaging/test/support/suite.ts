@@ -1,0 +1,55 @@
+import { Client, Pool } from 'pg';
+import {
+  createTestDatabase,
+  createTestVhost,
+  type TestDatabase,
+  type TestVhost,
+} from '@warren/testing';
+import { createLogger, migrationSql } from '../../src';
+
+export interface SuiteServers {
+  vhost: TestVhost;
+  database: TestDatabase;
+  /** Admin pool on the suite's database (migrations applied). */
+  pool: Pool;
+  dispose(): Promise<void>;
+}
+
+/** A fresh vhost and a fresh database with the messaging migration applied, for one suite. */
+export async function suiteServers(prefix: string): Promise<SuiteServers> {
+  const vhost = await createTestVhost(prefix);
+  const database = await createTestDatabase(prefix);
+  const client = new Client({ connectionString: database.url });
+  await client.connect();
+  await client.query(migrationSql());
+  await client.query('CREATE TABLE effects (event_id text NOT NULL, note text)');
+  await client.end();
+  const pool = new Pool({ connectionString: database.url, max: 4 });
+  return {
+    vhost,
+    database,
+    pool,
+    dispose: async () => {
+      await pool.end();
+      await database.dispose();
+      await vhost.dispose();
+    },
+  };
+}
+
+/** Logs go to a silent logger in tests unless LOG_LEVEL asks for them. */
+export const testLogger = createLogger('test', { level: process.env.LOG_LEVEL ?? 'silent' });
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  TopologyDocumentError,
+  describeMissing,
+  loadServiceTopology,
+  parseServiceTopology,
+  requiredObjects,
+} from '../src';
+import { testTopology } from './support/topology';
+
+describe('topology document', () => {
+  const document = testTopology('svc', { maxAttempts: 3, delaysMs: [100, 100] });
+
+  it('lists every exchange and queue the service needs once, with the routes that declare them', () => {
+    const objects = requiredObjects(document).map((o) => `${o.kind}:${o.name}`);
+    expect(objects).toEqual([
+      'exchange:svc.events',
+      'queue:svc.orders',
+      'exchange:svc.orders.retry',
+      'queue:svc.orders.retry.100ms',
+      'exchange:svc.orders.dlx',
+      'queue:svc.orders.dlq',
+    ]);
+    expect(describeMissing(requiredObjects(document)[1], 'v1')).toBe(
+      'queue "svc.orders" (consuming) does not exist in vhost "v1"; it should be declared by EventRoute default/svc-orders: is the route applied and reconciled by the operator?',
+    );
+  });
+
+  it('refuses a malformed document naming the field', () => {
+    const broken = JSON.parse(JSON.stringify(document));
+    broken.consumes[0].prefetch = 0;
+    broken.consumes[0].retry.delaysMs = [100];
+    expect(() => parseServiceTopology(broken, 'topology.json')).toThrow(
+      /topology.json is not a valid ServiceTopology: consumes\.0\.prefetch: .*; consumes\.0\.retry\.delaysMs: delaysMs must have maxAttempts - 1 entries/,
+    );
+  });
+
+  it('loads from the file named by WARREN_TOPOLOGY_FILE and checks it is for this service', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-topology-'));
+    const file = path.join(dir, 'topology.json');
+    fs.writeFileSync(file, JSON.stringify(document));
+    process.env.WARREN_TOPOLOGY_FILE = file;
+    try {
+      expect(loadServiceTopology({ service: 'svc' })).toEqual(document);
+      expect(() => loadServiceTopology({ service: 'other' })).toThrow(
+        /topology of service "svc", not "other"/,
+      );
+      expect(() =>
+        loadServiceTopology({ service: 'svc', file: path.join(dir, 'missing.json') }),
+      ).toThrow(TopologyDocumentError);
+      fs.writeFileSync(file, '{');
+      expect(() => loadServiceTopology({ service: 'svc' })).toThrow(/is not JSON/);
+    } finally {
+      delete process.env.WARREN_TOPOLOGY_FILE;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
