@@ -18,6 +18,7 @@ import type {
   RouteObjects,
   UserObject,
 } from './model';
+import { byCodePoint } from './model';
 import {
   DEFAULT_VHOST,
   POLICY_PRIORITY,
@@ -145,7 +146,7 @@ export function compile(
     return entry;
   };
 
-  for (const route of [...routes].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)))) {
+  for (const route of [...routes].sort((a, b) => byCodePoint(resourceKey(a), resourceKey(b)))) {
     const label = routeLabel(route);
     const key = resourceKey(route);
     const { spec } = route;

@@ -9,6 +9,7 @@ import type {
   DesiredTopology,
   QueueObject,
 } from './model';
+import { byCodePoint } from './model';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'unchanged' | 'impossible' | 'retain';
 
@@ -275,9 +276,14 @@ export function plan(
       ? 100 + DELETE_ORDER.indexOf(item.kind)
       : CREATE_ORDER.indexOf(item.kind);
   items.sort(
-    (a, b) => rank(a) - rank(b) || a.vhost.localeCompare(b.vhost) || a.name.localeCompare(b.name),
+    (a, b) => rank(a) - rank(b) || byCodePoint(a.vhost, b.vhost) || byCodePoint(a.name, b.name),
   );
 
+  return summarize(items);
+}
+
+/** A plan of these items, with its counts. */
+export function summarize(items: PlanItem[]): Plan {
   const counts: Record<PlanAction, number> = {
     create: 0,
     update: 0,

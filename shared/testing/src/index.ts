@@ -8,3 +8,4 @@ export {
   type TestDatabase,
 } from './isolation';
 export { managementRequest } from './management';
+export * from './kube';

@@ -264,6 +264,12 @@ describe('helm', () => {
     const config = await core.readNamespacedConfigMap({ namespace, name: 'demo-config' });
     expect(config.data?.greeting).toBe('hello');
     expect(config.data?.kubeVersion).toBe(plane.kubernetesVersion); // install sees the real server
+    // The chart's ServiceAccount gets exactly what the chart's Role grants.
+    const account = await plane.mintServiceAccount(namespace, 'demo');
+    const asAccount = clientConfig(account.kubeconfigPath).makeApiClient(k8s.CoreV1Api);
+    await expect(asAccount.listNamespacedConfigMap({ namespace })).resolves.toHaveProperty('items');
+    expect((await refusal(asAccount.listNamespacedSecret({ namespace }))).code).toBe(403);
+
     const list = await helm('list', '--namespace', namespace, '--output', 'json');
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ name: 'demo', status: 'deployed' }),

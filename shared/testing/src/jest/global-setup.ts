@@ -1,4 +1,5 @@
 import { startTestServers, type TestServers } from '../environment';
+import { ensureKubeBinaries } from '../kube';
 
 declare global {
   var __WARREN_TEST_SERVERS__: TestServers | undefined;
@@ -15,4 +16,9 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, servers.urls);
   globalThis.__WARREN_TEST_SERVERS__ = servers;
   log(`servers (${servers.source}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // kube-apiserver, etcd and helm for the operator suites: built once from the Go module proxy
+  // (10-20 min cold, with progress), then taken from the cache in seconds.
+  const kubeStarted = Date.now();
+  await ensureKubeBinaries({ log });
+  log(`kube binaries ready in ${((Date.now() - kubeStarted) / 1000).toFixed(1)} s`);
 }

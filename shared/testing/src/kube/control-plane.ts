@@ -107,12 +107,21 @@ export class ControlPlane {
 
   /** Starts etcd and kube-apiserver on free loopback ports and waits for /readyz. */
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    // A port found free can be taken before the server binds it: try again with new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ControlPlane.startOnce(options);
+      } catch (error) {
+        if (attempt === 3 || !/address already in use/.test(String(error))) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     const log = options.log ?? defaultLog;
     const binaries = options.binaries ?? (await ensureKubeBinaries({ log }));
     if (!options.stateDir) cleanStaleRuns();
-    const stateDir = path.resolve(
-      options.stateDir ?? path.join(runsDir(), `${process.pid}-${Date.now().toString(36)}`),
-    );
+    const stateDir = path.resolve(options.stateDir ?? newRunDir());
     await ControlPlane.stopAt(stateDir); // whatever an earlier run left there
     const started = Date.now();
     const pki = path.join(stateDir, 'pki');
@@ -191,7 +200,8 @@ export class ControlPlane {
   /** The control plane whose state is in `stateDir`, if it still runs. */
   static open(stateDir: string): ControlPlane | undefined {
     const state = readState(stateDir);
-    if (!state || state.pgids.length === 0 || !state.pgids.every(groupAlive)) return undefined;
+    const alive = state ? ours(state, stateDir).filter(groupAlive) : [];
+    if (!state || alive.length === 0 || alive.length < state.pgids.length) return undefined;
     return new ControlPlane(stateDir, state);
   }
 
@@ -221,6 +231,17 @@ export class ControlPlane {
       cert,
     );
     return { user, groups, kubeconfigPath };
+  }
+
+  /**
+   * A kubeconfig that authenticates as a ServiceAccount (user and groups as its tokens carry),
+   * so a process runs under exactly the RBAC a chart grants that account.
+   */
+  mintServiceAccount(namespace: string, name: string): Promise<KubeIdentity> {
+    return this.mintIdentity(`system:serviceaccount:${namespace}:${name}`, [
+      'system:serviceaccounts',
+      `system:serviceaccounts:${namespace}`,
+    ]);
   }
 
   /** Applies every YAML file of `dir` (default: the repository's crds/) and waits until each CRD is established. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
@@ -39,7 +40,10 @@ export function groupAlive(pgid: number): boolean {
 /** True when the group leader's command line mentions `needle`: a recycled pid is never ours. */
 export function isGroupOf(pgid: number, needle: string): boolean {
   try {
-    return fs.readFileSync(`/proc/${pgid}/cmdline`, 'utf8').includes(needle);
+    const commandLine = fs.existsSync('/proc/self')
+      ? fs.readFileSync(`/proc/${pgid}/cmdline`, 'utf8')
+      : execFileSync('ps', ['-o', 'command=', '-p', String(pgid)], { encoding: 'utf8' }); // macOS
+    return commandLine.includes(needle);
   } catch {
     return false;
   }

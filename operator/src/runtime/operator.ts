@@ -1,0 +1,150 @@
+/**
+ * The operator process: informers feed one work queue; only the replica holding the Lease
+ * reconciles; `/healthz`, `/readyz` and `/metrics` are served by every replica.
+ */
+import * as os from 'node:os';
+import type * as http from 'node:http';
+import { brokerSettings } from '../cli/connection';
+import { TopologyController } from '../controller/topology-controller';
+import { KubeClient } from '../kube/client';
+import { EventRecorder } from '../kube/events';
+import { LeaderElector } from '../kube/leader-election';
+import { WorkQueue } from '../kube/work-queue';
+import { startHealthServer } from '../observability/http-server';
+import { createLogger, redactUrl } from '../observability/log';
+import { createOperatorMetrics } from '../observability/metrics';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespaces: string[];
+  resyncSeconds: number;
+  finalizerTimeoutSeconds: number;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  identity: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+}
+
+const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw} must be a positive number`);
+  return value;
+};
+
+/** Settings from the environment (every variable is documented in the README). */
+export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  return {
+    kubeconfig: env.KUBECONFIG,
+    namespaces: (env.WARREN_WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    resyncSeconds: number(env, 'WARREN_RESYNC_SECONDS', 60),
+    finalizerTimeoutSeconds: number(env, 'WARREN_FINALIZER_TIMEOUT_SECONDS', 300),
+    leaseNamespace: env.POD_NAMESPACE ?? 'default',
+    leaseName: env.WARREN_LEASE_NAME ?? 'warren-operator',
+    leaseDurationSeconds: number(env, 'WARREN_LEASE_DURATION_SECONDS', 15),
+    identity: env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
+    port: number(env, 'WARREN_HTTP_PORT', 8080),
+    env,
+  };
+}
+
+export interface RunningOperator {
+  server: http.Server;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+const TOPOLOGY_KEY = 'topology';
+
+export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
+  const log = createLogger('operator', config.env.WARREN_LOG_LEVEL);
+  const metrics = createOperatorMetrics();
+  const broker = brokerSettings({}, config.env);
+  const client = KubeClient.fromKubeconfigFile(config.kubeconfig);
+  const events = new EventRecorder(client, 'warren-operator');
+  log.info({ broker: redactUrl(broker.managementUrl), namespaces: config.namespaces, identity: config.identity }, 'starting');
+
+  let queue: WorkQueue | undefined;
+  const enqueue = () => queue?.add(TOPOLOGY_KEY);
+  const controller = new TopologyController(
+    {
+      client,
+      broker,
+      namespaces: config.namespaces,
+      resyncMs: config.resyncSeconds * 1000,
+      finalizerTimeoutMs: config.finalizerTimeoutSeconds * 1000,
+      metrics,
+      events,
+      log,
+    },
+    enqueue,
+  );
+
+  const startWork = () => {
+    queue = new WorkQueue(
+      async () => {
+        const end = metrics.reconcileDuration.startTimer({ kind: 'EventRoute' });
+        try {
+          const result = await controller.reconcile();
+          metrics.reconciles.inc({ kind: 'EventRoute', result: 'success' });
+          return result;
+        } catch (error) {
+          metrics.reconciles.inc({ kind: 'EventRoute', result: 'error' });
+          metrics.reconcileErrors.inc({ kind: 'EventRoute', reason: (error as Error).name });
+          throw error;
+        } finally {
+          end();
+          metrics.workQueueDepth.set(queue?.length ?? 0);
+        }
+      },
+      (_key, error, retryInMs) => log.warn({ err: (error as Error).message, retryInMs }, 'reconcile failed; backing off'),
+      1,
+    );
+    enqueue();
+  };
+
+  const elector = new LeaderElector({
+    client,
+    namespace: config.leaseNamespace,
+    leaseName: config.leaseName,
+    identity: config.identity,
+    leaseDurationSeconds: config.leaseDurationSeconds,
+    renewIntervalMs: (config.leaseDurationSeconds * 1000) / 3,
+    retryIntervalMs: 1000,
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      startWork();
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      const stopping = queue;
+      queue = undefined;
+      void stopping?.shutDown();
+    },
+    log: (message) => log.info(message),
+  });
+
+  const server = await startHealthServer({
+    port: config.port,
+    registry: metrics.registry,
+    alive: () => true,
+    notReadyReason: () => (controller.isSynced ? undefined : 'caches not synced'),
+  });
+  await controller.start();
+  elector.start();
+  log.info({ port: config.port }, 'caches synced; serving /healthz /readyz /metrics');
+
+  return {
+    server,
+    isLeader: () => elector.isLeader,
+    async stop() {
+      await elector.stop();
+      await queue?.shutDown();
+      controller.stop();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
