@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { EventEnvelope } from '@warren/contracts';
+import type { HandlerContext } from '@warren/messaging';
+import { HandleEvent } from '@warren/messaging/nest';
 import type { IncomingEvent } from '@warren/service-kit';
 import type { Tx } from '../database/prisma.service';
-import {
-  orderCancelled,
-  orderConfirmed,
-  welcome,
-  type ComposedNotification,
-  type OrderCancelledPayload,
-  type OrderConfirmedPayload,
-  type UserCreatedPayload,
-} from './compose';
+import { orderCancelled, orderConfirmed, welcome, type ComposedNotification } from './compose';
 
 /**
  * notification-service's consumers: each records the notification an event calls for, in the
@@ -17,16 +12,31 @@ import {
  */
 @Injectable()
 export class NotificationRecorder {
-  handleUserCreated(tx: Tx, event: IncomingEvent<UserCreatedPayload>): Promise<boolean> {
+  handleUserCreated(tx: Tx, event: IncomingEvent<'user.created'>): Promise<boolean> {
     return record(tx, event.id, welcome(event.payload));
   }
 
-  handleOrderConfirmed(tx: Tx, event: IncomingEvent<OrderConfirmedPayload>): Promise<boolean> {
+  handleOrderConfirmed(tx: Tx, event: IncomingEvent<'order.confirmed'>): Promise<boolean> {
     return record(tx, event.id, orderConfirmed(event.payload));
   }
 
-  handleOrderCancelled(tx: Tx, event: IncomingEvent<OrderCancelledPayload>): Promise<boolean> {
+  handleOrderCancelled(tx: Tx, event: IncomingEvent<'order.cancelled'>): Promise<boolean> {
     return record(tx, event.id, orderCancelled(event.payload));
+  }
+
+  @HandleEvent('user.created')
+  async onUserCreated(event: EventEnvelope<'user.created'>, { tx }: HandlerContext<Tx>): Promise<void> {
+    await this.handleUserCreated(tx, event);
+  }
+
+  @HandleEvent('order.confirmed')
+  async onOrderConfirmed(event: EventEnvelope<'order.confirmed'>, { tx }: HandlerContext<Tx>): Promise<void> {
+    await this.handleOrderConfirmed(tx, event);
+  }
+
+  @HandleEvent('order.cancelled')
+  async onOrderCancelled(event: EventEnvelope<'order.cancelled'>, { tx }: HandlerContext<Tx>): Promise<void> {
+    await this.handleOrderCancelled(tx, event);
   }
 }
 
