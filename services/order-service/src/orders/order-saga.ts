@@ -49,13 +49,15 @@ export class OrderSaga {
   }
 
   @HandleEvent('user.validated')
-  async onUserValidated(event: EventEnvelope<'user.validated'>, { tx }: HandlerContext<Tx>): Promise<void> {
-    await this.handleUserValidated(tx, event);
+  async onUserValidated(event: EventEnvelope<'user.validated'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    const outcome = await this.handleUserValidated(tx, event);
+    logger.info({ orderId: event.payload.orderId, ...outcome }, 'saga answer: user validated');
   }
 
   @HandleEvent('user.rejected')
-  async onUserRejected(event: EventEnvelope<'user.rejected'>, { tx }: HandlerContext<Tx>): Promise<void> {
-    await this.handleUserRejected(tx, event);
+  async onUserRejected(event: EventEnvelope<'user.rejected'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    const outcome = await this.handleUserRejected(tx, event);
+    logger.info({ orderId: event.payload.orderId, reason: event.payload.reason, ...outcome }, 'saga answer: user rejected');
   }
 
   private async leavePending(

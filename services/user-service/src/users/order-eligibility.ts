@@ -34,7 +34,8 @@ export class OrderEligibilityHandler {
   }
 
   @HandleEvent('order.created')
-  async onOrderCreated(event: EventEnvelope<'order.created'>, { tx }: HandlerContext<Tx>): Promise<void> {
-    await this.handleOrderCreated(tx, event);
+  async onOrderCreated(event: EventEnvelope<'order.created'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    const eligibility = await this.handleOrderCreated(tx, event);
+    logger.info({ orderId: event.payload.orderId, userId: event.payload.userId, ...eligibility }, 'order eligibility decided');
   }
 }

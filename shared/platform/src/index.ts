@@ -1,0 +1,4 @@
+export * from './services';
+export * from './databases';
+export * from './broker';
+export * from './platform';
