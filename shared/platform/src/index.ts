@@ -2,3 +2,4 @@ export * from './services';
 export * from './databases';
 export * from './broker';
 export * from './platform';
+export * from './isolated';

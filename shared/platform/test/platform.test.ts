@@ -7,16 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { managementRequest } from '@warren/testing';
-import { eventually, http, query, startTestPlatform, type TestPlatform } from './support/test-platform';
+import { startIsolatedPlatform, type IsolatedPlatform } from '../src';
+import { eventually, http, query } from './support/test-platform';
 
 const ORDER_TIMEOUT_MS = 8_000;
 
-let platform: TestPlatform;
+let platform: IsolatedPlatform;
 const url = (service: 'user-service' | 'order-service' | 'notification-service', route: string) =>
   `${platform.services[service].url}${route}`;
 
 beforeAll(async () => {
-  platform = await startTestPlatform('e2e', {
+  platform = await startIsolatedPlatform('e2e', {
     LOG_LEVEL: 'info',
     ORDER_TIMEOUT_MS: String(ORDER_TIMEOUT_MS),
     ORDER_SWEEP_INTERVAL_MS: '250',
