@@ -14,7 +14,10 @@ import { startIsolatedPlatform } from '@warren/platform';
 import { startTestServers } from '@warren/testing';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '20' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '20' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -68,11 +71,20 @@ async function sql<T extends object>(url: string, text: string): Promise<T[]> {
 async function sagaLatency(orderDb: string) {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    const [{ pending }] = await sql<{ pending: number }>(orderDb, `SELECT count(*)::int AS pending FROM orders WHERE status = 'PENDING'`);
+    const [{ pending }] = await sql<{ pending: number }>(
+      orderDb,
+      `SELECT count(*)::int AS pending FROM orders WHERE status = 'PENDING'`,
+    );
     if (pending === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  const [row] = await sql<{ confirmed: number; cancelled: number; p50: number; p99: number; max: number }>(
+  const [row] = await sql<{
+    confirmed: number;
+    cancelled: number;
+    p50: number;
+    p99: number;
+    max: number;
+  }>(
     orderDb,
     `SELECT count(*) FILTER (WHERE o.status = 'CONFIRMED')::int AS confirmed,
             count(*) FILTER (WHERE o.status = 'CANCELLED')::int AS cancelled,
@@ -87,13 +99,22 @@ async function sagaLatency(orderDb: string) {
 async function main() {
   const servers = await startTestServers((line) => process.stderr.write(`${line}\n`));
   Object.assign(process.env, servers.urls);
-  const platform = await startIsolatedPlatform('bench_services', { LOG_LEVEL: 'warn', ORDER_TIMEOUT_MS: '600000' });
+  const platform = await startIsolatedPlatform('bench_services', {
+    LOG_LEVEL: 'warn',
+    ORDER_TIMEOUT_MS: '600000',
+  });
   try {
     const users = platform.services['user-service'].url;
     const orders = platform.services['order-service'].url;
     const baseline = await load('GET /healthz (HTTP baseline)', `${users}/healthz`);
-    const registered = await load('POST /users', `${users}/users`, () => ({ email: `${randomUUID()}@example.com`, name: 'Bench User' }));
-    const [{ id: userId }] = await sql<{ id: string }>(platform.databases['user-service'], 'SELECT id FROM users LIMIT 1');
+    const registered = await load('POST /users', `${users}/users`, () => ({
+      email: `${randomUUID()}@example.com`,
+      name: 'Bench User',
+    }));
+    const [{ id: userId }] = await sql<{ id: string }>(
+      platform.databases['user-service'],
+      'SELECT id FROM users LIMIT 1',
+    );
     const placed = await load('POST /orders', `${orders}/orders`, () => ({
       userId,
       items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }],
@@ -106,7 +127,10 @@ async function main() {
         `${SECONDS} s per endpoint, ${CONNECTIONS} connections\n\n` +
         '| endpoint | 2xx | req/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |\n' +
         [baseline, registered, placed]
-          .map((f) => `| ${f.name} | ${f.requests} | ${f.rps.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} |`)
+          .map(
+            (f) =>
+              `| ${f.name} | ${f.requests} | ${f.rps.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} |`,
+          )
           .join('\n') +
         `\n\nPOST /orders -> CONFIRMED: p50 ${saga.p50.toFixed(0)} ms, p99 ${saga.p99.toFixed(0)} ms, max ${saga.max.toFixed(0)} ms ` +
         `(${saga.confirmed} confirmed, ${saga.cancelled} cancelled)\n`,

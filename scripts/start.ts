@@ -4,7 +4,14 @@
  * services, and keeps them until Ctrl-C; then stops what it started.
  */
 import * as path from 'node:path';
-import { DEFAULT_PORTS, ensureDatabase, SERVICE_NAMES, startPlatform, type Platform, type ServiceName } from '@warren/platform';
+import {
+  DEFAULT_PORTS,
+  ensureDatabase,
+  SERVICE_NAMES,
+  startPlatform,
+  type Platform,
+  type ServiceName,
+} from '@warren/platform';
 import { loadInfraConfig, repoRoot, startTestServers, type TestServers } from '@warren/testing';
 
 const log = (line: string) => process.stderr.write(`start: ${line}\n`);
@@ -27,12 +34,19 @@ async function main() {
     const infra = (servers = await startTestServers(log));
     const databases = {} as Record<ServiceName, string>;
     for (const service of SERVICE_NAMES) {
-      databases[service] = await ensureDatabase(infra.urls.DATABASE_URL, service.replace(/-/g, '_'));
+      databases[service] = await ensureDatabase(
+        infra.urls.DATABASE_URL,
+        service.replace(/-/g, '_'),
+      );
     }
     platform = await startPlatform({
       stateDir: config.stateDir,
       resources: path.join(repoRoot, 'examples'),
-      broker: { amqpUrl: infra.urls.RABBITMQ_URL, managementUrl: infra.urls.RABBITMQ_MANAGEMENT_URL, vhost: '/' },
+      broker: {
+        amqpUrl: infra.urls.RABBITMQ_URL,
+        managementUrl: infra.urls.RABBITMQ_MANAGEMENT_URL,
+        vhost: '/',
+      },
       databases,
       ports: DEFAULT_PORTS,
       log,
@@ -42,7 +56,8 @@ async function main() {
     return stop(1);
   }
 
-  for (const service of Object.values(platform.services)) process.stdout.write(`${service.name.padEnd(21)}${service.url}\n`);
+  for (const service of Object.values(platform.services))
+    process.stdout.write(`${service.name.padEnd(21)}${service.url}\n`);
   const users = platform.services['user-service'].url;
   process.stdout.write(
     `\nTry: curl -s -X POST ${users}/users -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada Lovelace"}'\n` +

@@ -18,12 +18,16 @@ export interface BrokerAccess {
  * The services' broker passwords: generated once, kept in a file readable by its owner only,
  * never printed. The same passwords on every start, so a broker that kept its users still works.
  */
-export function servicePasswords(file: string, services: readonly ServiceName[]): Record<ServiceName, string> {
-  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<ServiceName, string>>) : {};
-  const passwords = Object.fromEntries(services.map((s) => [s, stored[s] ?? randomBytes(24).toString('base64url')])) as Record<
-    ServiceName,
-    string
-  >;
+export function servicePasswords(
+  file: string,
+  services: readonly ServiceName[],
+): Record<ServiceName, string> {
+  const stored = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<ServiceName, string>>)
+    : {};
+  const passwords = Object.fromEntries(
+    services.map((s) => [s, stored[s] ?? randomBytes(24).toString('base64url')]),
+  ) as Record<ServiceName, string>;
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify({ ...stored, ...passwords }, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
@@ -31,7 +35,11 @@ export function servicePasswords(file: string, services: readonly ServiceName[])
 }
 
 /** `warren <args>` in-process against the broker; its output is returned, never printed. */
-async function warren(args: string[], broker: BrokerAccess, env: NodeJS.ProcessEnv = {}): Promise<string> {
+async function warren(
+  args: string[],
+  broker: BrokerAccess,
+  env: NodeJS.ProcessEnv = {},
+): Promise<string> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runWarren(
@@ -39,11 +47,13 @@ async function warren(args: string[], broker: BrokerAccess, env: NodeJS.ProcessE
     { out: (text) => out.push(text), err: (text) => err.push(text) },
     { RABBITMQ_URL: broker.amqpUrl, RABBITMQ_MANAGEMENT_URL: broker.managementUrl, ...env },
   );
-  if (code !== 0) throw new Error(`warren ${args[0]} failed (exit ${code}):\n${[...err, ...out].join('\n')}`);
+  if (code !== 0)
+    throw new Error(`warren ${args[0]} failed (exit ${code}):\n${[...err, ...out].join('\n')}`);
   return out.join('\n');
 }
 
-const passwordVariable = (service: string) => `WARREN_PASSWORD_${service.toUpperCase().replace(/-/g, '_')}`;
+const passwordVariable = (service: string) =>
+  `WARREN_PASSWORD_${service.toUpperCase().replace(/-/g, '_')}`;
 
 /**
  * `warren apply -f <resources>`: exchanges, queues, retry and dead-letter queues, policies and one
@@ -56,11 +66,17 @@ export async function applyTopology(
   broker: BrokerAccess,
   passwords: Record<ServiceName, string>,
 ): Promise<string> {
-  const env = Object.fromEntries(Object.entries(passwords).map(([service, password]) => [passwordVariable(service), password]));
+  const env = Object.fromEntries(
+    Object.entries(passwords).map(([service, password]) => [passwordVariable(service), password]),
+  );
   const output = await warren(['apply', '-f', resources], broker, env);
   for (const [service, password] of Object.entries(passwords)) {
     const userPath = `/api/users/${encodeURIComponent(serviceUserName(service, broker.vhost))}`;
-    const user = await managementRequest<{ tags: string[] | string }>(broker.managementUrl, 'GET', userPath);
+    const user = await managementRequest<{ tags: string[] | string }>(
+      broker.managementUrl,
+      'GET',
+      userPath,
+    );
     const tags = Array.isArray(user.tags) ? user.tags.join(',') : user.tags;
     await managementRequest(broker.managementUrl, 'PUT', userPath, { password, tags });
   }
@@ -78,14 +94,21 @@ export async function writeTopologyDocuments(
   const files: Partial<Record<ServiceName, string>> = {};
   for (const service of services) {
     const file = path.join(dir, `${service}.json`);
-    writeFileSync(file, `${await warren(['topology', '-f', resources, '--service', service], broker)}\n`);
+    writeFileSync(
+      file,
+      `${await warren(['topology', '-f', resources, '--service', service], broker)}\n`,
+    );
     files[service] = file;
   }
   return files as Record<ServiceName, string>;
 }
 
 /** The AMQP URL a service connects with: its own user, in the platform's vhost. */
-export function serviceAmqpUrl(broker: BrokerAccess, service: ServiceName, password: string): string {
+export function serviceAmqpUrl(
+  broker: BrokerAccess,
+  service: ServiceName,
+  password: string,
+): string {
   const url = new URL(broker.amqpUrl);
   url.username = encodeURIComponent(serviceUserName(service, broker.vhost));
   url.password = encodeURIComponent(password);

@@ -21,6 +21,8 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<s
 export async function migrateDatabase(service: ServiceName, databaseUrl: string): Promise<void> {
   const run = await runPrisma(['migrate', 'deploy'], { cwd: serviceDir(service), databaseUrl });
   if (run.code !== 0) {
-    throw new Error(`prisma migrate deploy failed for ${service} (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+    throw new Error(
+      `prisma migrate deploy failed for ${service} (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
+    );
   }
 }

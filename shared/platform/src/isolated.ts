@@ -3,7 +3,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { serviceUserName } from '@warren/operator';
-import { createTestDatabase, createTestVhost, managementRequest, repoRoot, type TestDatabase } from '@warren/testing';
+import {
+  createTestDatabase,
+  createTestVhost,
+  managementRequest,
+  repoRoot,
+  type TestDatabase,
+} from '@warren/testing';
 import { applyTopology, servicePasswords, type BrokerAccess } from './broker';
 import { startPlatform, type Platform } from './platform';
 import { SERVICE_NAMES, type ServiceName } from './services';
@@ -36,9 +42,16 @@ function freePort(): Promise<number> {
  * services on free ports, started as `npm start` starts it. Needs RABBITMQ_URL,
  * RABBITMQ_MANAGEMENT_URL and DATABASE_URL (Jest's global setup, or startTestServers()).
  */
-export async function startIsolatedPlatform(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<IsolatedPlatform> {
+export async function startIsolatedPlatform(
+  prefix: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<IsolatedPlatform> {
   const vhost = await createTestVhost(prefix);
-  const broker: BrokerAccess = { amqpUrl: vhost.amqpUrl, managementUrl: vhost.managementUrl, vhost: vhost.vhost };
+  const broker: BrokerAccess = {
+    amqpUrl: vhost.amqpUrl,
+    managementUrl: vhost.managementUrl,
+    vhost: vhost.vhost,
+  };
   const created: TestDatabase[] = [];
   const stateDir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
   let platform: Platform | undefined;
@@ -61,7 +74,14 @@ export async function startIsolatedPlatform(prefix: string, env: NodeJS.ProcessE
       databases[service] = database.url;
       ports[service] = await freePort();
     }
-    platform = await startPlatform({ stateDir, resources: EXAMPLES, broker, databases, ports, env });
+    platform = await startPlatform({
+      stateDir,
+      resources: EXAMPLES,
+      broker,
+      databases,
+      ports,
+      env,
+    });
     const passwords = servicePasswords(path.join(stateDir, 'credentials.json'), SERVICE_NAMES);
     return {
       ...platform,

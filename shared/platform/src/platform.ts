@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { applyTopology, serviceAmqpUrl, servicePasswords, writeTopologyDocuments, type BrokerAccess } from './broker';
+import {
+  applyTopology,
+  serviceAmqpUrl,
+  servicePasswords,
+  writeTopologyDocuments,
+  type BrokerAccess,
+} from './broker';
 import { migrateDatabase } from './databases';
 import { buildServices, SERVICE_NAMES, ServiceProcess, type ServiceName } from './services';
 
@@ -34,7 +40,10 @@ export interface Platform {
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const log = options.log ?? (() => {});
-  const passwords = servicePasswords(path.join(options.stateDir, 'credentials.json'), SERVICE_NAMES);
+  const passwords = servicePasswords(
+    path.join(options.stateDir, 'credentials.json'),
+    SERVICE_NAMES,
+  );
   log(`topology: ${await applyTopology(options.resources, options.broker, passwords)}`);
   const topologyFiles = await writeTopologyDocuments(
     options.resources,

@@ -25,7 +25,10 @@ export async function buildServices(log: (line: string) => void): Promise<void> 
 
 function runNode(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -58,7 +61,9 @@ export class ServiceProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   start(): void {
@@ -81,7 +86,8 @@ export class ServiceProcess {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} exited before it was ready:\n${this.logTail()}`);
+      if (!this.running)
+        throw new Error(`${this.name} exited before it was ready:\n${this.logTail()}`);
       try {
         const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(5_000) });
         if (response.ok) return;
@@ -91,7 +97,9 @@ export class ServiceProcess {
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    throw new Error(`${this.name} not ready within ${timeoutMs} ms (last answer: ${last}):\n${this.logTail()}`);
+    throw new Error(
+      `${this.name} not ready within ${timeoutMs} ms (last answer: ${last}):\n${this.logTail()}`,
+    );
   }
 
   /** Graceful stop (SIGTERM: in-flight work finishes), SIGKILL when it takes too long. */
@@ -112,7 +120,11 @@ export class ServiceProcess {
 
   logTail(lines = 30): string {
     try {
-      return readFileSync(this.options.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return readFileSync(this.options.logFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .join('\n');
     } catch {
       return '(no log)';
     }

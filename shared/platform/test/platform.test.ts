@@ -40,12 +40,20 @@ interface Notification {
 }
 
 async function registerUser(headers: Record<string, string> = {}): Promise<string> {
-  const answer = await http('POST', url('user-service', '/users'), { email: `${randomUUID()}@example.com`, name: 'Ada Lovelace' }, headers);
+  const answer = await http(
+    'POST',
+    url('user-service', '/users'),
+    { email: `${randomUUID()}@example.com`, name: 'Ada Lovelace' },
+    headers,
+  );
   expect(answer.status).toBe(201);
   return answer.body.id as string;
 }
 
-const orderBody = (userId: string) => ({ userId, items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }] });
+const orderBody = (userId: string) => ({
+  userId,
+  items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }],
+});
 
 async function placeOrder(userId: string): Promise<Order> {
   const answer = await http<Order>('POST', url('order-service', '/orders'), orderBody(userId));
@@ -61,21 +69,32 @@ const settled = (orderId: string) =>
   });
 
 const notificationsOf = (userId: string) =>
-  http<Notification[]>('GET', url('notification-service', `/notifications?userId=${userId}`)).then((a) => a.body);
+  http<Notification[]>('GET', url('notification-service', `/notifications?userId=${userId}`)).then(
+    (a) => a.body,
+  );
 
 const notified = (userId: string, kind: string, orderId: string | null = null) =>
   eventually(`a ${kind} notification for user ${userId}`, async () =>
     (await notificationsOf(userId)).find((n) => n.kind === kind && n.orderId === orderId),
   );
 
-const logOf = (service: string) => readFileSync(path.join(platform.stateDir, 'logs', `${service}.log`), 'utf8');
+const logOf = (service: string) =>
+  readFileSync(path.join(platform.stateDir, 'logs', `${service}.log`), 'utf8');
 
 describe('the platform, end to end', () => {
   it('is ready: database, migrations, broker and topology checks pass in every service', async () => {
     for (const service of Object.values(platform.services)) {
-      const answer = await http<{ checks: { name: string; ok: boolean }[] }>('GET', `${service.url}/readyz`);
+      const answer = await http<{ checks: { name: string; ok: boolean }[] }>(
+        'GET',
+        `${service.url}/readyz`,
+      );
       expect(answer.status).toBe(200);
-      expect(answer.body.checks.map((c) => c.name).sort()).toEqual(['broker', 'database', 'migrations', 'topology']);
+      expect(answer.body.checks.map((c) => c.name).sort()).toEqual([
+        'broker',
+        'database',
+        'migrations',
+        'topology',
+      ]);
     }
   });
 
@@ -99,13 +118,20 @@ describe('the platform, end to end', () => {
     await notified(userId, 'order-confirmed', order.id);
   });
 
-  it('rejected path: a blocked user\'s order is CANCELLED with the reason in its history', async () => {
+  it("rejected path: a blocked user's order is CANCELLED with the reason in its history", async () => {
     const userId = await registerUser();
-    expect((await http('PUT', url('user-service', `/users/${userId}/blocked`), { blocked: true })).status).toBe(200);
+    expect(
+      (await http('PUT', url('user-service', `/users/${userId}/blocked`), { blocked: true }))
+        .status,
+    ).toBe(200);
     const order = await placeOrder(userId);
     const done = await settled(order.id);
     expect(done).toMatchObject({ status: 'CANCELLED', cancelReason: 'user-rejected' });
-    expect(done.history[1]).toMatchObject({ type: 'order.cancelled', reason: 'user-rejected', detail: 'user-blocked' });
+    expect(done.history[1]).toMatchObject({
+      type: 'order.cancelled',
+      reason: 'user-rejected',
+      detail: 'user-blocked',
+    });
     await notified(userId, 'order-cancelled', order.id);
   });
 
@@ -119,13 +145,27 @@ describe('the platform, end to end', () => {
   it('the same POST /orders with the same Idempotency-Key twice creates one order and answers the same', async () => {
     const userId = await registerUser();
     const key = { 'Idempotency-Key': randomUUID() };
-    const first = await http<Order>('POST', url('order-service', '/orders'), orderBody(userId), key);
-    const second = await http<Order>('POST', url('order-service', '/orders'), orderBody(userId), key);
+    const first = await http<Order>(
+      'POST',
+      url('order-service', '/orders'),
+      orderBody(userId),
+      key,
+    );
+    const second = await http<Order>(
+      'POST',
+      url('order-service', '/orders'),
+      orderBody(userId),
+      key,
+    );
     expect(first.status).toBe(201);
     expect(second.status).toBe(201);
     expect(second.body.id).toBe(first.body.id);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
-    const rows = await query<{ n: number }>(platform.databases['order-service'], 'SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [userId]);
+    const rows = await query<{ n: number }>(
+      platform.databases['order-service'],
+      'SELECT count(*)::int AS n FROM orders WHERE user_id = $1',
+      [userId],
+    );
     expect(rows[0]!.n).toBe(1);
     expect((await settled(first.body.id)).status).toBe('CONFIRMED');
   });
@@ -143,7 +183,8 @@ describe('the platform, end to end', () => {
 
     it('answers 400 naming the problem, and leaves no row behind', async () => {
       const before = await counts();
-      const post = (body: unknown) => http<{ message: string }>('POST', url('order-service', '/orders'), body);
+      const post = (body: unknown) =>
+        http<{ message: string }>('POST', url('order-service', '/orders'), body);
       const userId = randomUUID();
 
       const malformed = await post('{"userId": "x", "items": [');
@@ -166,7 +207,10 @@ describe('the platform, end to end', () => {
       expect(nonPositive.status).toBe(400);
       expect(nonPositive.body.message).toMatch(/items\[0\]\.quantity: quantity must be at least 1/);
 
-      const badEmail = await http<{ message: string }>('POST', url('user-service', '/users'), { email: 'not-an-email', name: 'X' });
+      const badEmail = await http<{ message: string }>('POST', url('user-service', '/users'), {
+        email: 'not-an-email',
+        name: 'X',
+      });
       expect(badEmail.status).toBe(400);
       expect(badEmail.body.message).toMatch(/email/);
 
@@ -175,18 +219,29 @@ describe('the platform, end to end', () => {
 
     it('answers 404 for an unknown order id and 409 for cancelling a CONFIRMED order', async () => {
       const unknown = randomUUID();
-      const missing = await http<{ message: string }>('GET', url('order-service', `/orders/${unknown}`));
+      const missing = await http<{ message: string }>(
+        'GET',
+        url('order-service', `/orders/${unknown}`),
+      );
       expect(missing.status).toBe(404);
       expect(missing.body.message).toContain(`order ${unknown} does not exist`);
-      const cancelMissing = await http<{ message: string }>('POST', url('order-service', `/orders/${unknown}/cancel`));
+      const cancelMissing = await http<{ message: string }>(
+        'POST',
+        url('order-service', `/orders/${unknown}/cancel`),
+      );
       expect(cancelMissing.status).toBe(404);
 
       const order = await placeOrder(await registerUser());
       expect((await settled(order.id)).status).toBe('CONFIRMED');
       const before = await counts();
-      const conflict = await http<{ message: string }>('POST', url('order-service', `/orders/${order.id}/cancel`));
+      const conflict = await http<{ message: string }>(
+        'POST',
+        url('order-service', `/orders/${order.id}/cancel`),
+      );
       expect(conflict.status).toBe(409);
-      expect(conflict.body.message).toContain(`order ${order.id} is CONFIRMED; only PENDING orders can be cancelled`);
+      expect(conflict.body.message).toContain(
+        `order ${order.id} is CONFIRMED; only PENDING orders can be cancelled`,
+      );
       expect(await counts()).toEqual(before);
     });
   });
@@ -207,20 +262,34 @@ describe('the platform, end to end', () => {
 
     it('client cancel: a PENDING order is CANCELLED by POST /orders/:id/cancel', async () => {
       const order = await placeOrder(userId);
-      const cancelled = await http<Order>('POST', url('order-service', `/orders/${order.id}/cancel`));
+      const cancelled = await http<Order>(
+        'POST',
+        url('order-service', `/orders/${order.id}/cancel`),
+      );
       expect(cancelled.status).toBe(200);
-      expect(cancelled.body).toMatchObject({ status: 'CANCELLED', cancelReason: 'client-cancelled' });
+      expect(cancelled.body).toMatchObject({
+        status: 'CANCELLED',
+        cancelReason: 'client-cancelled',
+      });
       await notified(userId, 'order-cancelled', order.id);
     });
 
-    it('timeout path: no answer within ORDER_TIMEOUT_MS cancels the order with reason timeout', async () => {
-      const order = await placeOrder(userId);
-      const done = await eventually(`order ${order.id} to time out`, async () => {
-        const { body } = await http<Order>('GET', url('order-service', `/orders/${order.id}`));
-        return body.status === 'PENDING' ? undefined : body;
-      }, ORDER_TIMEOUT_MS + 30_000);
-      expect(done).toMatchObject({ status: 'CANCELLED', cancelReason: 'timeout' });
-    }, ORDER_TIMEOUT_MS + 60_000);
+    it(
+      'timeout path: no answer within ORDER_TIMEOUT_MS cancels the order with reason timeout',
+      async () => {
+        const order = await placeOrder(userId);
+        const done = await eventually(
+          `order ${order.id} to time out`,
+          async () => {
+            const { body } = await http<Order>('GET', url('order-service', `/orders/${order.id}`));
+            return body.status === 'PENDING' ? undefined : body;
+          },
+          ORDER_TIMEOUT_MS + 30_000,
+        );
+        expect(done).toMatchObject({ status: 'CANCELLED', cancelReason: 'timeout' });
+      },
+      ORDER_TIMEOUT_MS + 60_000,
+    );
   });
 
   it('order-service killed (SIGKILL) after its commit, before the publish: the outbox delivers after restart', async () => {
@@ -228,7 +297,11 @@ describe('the platform, end to end', () => {
     const userId = await registerUser();
     // The exchange order-service publishes to is deleted behind the engine's back: its relay
     // cannot publish, so the committed event stays in the outbox.
-    await managementRequest(platform.broker.managementUrl, 'DELETE', `/api/exchanges/${encodeURIComponent(platform.broker.vhost)}/order.events`);
+    await managementRequest(
+      platform.broker.managementUrl,
+      'DELETE',
+      `/api/exchanges/${encodeURIComponent(platform.broker.vhost)}/order.events`,
+    );
     const order = await placeOrder(userId);
     const unsent = () =>
       query<{ n: number; attempts: number }>(
@@ -236,7 +309,9 @@ describe('the platform, end to end', () => {
         'SELECT count(*)::int AS n, coalesce(max(attempts), 0)::int AS attempts FROM warren_outbox WHERE aggregate_key = $1 AND sent_at IS NULL',
         [order.id],
       ).then((rows) => rows[0]!);
-    await eventually('a failed publish attempt', async () => ((await unsent()).attempts > 0 ? true : undefined));
+    await eventually('a failed publish attempt', async () =>
+      (await unsent()).attempts > 0 ? true : undefined,
+    );
 
     await orders.kill();
     expect((await unsent()).n).toBe(1);

@@ -1,5 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
-import { CORRELATION_HEADER as HEADER, correlationIdFromHeader, currentCorrelation, runWithCorrelation } from '@warren/messaging';
+import {
+  CORRELATION_HEADER as HEADER,
+  correlationIdFromHeader,
+  currentCorrelation,
+  runWithCorrelation,
+} from '@warren/messaging';
 
 /**
  * One correlation context per process: the messaging module's. A request's id set here is the
@@ -34,6 +39,10 @@ export function correlationMiddleware(req: Request, res: Response, next: NextFun
  * Runs the rest of the request inside its correlation context. Placed after body parsing: the
  * parser resumes on socket events, which would drop an async context entered before it.
  */
-export function correlationContextMiddleware(_req: Request, res: Response, next: NextFunction): void {
+export function correlationContextMiddleware(
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   runWithCorrelation({ correlationId: res.locals.correlationId as string }, next);
 }

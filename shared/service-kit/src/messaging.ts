@@ -1,6 +1,19 @@
-import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
 import type { EventType, ServiceTopology } from '@warren/contracts';
-import { Outbox, prismaTransactions, verifyTopology, WarrenMessaging, type PrismaLike } from '@warren/messaging';
+import {
+  Outbox,
+  prismaTransactions,
+  verifyTopology,
+  WarrenMessaging,
+  type PrismaLike,
+} from '@warren/messaging';
 import { WarrenMessagingModule } from '@warren/messaging/nest';
 import type { Logger } from 'pino';
 import { ReadinessChecks, type ReadinessCheck } from './health';
@@ -101,7 +114,11 @@ export class ServiceMessagingModule {
       imports: [
         WarrenMessagingModule.forRootAsync({
           inject: [options.client, ServiceMetrics, SERVICE_LOGGER],
-          useFactory: (prisma: Parameters<typeof prismaTransactions>[0], metrics: ServiceMetrics, logger: Logger) => ({
+          useFactory: (
+            prisma: Parameters<typeof prismaTransactions>[0],
+            metrics: ServiceMetrics,
+            logger: Logger,
+          ) => ({
             service: options.service,
             topology: messaging.topology,
             topologyFile: messaging.topologyFile,
@@ -113,7 +130,14 @@ export class ServiceMessagingModule {
           }),
         }),
       ],
-      providers: [{ provide: OUTBOX, inject: [Outbox], useFactory: (outbox: Outbox) => new MessagingOutbox(outbox) }, MessagingReadiness],
+      providers: [
+        {
+          provide: OUTBOX,
+          inject: [Outbox],
+          useFactory: (outbox: Outbox) => new MessagingOutbox(outbox),
+        },
+        MessagingReadiness,
+      ],
       exports: [OUTBOX],
     };
   }

@@ -11,7 +11,10 @@ export interface OutgoingEvent<T extends EventType = EventType> {
 }
 
 /** A consumed event as a handler sees it, after the consumer has validated its contract. */
-export type IncomingEvent<T extends EventType> = Pick<EventEnvelope<T>, 'id' | 'type' | 'correlationId' | 'payload'>;
+export type IncomingEvent<T extends EventType> = Pick<
+  EventEnvelope<T>,
+  'id' | 'type' | 'correlationId' | 'payload'
+>;
 
 /**
  * The transactional outbox as the services see it: `append` stores the event with `tx`, so it
