@@ -10,7 +10,8 @@ export function rootSchema(definition: ResourceDefinition): Schema {
     {
       apiVersion: string('APIVersion of this object: warren.dev/v1alpha1.'),
       kind: string(`Kind of this object: ${definition.kind}.`),
-      metadata: { type: 'object', description: 'Standard Kubernetes object metadata.' },
+      // The API server refuses anything but `type` here (name and generateName aside).
+      metadata: { type: 'object' },
       spec: definition.spec,
       status: definition.status,
     },

@@ -16,7 +16,8 @@ describe.each(resourceDefinitions)('the $kind CRD', (definition) => {
   it('describes every field and types every node (a structural schema)', () => {
     const undocumented: string[] = [];
     walk(root, definition.kind, (schema, path) => {
-      if (!schema.description) undocumented.push(path);
+      // metadata is the API server's own: it refuses a description there.
+      if (!schema.description && path !== `${definition.kind}.metadata`) undocumented.push(path);
       if (!schema.type) undocumented.push(`${path} (no type)`);
     });
     expect(undocumented).toEqual([]);

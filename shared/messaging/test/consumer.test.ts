@@ -10,15 +10,14 @@ import {
   pgTransactions,
 } from '../src';
 import { declareTopology, testTopology } from './support/topology';
-import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
-
-const orderPayload = {
-  orderId: 'o-1',
-  userId: 'u-1',
-  items: [{ sku: 'A', quantity: 1, unitPriceCents: 100 }],
-  totalCents: 100,
-  currency: 'EUR',
-};
+import {
+  commitEvent,
+  orderPayload,
+  suiteServers,
+  testLogger,
+  waitFor,
+  type SuiteServers,
+} from './support/suite';
 
 describe('consumer against real RabbitMQ and PostgreSQL', () => {
   let servers: SuiteServers;
@@ -136,22 +135,14 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       broker: 'connected',
       consumers: 'subscribed',
     });
+    await commitEvent(servers.pool, messaging.outbox, orderPayload('happy'), {
+      aggregateKey: 'happy',
+    });
+    // A rolled-back transaction leaves no event behind.
     const client = await servers.pool.connect();
     try {
       await client.query('BEGIN');
-      await messaging.outbox.enqueue(
-        client,
-        'order.created',
-        { ...orderPayload, orderId: 'happy' },
-        { aggregateKey: 'happy' },
-      );
-      await client.query('COMMIT');
-      // A rolled-back transaction leaves no event behind.
-      await client.query('BEGIN');
-      await messaging.outbox.enqueue(client, 'order.created', {
-        ...orderPayload,
-        orderId: 'rolled-back',
-      });
+      await messaging.outbox.enqueue(client, 'order.created', orderPayload('rolled-back'));
       await client.query('ROLLBACK');
     } finally {
       client.release();
@@ -165,11 +156,10 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
   it('gives a message delivered twice one effect', async () => {
     const messaging = start();
     await messaging.start();
-    const event = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'twice' },
-      { source: 'svc', correlationId: 'c-twice' },
-    );
+    const event = createEvent('order.created', orderPayload('twice'), {
+      source: 'svc',
+      correlationId: 'c-twice',
+    });
     await publishRaw(event, eventProperties(event));
     await publishRaw(event, eventProperties(event));
     await waitFor('the duplicate', async () =>
@@ -184,11 +174,10 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     });
     const messaging = start();
     await messaging.start();
-    const event = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'poison' },
-      { source: 'svc', correlationId: 'c-poison' },
-    );
+    const event = createEvent('order.created', orderPayload('poison'), {
+      source: 'svc',
+      correlationId: 'c-poison',
+    });
     await publishRaw(event, eventProperties(event));
     const [dead] = await waitFor('the dead letter', async () => {
       const messages = await dlqMessages();
@@ -217,11 +206,10 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     });
     const messaging = start();
     await messaging.start();
-    const event = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'invalid-state' },
-      { source: 'svc', correlationId: 'c' },
-    );
+    const event = createEvent('order.created', orderPayload('invalid-state'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
     await publishRaw(event, eventProperties(event));
     const [dead] = await waitFor('the dead letter', async () =>
       ((m) => (m.length ? m : undefined))(await dlqMessages()),
@@ -235,20 +223,15 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     const messaging = start();
     await messaging.start();
     const bad = {
-      ...createEvent(
-        'order.created',
-        { ...orderPayload, orderId: 'bad' },
-        { source: 'svc', correlationId: 'c' },
-      ),
+      ...createEvent('order.created', orderPayload('bad'), { source: 'svc', correlationId: 'c' }),
     };
     (bad.payload as { items: unknown[] }).items = [];
     await publishRaw(bad, { messageId: bad.id, type: bad.type });
     await publishRaw(Buffer.from('not json'), { type: 'order.created' });
-    const good = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'after-bad' },
-      { source: 'svc', correlationId: 'c' },
-    );
+    const good = createEvent('order.created', orderPayload('after-bad'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
     await publishRaw(good, eventProperties(good));
     const dead = await waitFor('two dead letters', async () => {
       const messages = await dlqMessages();
@@ -272,11 +255,10 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     });
     const messaging = start();
     await messaging.start();
-    const event = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'db-down' },
-      { source: 'svc', correlationId: 'c' },
-    );
+    const event = createEvent('order.created', orderPayload('db-down'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
     await publishRaw(event, eventProperties(event));
     await waitFor('the effect', async () =>
       (await effectsOf('db-down')) === 1 ? true : undefined,
@@ -284,6 +266,30 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     // Three deliveries, all on attempt 1: the retry queues were never used.
     expect(attempts.get('db-down')).toEqual([1, 1, 1]);
     expect(await dlqMessages()).toHaveLength(0);
+  });
+
+  it('loses readiness when its queue is deleted and resubscribes once the queue is declared again', async () => {
+    const messaging = start();
+    await messaging.start();
+    const channel = await admin.createChannel();
+    await channel.deleteQueue('svc.orders');
+    await waitFor('readiness to drop', async () => (messaging.health().ready ? undefined : true));
+    expect(messaging.health()).toMatchObject({ consumers: 'not subscribed' });
+    await declareTopology(servers.vhost.amqpUrl, topology); // the operator repairing the drift
+    await waitFor(
+      'readiness to return',
+      async () => (messaging.health().ready ? true : undefined),
+      30_000,
+    );
+    const event = createEvent('order.created', orderPayload('after-repair'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
+    await publishRaw(event, eventProperties(event));
+    await waitFor('the effect', async () =>
+      (await effectsOf('after-repair')) === 1 ? true : undefined,
+    );
+    await channel.close();
   });
 
   it('stops gracefully: in-flight handlers finish and are acked before the connection closes', async () => {
@@ -300,11 +306,10 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       }),
     });
     await messaging.start();
-    const event = createEvent(
-      'order.created',
-      { ...orderPayload, orderId: 'slow' },
-      { source: 'svc', correlationId: 'c' },
-    );
+    const event = createEvent('order.created', orderPayload('slow'), {
+      source: 'svc',
+      correlationId: 'c',
+    });
     await publishRaw(event, eventProperties(event));
     await new Promise((r) => setTimeout(r, 200));
     const stopped = messaging.stop();

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { PoolClient } from 'pg';
 import type { EventEnvelope } from '@warren/contracts';
 import {
   CORRELATION_HEADER,
+  createLogger,
   Outbox,
   currentCorrelation,
   pgTransactions,
@@ -18,7 +19,13 @@ import {
   WarrenMessagingModule,
 } from '../src/nest';
 import { declareTopology, testTopology } from './support/topology';
-import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+import {
+  orderPayload,
+  suiteServers,
+  testLogger,
+  waitFor,
+  type SuiteServers,
+} from './support/suite';
 
 describe('WarrenMessagingModule (NestJS)', () => {
   let servers: SuiteServers;
@@ -92,6 +99,86 @@ describe('WarrenMessagingModule (NestJS)', () => {
       ready: false,
       broker: 'disconnected',
     });
+  });
+
+  it('carries the correlation id from the HTTP header through the outbox and the message to the handler and its log lines', async () => {
+    const topology = testTopology('http', { vhost: servers.vhost.vhost });
+    await declareTopology(servers.vhost.amqpUrl, topology);
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger(
+      'http',
+      { level: 'info' },
+      {
+        write: (line: string) => void lines.push(JSON.parse(line)),
+      },
+    );
+    const handled: { correlationId: string; causationId: string | null }[] = [];
+
+    @Injectable()
+    class OrderHandler {
+      @HandleEvent('order.created')
+      async onOrderCreated(event: EventEnvelope<'order.created'>, ctx: HandlerContext<PoolClient>) {
+        ctx.logger.info('order seen');
+        handled.push({ correlationId: event.correlationId, causationId: event.causationId });
+      }
+    }
+
+    @Controller('orders')
+    class OrdersController {
+      constructor(@Inject(Outbox) private readonly outbox: Outbox) {}
+
+      @Post()
+      async create(): Promise<{ correlationId?: string }> {
+        const client = await servers.pool.connect();
+        try {
+          await client.query('BEGIN');
+          await this.outbox.enqueue(client, 'order.created', orderPayload('http-1'));
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+        return { correlationId: currentCorrelation()?.correlationId };
+      }
+    }
+
+    @Module({
+      imports: [
+        WarrenMessagingModule.forRoot<PoolClient>({
+          service: 'http',
+          topology,
+          amqpUrl: servers.vhost.amqpUrl,
+          databaseUrl: servers.database.url,
+          transactions: pgTransactions(servers.pool),
+          logger,
+        }),
+      ],
+      controllers: [OrdersController],
+      providers: [OrderHandler],
+    })
+    class HttpModule {}
+
+    const app = await NestFactory.create(HttpModule, { logger: false });
+    app.enableShutdownHooks();
+    await app.listen(0, '127.0.0.1');
+    try {
+      const response = await fetch(`${await app.getUrl()}/orders`, {
+        method: 'POST',
+        headers: { [CORRELATION_HEADER]: 'req-42' },
+      });
+      expect(response.status).toBe(201);
+      expect(response.headers.get(CORRELATION_HEADER)).toBe('req-42');
+      expect(await response.json()).toEqual({ correlationId: 'req-42' });
+      await waitFor('the handler', async () => (handled.length === 1 ? true : undefined));
+      expect(handled[0]).toEqual({ correlationId: 'req-42', causationId: null });
+      const seen = lines.find((line) => line.msg === 'order seen');
+      expect(seen).toMatchObject({
+        service: 'http',
+        correlationId: 'req-42',
+        eventType: 'order.created',
+      });
+    } finally {
+      await app.close();
+    }
   });
 
   it('correlation middleware adopts a sane header, echoes it and exposes it to the request', () => {

@@ -5,7 +5,14 @@ import type { PoolClient } from 'pg';
 import { RabbitMqServer, type InfraConfig } from '@warren/testing';
 import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
 import { declareTopology, testTopology } from './support/topology';
-import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+import {
+  commitEvent,
+  orderPayload,
+  suiteServers,
+  testLogger,
+  waitFor,
+  type SuiteServers,
+} from './support/suite';
 
 /**
  * A real outage: this suite starts a second, private RabbitMQ node (its own state folder and
@@ -72,25 +79,9 @@ describe('broker outage', () => {
     const write = async (count: number) => {
       for (let i = 0; i < count; i++) {
         written += 1;
-        const client = await servers.pool.connect();
-        try {
-          await client.query('BEGIN');
-          await messaging.outbox.enqueue(
-            client,
-            'order.created',
-            {
-              orderId: `o-${written}`,
-              userId: 'u',
-              items: [{ sku: 'x', quantity: 1, unitPriceCents: 1 }],
-              totalCents: 1,
-              currency: 'EUR',
-            },
-            { aggregateKey: `o-${written % 7}` },
-          );
-          await client.query('COMMIT');
-        } finally {
-          client.release();
-        }
+        await commitEvent(servers.pool, messaging.outbox, orderPayload(`o-${written}`), {
+          aggregateKey: `o-${written % 7}`,
+        });
       }
     };
     const effects = async () =>

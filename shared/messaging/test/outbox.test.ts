@@ -3,7 +3,13 @@ import { Pool } from 'pg';
 import type { ServiceTopology } from '@warren/contracts';
 import { ConfirmPublisher, ConnectionManager, MessagingMetrics, Outbox, OutboxRelay } from '../src';
 import { declareTopology, testTopology } from './support/topology';
-import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+import {
+  orderPayload,
+  suiteServers,
+  testLogger,
+  waitFor,
+  type SuiteServers,
+} from './support/suite';
 
 /** One relay process: its own broker connection, publisher and database pool. */
 async function startRelay(servers: SuiteServers, topology: ServiceTopology) {
@@ -61,18 +67,9 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
       const client = await servers.pool.connect();
       await client.query('BEGIN');
       for (let a = 0; a < aggregates; a++) {
-        await outbox.enqueue(
-          client,
-          'order.created',
-          {
-            orderId: `agg-${a}`,
-            userId: 'u',
-            items: [{ sku: 'seq', quantity: seq, unitPriceCents: 1 }],
-            totalCents: 1,
-            currency: 'EUR',
-          },
-          { aggregateKey: `agg-${a}` },
-        );
+        await outbox.enqueue(client, 'order.created', orderPayload(`agg-${a}`, seq), {
+          aggregateKey: `agg-${a}`,
+        });
       }
       await client.query('COMMIT');
       client.release();

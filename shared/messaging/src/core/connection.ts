@@ -146,6 +146,19 @@ export class ConnectionManager {
     return { closed: Promise.resolve() };
   }
 
+  /**
+   * Drops the current connection so that it is re-established and every listener set up again
+   * (with backoff while that fails): used when the broker cancels a consumer, e.g. because its
+   * queue was deleted and the operator has yet to declare it again.
+   */
+  restart(reason: string): void {
+    const connection = this.connection;
+    if (!connection) return;
+    this.lastError = new Error(reason);
+    this.options.logger.warn({ reason }, 'restarting the broker connection');
+    connection.close().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.stopping.abort();
     const connection = this.connection;

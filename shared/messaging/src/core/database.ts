@@ -66,6 +66,12 @@ export function pgTransactions(pool: Pool): TransactionRunner<PoolClient> {
     async transaction(work) {
       const client = await pool.connect();
       let broken = false;
+      // A checked-out client has no error listener of the pool's: without one, a server that
+      // drops the connection between statements would crash the process instead of failing here.
+      const markBroken = () => {
+        broken = true;
+      };
+      client.on('error', markBroken);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -77,6 +83,7 @@ export function pgTransactions(pool: Pool): TransactionRunner<PoolClient> {
         });
         throw error;
       } finally {
+        client.off('error', markBroken);
         client.release(broken);
       }
     },

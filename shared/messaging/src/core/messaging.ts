@@ -49,7 +49,13 @@ export class WarrenMessaging<Tx = PoolClient> {
   readonly metrics: MessagingMetrics;
   readonly outbox: Outbox;
   readonly handlers: HandlerRegistry<Tx>;
+  /** Publishing (publisher, relay, retries, dead letters). */
   readonly connections: ConnectionManager;
+  /**
+   * Consuming, on a connection of its own: the broker's flow control throttles a connection
+   * that publishes too fast, and must not hold back the acks of the consumers.
+   */
+  readonly consumerConnections: ConnectionManager;
   readonly publisher: ConfirmPublisher;
   readonly pool: Pool;
   private relay: OutboxRelay | undefined;
@@ -72,7 +78,12 @@ export class WarrenMessaging<Tx = PoolClient> {
     const amqpUrl = options.amqpUrl ?? required('RABBITMQ_URL');
     this.connections = new ConnectionManager({
       url: amqpUrl,
-      name: `${options.service} (warren messaging)`,
+      name: `${options.service} publisher (warren messaging)`,
+      logger: this.logger,
+    });
+    this.consumerConnections = new ConnectionManager({
+      url: amqpUrl,
+      name: `${options.service} consumer (warren messaging)`,
       logger: this.logger,
     });
     this.publisher = new ConfirmPublisher(this.connections, this.topology, this.metrics);
@@ -108,8 +119,9 @@ export class WarrenMessaging<Tx = PoolClient> {
       this.relay.start();
     }
     if (this.topology.consumes.length > 0) {
+      await this.consumerConnections.start();
       this.consumer = new EventConsumer<Tx>({
-        connections: this.connections,
+        connections: this.consumerConnections,
         topology: this.topology,
         handlers: this.handlers,
         transactions:
@@ -127,7 +139,11 @@ export class WarrenMessaging<Tx = PoolClient> {
   }
 
   health(): MessagingHealth {
-    const broker = this.connections.ready ? 'connected' : 'disconnected';
+    const consuming = this.topology.consumes.length > 0;
+    const broker =
+      this.connections.ready && (!consuming || this.consumerConnections.ready)
+        ? 'connected'
+        : 'disconnected';
     const consumers = !this.consumer
       ? 'none'
       : this.consumer.ready
@@ -137,7 +153,7 @@ export class WarrenMessaging<Tx = PoolClient> {
       ready: this.started && broker === 'connected' && consumers !== 'not subscribed',
       broker,
       consumers,
-      failure: this.connections.failure,
+      failure: this.connections.failure ?? this.consumerConnections.failure,
     };
   }
 
@@ -150,6 +166,7 @@ export class WarrenMessaging<Tx = PoolClient> {
   async stop(): Promise<void> {
     await this.consumer?.stop();
     await this.relay?.stop();
+    await this.consumerConnections.close();
     await this.connections.close();
     await this.pool.end();
     this.started = false;

@@ -5,7 +5,8 @@ import {
   type TestDatabase,
   type TestVhost,
 } from '@warren/testing';
-import { createLogger, migrationSql } from '../../src';
+import type { PayloadOf } from '@warren/contracts';
+import { createLogger, migrationSql, type EnqueueOptions, type Outbox } from '../../src';
 
 export interface SuiteServers {
   vhost: TestVhost;
@@ -52,4 +53,32 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Commits one event through the outbox in a transaction of its own (what a request does). */
+export async function commitEvent(
+  pool: Pool,
+  outbox: Outbox,
+  payload: PayloadOf<'order.created'>,
+  options: EnqueueOptions = {},
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await outbox.enqueue(client, 'order.created', payload, options);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/** A valid order.created payload; `quantity` doubles as a sequence number in ordering tests. */
+export function orderPayload(orderId: string, quantity = 1): PayloadOf<'order.created'> {
+  return {
+    orderId,
+    userId: 'u-1',
+    items: [{ sku: 'A', quantity, unitPriceCents: 100 }],
+    totalCents: 100 * quantity,
+    currency: 'EUR',
+  };
 }

@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import {
   ContractError,
+  isEventType,
   parseEvent,
   type AnyEvent,
   type ConsumerQueue,
@@ -86,6 +87,9 @@ export class EventConsumer<Tx> implements ConnectionListener {
       await channel.prefetch(queue.prefetch);
       const { consumerTag } = await channel.consume(queue.queue, (message) => {
         if (message) void this.handle(channel, queue, message);
+        // The broker cancelled the consumer (queue deleted): not ready until subscribed again.
+        else if (!this.stopped)
+          this.options.connections.restart(`consumer of ${queue.queue} cancelled by the broker`);
       });
       subscriptions.push({ channel, consumerTag });
     }
@@ -150,7 +154,9 @@ export class EventConsumer<Tx> implements ConnectionListener {
     try {
       event = parseEvent(parseJson(message.content));
     } catch (error) {
-      const typeLabel = message.properties.type ?? 'unknown';
+      // A metric label from an untrusted message only when it names a known event type.
+      const type = String(message.properties.type ?? '');
+      const typeLabel = isEventType(type) ? type : 'unknown';
       logger.warn(
         { queue: queue.queue, err: errorMessage(error), messageId: message.properties.messageId },
         'message breaks its contract',
@@ -194,16 +200,20 @@ export class EventConsumer<Tx> implements ConnectionListener {
         .executor(tx)
         .execute(INBOX_INSERT, [queue.queue, event.id, event.type]);
       if (inserted === 0) return 'duplicate';
+      let childLogger: Logger | undefined;
       const context: HandlerContext<Tx> = {
         tx,
         queue: queue.queue,
         attempt,
-        logger: logger.child({
-          eventType: event.type,
-          eventId: event.id,
-          queue: queue.queue,
-          attempt,
-        }),
+        // Built on first use: most handlers never log, and a child logger per message is not free.
+        get logger() {
+          return (childLogger ??= logger.child({
+            eventType: event.type,
+            eventId: event.id,
+            queue: queue.queue,
+            attempt,
+          }));
+        },
         publish: (type, payload, options) => {
           if (!outbox)
             throw new Error(`service "${this.options.topology.service}" publishes no events`);
@@ -245,45 +255,25 @@ export class EventConsumer<Tx> implements ConnectionListener {
       error,
       at: new Date(),
     };
-    const p = message.properties;
-    const base = {
-      contentType: p.contentType,
-      contentEncoding: p.contentEncoding,
-      messageId: p.messageId,
-      type: p.type,
-      correlationId: p.correlationId,
-      appId: p.appId,
-      timestamp: p.timestamp,
-    };
     if (decision.action === 'retry') {
-      await publisher.publishRaw({
-        exchange: decision.exchange,
-        routingKey: decision.routingKey,
-        content: message.content,
-        options: {
-          ...base,
-          persistent: true,
-          headers: failureHeaders(message.properties.headers, facts, {
-            attempt: decision.nextAttempt,
-          }),
-        },
-      });
+      await forward(
+        publisher,
+        message,
+        decision,
+        failureHeaders(message.properties.headers, facts, { attempt: decision.nextAttempt }),
+      );
       metrics.retried.inc(labels);
       logger.warn(
         { err: errorMessage(error), queue: queue.queue, attempt, delayMs: decision.delayMs },
         'handler failed, retry scheduled',
       );
     } else if (decision.action === 'dead-letter') {
-      await publisher.publishRaw({
-        exchange: decision.exchange,
-        routingKey: decision.routingKey,
-        content: message.content,
-        options: {
-          ...base,
-          persistent: true,
-          headers: failureHeaders(message.properties.headers, facts, { reason: decision.reason }),
-        },
-      });
+      await forward(
+        publisher,
+        message,
+        decision,
+        failureHeaders(message.properties.headers, facts, { reason: decision.reason }),
+      );
       metrics.deadLettered.inc({ ...labels, reason: decision.reason });
       logger.error(
         { err: errorMessage(error), queue: queue.queue, attempt, reason: decision.reason },
@@ -297,6 +287,32 @@ export class EventConsumer<Tx> implements ConnectionListener {
     }
     ack(channel, message);
   }
+}
+
+/** Sends the message on (to a retry queue or the dead-letter queue) as it came, with new headers; waits for the confirm. */
+function forward(
+  publisher: ConfirmPublisher,
+  message: ConsumeMessage,
+  to: { exchange: string; routingKey: string },
+  headers: Record<string, unknown>,
+): Promise<void> {
+  const p = message.properties;
+  return publisher.publishRaw({
+    exchange: to.exchange,
+    routingKey: to.routingKey,
+    content: message.content,
+    options: {
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      messageId: p.messageId,
+      type: p.type,
+      correlationId: p.correlationId,
+      appId: p.appId,
+      timestamp: p.timestamp,
+      persistent: true,
+      headers,
+    },
+  });
 }
 
 function parseJson(content: Buffer): unknown {

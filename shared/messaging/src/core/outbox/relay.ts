@@ -1,4 +1,5 @@
 import { Client, type Pool, type PoolClient } from 'pg';
+import { pgTransactions } from '../database';
 import type { EventEnvelope } from '@warren/contracts';
 import { Backoff, sleep } from '../backoff';
 import { runWithCorrelation } from '../correlation';
@@ -145,35 +146,22 @@ export class OutboxRelay {
 
   /** Claims, publishes and marks one batch; returns how many rows were claimed. */
   async publishBatch(): Promise<number> {
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    const { claimed, failure } = await pgTransactions(this.pool).transaction(async (client) => {
       const aggregates = await client.query<{ aggregate_key: string }>(CLAIM_AGGREGATES, [
         this.scanSize,
         this.batchSize,
         this.lockNamespace,
       ]);
-      if (aggregates.rowCount === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (aggregates.rowCount === 0) return { claimed: 0, failure: undefined };
       const { rows } = await client.query<OutboxRow>(CLAIM_ROWS, [
         aggregates.rows.map((r) => r.aggregate_key),
         this.batchSize,
       ]);
-      const failure = await this.publishRows(client, rows);
-      await client.query('COMMIT');
-      if (failure) throw failure;
-      return rows.length;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+      return { claimed: rows.length, failure: await this.publishRows(client, rows) };
+    });
+    // Thrown after the commit, so the rows that were confirmed stay marked sent.
+    if (failure) throw failure;
+    return claimed;
   }
 
   /**
@@ -237,7 +225,7 @@ export class OutboxRelay {
       const client = new Client(this.pool.options);
       const ended = new Promise<void>((resolve) => {
         client.once('end', () => resolve());
-        client.once('error', () => resolve());
+        client.on('error', () => resolve());
       });
       const endOnStop = () => void client.end().catch(() => undefined);
       this.stopping.signal.addEventListener('abort', endOnStop, { once: true });
