@@ -17,6 +17,7 @@ export const serviceDir = (name: ServiceName): string => path.join(repoRoot, 'se
 /** Compiles the services (tsc -b, incremental): Nest needs the decorator metadata tsc emits. */
 export async function buildServices(log: (line: string) => void): Promise<void> {
   const tsc = require.resolve('typescript/bin/tsc');
+  log('building the services (tsc -b; about a minute on a fresh clone) ...');
   const started = Date.now();
   const { code, output } = await runNode([tsc, '-b', ...SERVICE_NAMES.map(serviceDir)]);
   if (code !== 0) throw new Error(`building the services failed (tsc exit ${code}):\n${output}`);
