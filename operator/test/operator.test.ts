@@ -24,19 +24,27 @@ jest.setTimeout(180_000);
 
 let env: OperatorTestEnv;
 let operator: RunningOperator;
-const routes = () => env.admin.list<EventRoute>(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`);
-const route = (name: string) => env.admin.get<EventRoute>(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`);
+const routes = () =>
+  env.admin.list<EventRoute>(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`);
+const route = (name: string) =>
+  env.admin.get<EventRoute>(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`,
+  );
 const ready = (r: EventRoute) => r.status?.conditions?.find((c) => c.type === 'Ready');
 const queues = async () =>
-  (await managementRequest<{ name: string; type: string; messages?: number }[]>(
-    env.vhost.managementUrl,
-    'GET',
-    `/api/queues/${encodeURIComponent(env.vhost.vhost)}`,
-  )).map((q) => q.name);
+  (
+    await managementRequest<{ name: string; type: string; messages?: number }[]>(
+      env.vhost.managementUrl,
+      'GET',
+      `/api/queues/${encodeURIComponent(env.vhost.vhost)}`,
+    )
+  ).map((q) => q.name);
 const events = async (reason: string) =>
-  (await env.admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(`/api/v1/namespaces/${env.namespace}/events`)).items.filter(
-    (e) => e.reason === reason,
-  );
+  (
+    await env.admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(
+      `/api/v1/namespaces/${env.namespace}/events`,
+    )
+  ).items.filter((e) => e.reason === reason);
 
 beforeAll(async () => {
   env = await startOperatorTestEnv('operator');
@@ -48,10 +56,18 @@ afterAll(async () => {
 });
 
 it('makes every example route Ready with its topology on the broker, and writes service ConfigMaps and Secrets', async () => {
-  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace)) await applyManifest(env.admin, doc);
+  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
+    await applyManifest(env.admin, doc);
   const all = await eventually('all routes Ready', async () => {
     const list = (await routes()).items;
-    return list.length === 4 && list.every((r) => ready(r)?.status === 'True' && r.status?.observedGeneration === r.metadata.generation) && list;
+    return (
+      list.length === 4 &&
+      list.every(
+        (r) =>
+          ready(r)?.status === 'True' && r.status?.observedGeneration === r.metadata.generation,
+      ) &&
+      list
+    );
   });
   const names = await queues();
   for (const r of all) {
@@ -59,22 +75,40 @@ it('makes every example route Ready with its topology on the broker, and writes 
     expect(names).toContain(`${r.status!.queue}.dlq`);
     expect(r.metadata.finalizers).toContain('warren.dev/finalizer');
   }
-  expect(names).toEqual(expect.arrayContaining(['user-service.order-created-to-user.retry.1s', 'user-service.order-created-to-user.retry.2s']));
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'user-service.order-created-to-user.retry.1s',
+      'user-service.order-created-to-user.retry.2s',
+    ]),
+  );
 
-  const configMap = await env.admin.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${env.namespace}/configmaps/warren-topology-user-service`);
+  const configMap = await env.admin.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${env.namespace}/configmaps/warren-topology-user-service`,
+  );
   const document = JSON.parse(configMap.data['topology.json']!);
-  expect(document).toMatchObject({ kind: 'ServiceTopology', service: 'user-service', vhost: env.vhost.vhost });
-  expect(document.consumes.map((c: { queue: string }) => c.queue)).toContain('user-service.order-created-to-user');
+  expect(document).toMatchObject({
+    kind: 'ServiceTopology',
+    service: 'user-service',
+    vhost: env.vhost.vhost,
+  });
+  expect(document.consumes.map((c: { queue: string }) => c.queue)).toContain(
+    'user-service.order-created-to-user',
+  );
 
   // The Secret's own credentials consume the service's queue and nothing else.
-  const secret = await env.admin.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${env.namespace}/secrets/warren-broker-user-service`);
+  const secret = await env.admin.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${env.namespace}/secrets/warren-broker-user-service`,
+  );
   const url = Buffer.from(secret.data.url!, 'base64').toString();
   const connection = await amqp.connect(url);
   try {
     const channel = await connection.createChannel();
     await channel.consume('user-service.order-created-to-user', () => undefined);
     const other = await connection.createChannel();
-    const refused = await other.consume('notification-service.user-created-to-notification', () => undefined).catch((error: Error) => error);
+    other.on('error', () => undefined);
+    const refused = await other
+      .consume('notification-service.user-created-to-notification', () => undefined)
+      .catch((error: Error) => error);
     expect(String(refused)).toMatch(/403|ACCESS_REFUSED/);
   } finally {
     await connection.close().catch(() => undefined);
@@ -88,12 +122,19 @@ it('refuses invalid resources at apply time, naming the field, as `warren valida
   for (const file of fs.readdirSync(dir)) {
     const expected = /# expect: (\S+)/.exec(fs.readFileSync(path.join(dir, file), 'utf8'))?.[1];
     const [doc] = loadManifests(path.join(dir, file), env.namespace);
-    const error = await env.admin.create(resourcePath(doc as never), doc).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(KubeApiError);
-    expect((error as KubeApiError).status).toBe(422);
+    // kubectl's default: unknown fields are refused, not silently pruned.
+    const error = await env.admin
+      .request('POST', resourcePath(doc as never), {
+        body: doc,
+        query: { fieldValidation: 'Strict' },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect([file, error]).toEqual([file, expect.any(KubeApiError)]);
+    // 422 Invalid for schema and CEL violations, 400 BadRequest for an unknown field.
+    expect([400, 422]).toContain((error as KubeApiError).status);
     // The server names the field (its path without the leading "spec." for CEL rules at spec level).
     const field = expected!.split('.').pop()!;
     expect(`${file}: ${(error as KubeApiError).message}`).toContain(field);
@@ -102,9 +143,15 @@ it('refuses invalid resources at apply time, naming the field, as `warren valida
 
 it('repairs a queue deleted by hand within the resync period: Ready goes False, then True, with Events', async () => {
   const queue = 'notification-service.user-created-to-notification';
-  await managementRequest(env.vhost.managementUrl, 'DELETE', `/api/queues/${encodeURIComponent(env.vhost.vhost)}/${queue}`);
+  await managementRequest(
+    env.vhost.managementUrl,
+    'DELETE',
+    `/api/queues/${encodeURIComponent(env.vhost.vhost)}/${queue}`,
+  );
   await eventually('the queue to come back', async () => (await queues()).includes(queue), 30_000);
-  const drift = await eventually('a DriftDetected event', async () => (await events('DriftDetected')).find((e) => e.message.includes(queue)));
+  const drift = await eventually('a DriftDetected event', async () =>
+    (await events('DriftDetected')).find((e) => e.message.includes(queue)),
+  );
   expect(drift.involvedObject.name).toBe('user-created-to-notification');
   await eventually('a Repaired event', async () => (await events('Repaired')).length > 0);
   const r = await eventually('Ready again', async () => {
@@ -115,45 +162,102 @@ it('repairs a queue deleted by hand within the resync period: Ready goes False, 
 });
 
 it('moves the retry queues when the RetryPolicy changes', async () => {
-  await env.admin.mergePatch(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/retrypolicies/three-strikes`, {
-    spec: { backoff: { initialDelay: '500ms' } },
-  });
+  await env.admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/retrypolicies/three-strikes`,
+    {
+      spec: { backoff: { initialDelay: '500ms' } },
+    },
+  );
   await eventually('retry queues for 500ms and 1s', async () => {
     const names = await queues();
-    return names.includes('user-service.order-created-to-user.retry.500ms') && !names.includes('user-service.order-created-to-user.retry.2s');
+    return (
+      names.includes('user-service.order-created-to-user.retry.500ms') &&
+      !names.includes('user-service.order-created-to-user.retry.2s')
+    );
   });
-  const policy = await env.admin.get<{ status: { delays: string[]; routes: number } }>(
-    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/retrypolicies/three-strikes`,
-  );
-  expect(policy.status).toMatchObject({ delays: ['500ms', '1s'], routes: 4 });
+  await eventually('the policy status to show the new delays', async () => {
+    const policy = await env.admin.get<{ status: { delays: string[]; routes: number } }>(
+      `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/retrypolicies/three-strikes`,
+    );
+    return policy.status.delays.join() === '500ms,1s' && policy.status.routes === 4;
+  });
 });
 
-it('writes nothing at an idle resync', async () => {
-  const before = (await routes()).items.map((r) => r.metadata.resourceVersion);
-  const calls = async () =>
-    (await fetch(`http://127.0.0.1:${(operator.server.address() as { port: number }).port}/metrics`).then((r) => r.text()))
-      .split('\n')
-      .find((line) => line.startsWith('warren_reconcile_total{kind="EventRoute",result="success"}'));
-  const first = await calls();
-  await eventually('two more reconciles', async () => (await calls()) !== first, 20_000);
-  const after = (await routes()).items.map((r) => r.metadata.resourceVersion);
-  expect(after).toEqual(before);
+it('writes nothing to the API server at an idle resync', async () => {
+  const reconciles = async () =>
+    Number(
+      (
+        await fetch(
+          `http://127.0.0.1:${(operator.server.address() as { port: number }).port}/metrics`,
+        ).then((r) => r.text())
+      )
+        .split('\n')
+        .find((line) =>
+          line.startsWith('warren_reconcile_total{kind="EventRoute",result="success"}'),
+        )
+        ?.split(' ')[1] ?? 0,
+    );
+  const settled = await reconciles();
+  await eventually('a settling reconcile', async () => (await reconciles()) > settled, 20_000);
+  const before = (await routes()).items;
+  const start = await reconciles();
+  await eventually('two idle reconciles', async () => (await reconciles()) >= start + 2, 20_000);
+  const after = (await routes()).items;
+  const changed = after.filter(
+    (r, i) => r.metadata.resourceVersion !== before[i]?.metadata.resourceVersion,
+  );
+  expect(changed.map((r) => ({ name: r.metadata.name, status: r.status }))).toEqual(
+    changed.map((r) => ({
+      name: r.metadata.name,
+      status: before.find((b) => b.metadata.name === r.metadata.name)?.status,
+    })),
+  );
+  expect(changed).toEqual([]);
 });
 
 it('keeps a queue holding messages under Retain and deletes the queue under Delete', async () => {
   const channel = await (await amqp.connect(env.vhost.amqpUrl)).createConfirmChannel();
-  channel.sendToQueue('notification-service.user-created-to-notification', Buffer.from('{}'), { persistent: true });
-  await channel.waitForConfirms();
-  await env.admin.remove(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/user-created-to-notification`);
-  await eventually('the route to be gone', async () => !(await env.admin.find(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/user-created-to-notification`)));
-  expect(await queues()).toContain('notification-service.user-created-to-notification');
-  expect((await events('Retained')).length).toBe(1);
-
-  await env.admin.mergePatch(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/order-outcome-to-notification`, {
-    spec: { deletionPolicy: 'Delete' },
+  channel.sendToQueue('notification-service.user-created-to-notification', Buffer.from('{}'), {
+    persistent: true,
   });
-  await env.admin.remove(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/order-outcome-to-notification`);
-  await eventually('its queue to be deleted', async () => !(await queues()).includes('notification-service.order-outcome-to-notification'));
+  await channel.waitForConfirms();
+  await env.admin.remove(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/user-created-to-notification`,
+  );
+  await eventually(
+    'the route to be gone',
+    async () =>
+      !(await env.admin.find(
+        `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/user-created-to-notification`,
+      )),
+  );
+  expect(await queues()).toContain('notification-service.user-created-to-notification');
+  const finalizerEvents = (
+    await env.admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(
+      `/api/v1/namespaces/${env.namespace}/events`,
+    )
+  ).items
+    .filter((e) => e.involvedObject.name === 'user-created-to-notification')
+    .map((e) => `${e.reason}: ${e.message}`);
+  expect(finalizerEvents).toContainEqual(
+    expect.stringMatching(
+      /^Retained: deletionPolicy Retain: kept .*notification-service.user-created-to-notification/,
+    ),
+  );
+
+  await env.admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/order-outcome-to-notification`,
+    {
+      spec: { deletionPolicy: 'Delete' },
+    },
+  );
+  await env.admin.remove(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/order-outcome-to-notification`,
+  );
+  await eventually(
+    'its queue to be deleted',
+    async () => !(await queues()).includes('notification-service.order-outcome-to-notification'),
+  );
   await channel.connection.close();
 });
 
@@ -165,7 +269,15 @@ it('elects one leader among two replicas and fails over when the leader stops', 
   await eventually('the standby to lead', async () => standby.isLeader(), 15_000);
   // The new leader reconciles: a deleted queue comes back.
   const queue = 'user-service.order-created-to-user';
-  await managementRequest(env.vhost.managementUrl, 'DELETE', `/api/queues/${encodeURIComponent(env.vhost.vhost)}/${queue}`);
-  await eventually('the queue to come back under the new leader', async () => (await queues()).includes(queue), 30_000);
+  await managementRequest(
+    env.vhost.managementUrl,
+    'DELETE',
+    `/api/queues/${encodeURIComponent(env.vhost.vhost)}/${queue}`,
+  );
+  await eventually(
+    'the queue to come back under the new leader',
+    async () => (await queues()).includes(queue),
+    30_000,
+  );
   operator = standby;
 });

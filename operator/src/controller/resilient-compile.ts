@@ -22,9 +22,14 @@ export interface ResilientCompileResult {
   rejected: Map<string, Rejection>;
 }
 
-const age = (route: EventRoute) => `${route.metadata.creationTimestamp ?? ''}\u0000${resourceKey(route)}`;
+const age = (route: EventRoute) =>
+  `${route.metadata.creationTimestamp ?? ''}\u0000${resourceKey(route)}`;
 
-function problemsOf(routes: EventRoute[], policies: readonly RetryPolicy[], options: CompileOptions): string[] {
+function problemsOf(
+  routes: EventRoute[],
+  policies: readonly RetryPolicy[],
+  options: CompileOptions,
+): string[] {
   try {
     compile(routes, policies, options);
     return [];
@@ -48,13 +53,15 @@ export function compileResilient(
   const alone: EventRoute[] = [];
   for (const route of routes) {
     const problems = problemsOf([route], policies, options);
-    if (problems.length > 0) rejected.set(resourceKey(route), { reason: 'InvalidRoute', message: problems.join('; ') });
+    if (problems.length > 0)
+      rejected.set(resourceKey(route), { reason: 'InvalidRoute', message: problems.join('; ') });
     else alone.push(route);
   }
   const accepted: EventRoute[] = [];
   for (const route of [...alone].sort((a, b) => age(a).localeCompare(age(b)))) {
     const problems = problemsOf([...accepted, route], policies, options);
-    if (problems.length > 0) rejected.set(resourceKey(route), { reason: 'Conflict', message: problems.join('; ') });
+    if (problems.length > 0)
+      rejected.set(resourceKey(route), { reason: 'Conflict', message: problems.join('; ') });
     else accepted.push(route);
   }
   return { desired: compile(accepted, policies, options), rejected };

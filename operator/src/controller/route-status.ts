@@ -6,7 +6,12 @@ import type { EventRoute, EventRouteStatus } from '@warren/crds';
 import type { RouteObjects } from '../engine/model';
 import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
-import { sameConditions, setCondition, type Condition, type ConditionInput } from '../kube/conditions';
+import {
+  sameConditions,
+  setCondition,
+  type Condition,
+  type ConditionInput,
+} from '../kube/conditions';
 import type { Rejection } from './resilient-compile';
 
 /** Every reason a condition can carry (documented in the README). */
@@ -39,7 +44,12 @@ export interface RouteOutcome {
 const describe = (item: PlanItem) => `${item.kind} ${item.name}`;
 
 function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
-  const c = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): ConditionInput => ({
+  const c = (
+    type: string,
+    status: 'True' | 'False' | 'Unknown',
+    reason: string,
+    message: string,
+  ): ConditionInput => ({
     type,
     status,
     reason,
@@ -70,15 +80,30 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
   const pending = outcome.readBack?.pending ?? [];
   const impossible = pending.filter((item) => item.action === 'impossible');
   const failed = outcome.failed ?? [];
-  const missing = pending.filter((item) => item.action === 'create');
   const notPossible = impossible
-    .map((item) => `${describe(item)}: ${item.reason ?? item.changes.map((change) => change.field).join(', ')}`)
+    .map(
+      (item) =>
+        `${describe(item)}: ${item.reason ?? item.changes.map((change) => change.field).join(', ')}`,
+    )
     .join('; ');
   if (outcome.paused) {
-    const message = pending.length > 0 ? `paused; differs from the spec: ${pending.map(describe).join(', ')}` : 'paused';
+    const message =
+      pending.length > 0
+        ? `paused; differs from the spec: ${pending.map(describe).join(', ')}`
+        : 'paused';
     return [
-      c('Ready', pending.length > 0 ? 'False' : 'True', pending.length > 0 ? REASONS.paused : REASONS.synced, message),
-      c('Reconciling', 'False', REASONS.paused, `annotation warren.dev/paused is set: no broker writes`),
+      c(
+        'Ready',
+        pending.length > 0 ? 'False' : 'True',
+        pending.length > 0 ? REASONS.paused : REASONS.synced,
+        message,
+      ),
+      c(
+        'Reconciling',
+        'False',
+        REASONS.paused,
+        `annotation warren.dev/paused is set: no broker writes`,
+      ),
       c('Degraded', 'False', REASONS.paused, ''),
       c('Stalled', 'False', REASONS.paused, ''),
     ];
@@ -88,7 +113,12 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
       c('Ready', 'False', REASONS.notPossibleInPlace, notPossible),
       c('Reconciling', 'False', REASONS.notPossibleInPlace, 'the rest of the route is applied'),
       c('Degraded', 'True', REASONS.notPossibleInPlace, notPossible),
-      c('Stalled', 'True', REASONS.notPossibleInPlace, `${notPossible}. Revert the field, or delete the queue yourself to recreate it`),
+      c(
+        'Stalled',
+        'True',
+        REASONS.notPossibleInPlace,
+        `${notPossible}. Revert the field, or delete the queue yourself to recreate it`,
+      ),
     ];
   }
   if (failed.length > 0) {
@@ -101,9 +131,8 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
     ];
   }
   const count = outcome.objects?.objects.length ?? 0;
-  const repaired = missing.length > 0 ? `; created ${missing.map(describe).join(', ')}` : '';
   return [
-    c('Ready', 'True', REASONS.synced, `${count} broker objects match the spec${repaired}`),
+    c('Ready', 'True', REASONS.synced, `${count} broker objects match the spec`),
     c('Reconciling', 'False', REASONS.synced, ''),
     c('Degraded', 'False', REASONS.synced, ''),
     c('Stalled', 'False', REASONS.synced, ''),
@@ -111,10 +140,18 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
 }
 
 /** Status to write for a route; `previous` keeps transition times of unchanged conditions. */
-export function routeStatusFor(route: EventRoute, outcome: RouteOutcome, now: Date): EventRouteStatus {
+export function routeStatusFor(
+  route: EventRoute,
+  outcome: RouteOutcome,
+  now: Date,
+): EventRouteStatus {
   let conditions = (route.status?.conditions ?? []) as Condition[];
   for (const input of conditionsFor(outcome)) {
-    conditions = setCondition(conditions, { ...input, observedGeneration: route.metadata.generation }, now);
+    conditions = setCondition(
+      conditions,
+      { ...input, observedGeneration: route.metadata.generation },
+      now,
+    );
   }
   const objects = outcome.objects;
   const readBack = outcome.readBack;
@@ -133,11 +170,35 @@ export function routeStatusFor(route: EventRoute, outcome: RouteOutcome, now: Da
 }
 
 /** Conditions that say the objects are about to be repaired: written before the repair. */
-export function driftStatusFor(route: EventRoute, missing: PlanItem[], now: Date): EventRouteStatus {
+export function driftStatusFor(
+  route: EventRoute,
+  missing: PlanItem[],
+  now: Date,
+): EventRouteStatus {
   const message = `missing on the broker, recreating: ${missing.map(describe).join(', ')}`;
   let conditions = (route.status?.conditions ?? []) as Condition[];
-  conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: REASONS.brokerObjectMissing, message, observedGeneration: route.metadata.generation }, now);
-  conditions = setCondition(conditions, { type: 'Reconciling', status: 'True', reason: REASONS.brokerObjectMissing, message, observedGeneration: route.metadata.generation }, now);
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Ready',
+      status: 'False',
+      reason: REASONS.brokerObjectMissing,
+      message,
+      observedGeneration: route.metadata.generation,
+    },
+    now,
+  );
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Reconciling',
+      status: 'True',
+      reason: REASONS.brokerObjectMissing,
+      message,
+      observedGeneration: route.metadata.generation,
+    },
+    now,
+  );
   return { ...route.status, observedGeneration: route.metadata.generation, conditions };
 }
 
@@ -145,12 +206,17 @@ export function driftStatusFor(route: EventRoute, missing: PlanItem[], now: Date
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
       : v,
   );
 
 /** True when writing `next` would change what the route's status says. */
-export function statusChanged(previous: EventRouteStatus | undefined, next: EventRouteStatus): boolean {
+export function statusChanged(
+  previous: EventRouteStatus | undefined,
+  next: EventRouteStatus,
+): boolean {
   const { conditions: before, ...restBefore } = previous ?? {};
   const { conditions: after, ...restAfter } = next;
   return (

@@ -36,7 +36,9 @@ export function servicePlacements(
     const document = documents.find((d) => d.vhost === vhost && d.service === service);
     if (document) placements.push({ namespace, document });
   }
-  return placements.sort((a, b) => `${a.namespace}/${a.document.service}`.localeCompare(`${b.namespace}/${b.document.service}`));
+  return placements.sort((a, b) =>
+    `${a.namespace}/${a.document.service}`.localeCompare(`${b.namespace}/${b.document.service}`),
+  );
 }
 
 const labels = (service: string) => ({ [MANAGED_BY_LABEL]: MANAGED_BY, [SERVICE_LABEL]: service });
@@ -75,8 +77,16 @@ export function credentialsSecret(
       name: credentialsSecretName(document.service),
       namespace,
       labels: labels(document.service),
-      annotations: { [VHOST_ANNOTATION]: document.vhost, [BROKER_USER_ANNOTATION]: credentials.user },
+      annotations: {
+        [VHOST_ANNOTATION]: document.vhost,
+        [BROKER_USER_ANNOTATION]: credentials.user,
+      },
     },
-    stringData: { username: credentials.user, password: credentials.password, vhost: document.vhost, url: url.toString() },
+    stringData: {
+      username: credentials.user,
+      password: credentials.password,
+      vhost: document.vhost,
+      url: url.toString(),
+    },
   };
 }

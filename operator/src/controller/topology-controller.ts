@@ -25,10 +25,30 @@ import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
-import { FINALIZER, FORCE_FINALIZE_ANNOTATION, isTrue, MANAGED_BY, MANAGED_BY_LABEL, PAUSED_ANNOTATION, UNMANAGED_ANNOTATION } from './annotations';
+import {
+  FINALIZER,
+  FORCE_FINALIZE_ANNOTATION,
+  isTrue,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  PAUSED_ANNOTATION,
+  UNMANAGED_ANNOTATION,
+} from './annotations';
 import { compileResilient } from './resilient-compile';
-import { collectionPath, coreCollectionPath, corePath, GROUP_VERSION, objectPath } from './resources';
-import { REASONS, driftStatusFor, routeStatusFor, statusChanged, type RouteOutcome } from './route-status';
+import {
+  collectionPath,
+  coreCollectionPath,
+  corePath,
+  GROUP_VERSION,
+  objectPath,
+} from './resources';
+import {
+  REASONS,
+  driftStatusFor,
+  routeStatusFor,
+  statusChanged,
+  type RouteOutcome,
+} from './route-status';
 import {
   BROKER_USER_ANNOTATION,
   credentialsSecret,
@@ -102,13 +122,26 @@ export class TopologyController {
           labelSelector,
           relistIntervalMs: Math.max(options.resyncMs * 5, 300_000),
           onEvent: () => enqueue(),
-          onError: (error) => options.log.warn({ err: String(error), path }, 'watch failed; retrying'),
+          onError: (error) =>
+            options.log.warn({ err: String(error), path }, 'watch failed; retrying'),
         });
-    this.routes = new Watched(scopes.map((ns) => collectionPath('eventroutes', ns)), informer());
-    this.policies = new Watched(scopes.map((ns) => collectionPath('retrypolicies', ns)), informer());
+    this.routes = new Watched(
+      scopes.map((ns) => collectionPath('eventroutes', ns)),
+      informer(),
+    );
+    this.policies = new Watched(
+      scopes.map((ns) => collectionPath('retrypolicies', ns)),
+      informer(),
+    );
     // Only Warren's own Secrets and ConfigMaps are cached, never every Secret of the cluster.
-    this.secrets = new Watched(scopes.map((ns) => coreCollectionPath('secrets', ns)), informer(managedSelector));
-    this.configMaps = new Watched(scopes.map((ns) => coreCollectionPath('configmaps', ns)), informer(managedSelector));
+    this.secrets = new Watched(
+      scopes.map((ns) => coreCollectionPath('secrets', ns)),
+      informer(managedSelector),
+    );
+    this.configMaps = new Watched(
+      scopes.map((ns) => coreCollectionPath('configmaps', ns)),
+      informer(managedSelector),
+    );
   }
 
   get isSynced(): boolean {
@@ -116,19 +149,28 @@ export class TopologyController {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.routes.start(), this.policies.start(), this.secrets.start(), this.configMaps.start()]);
+    await Promise.all([
+      this.routes.start(),
+      this.policies.start(),
+      this.secrets.start(),
+      this.configMaps.start(),
+    ]);
     if (this.options.prometheusRules !== false) {
-      this.prometheusRulesAvailable = (await this.options.client.find('/apis/monitoring.coreos.com/v1')) !== undefined;
+      this.prometheusRulesAvailable =
+        (await this.options.client.find('/apis/monitoring.coreos.com/v1')) !== undefined;
     }
     this.synced = true;
   }
 
   stop(): void {
-    for (const watched of [this.routes, this.policies, this.secrets, this.configMaps]) watched.stop();
+    for (const watched of [this.routes, this.policies, this.secrets, this.configMaps])
+      watched.stop();
   }
 
   private vhostOf = (route: EventRoute) => route.spec.vhost ?? this.options.broker.defaultVhost;
-  private queueOf = (route: EventRoute) => route.spec.consumer.queue ?? consumerQueueName(route.spec.consumer.service, route.metadata.name);
+  private queueOf = (route: EventRoute) =>
+    route.spec.consumer.queue ??
+    consumerQueueName(route.spec.consumer.service, route.metadata.name);
 
   /** One pass over everything. Throws (and so backs off) when the broker cannot be reached. */
   async reconcile(): Promise<{ requeueAfterMs: number }> {
@@ -146,7 +188,12 @@ export class TopologyController {
       const hasFinalizer = route.metadata.finalizers?.includes(FINALIZER) ?? false;
       if (isTrue(annotations[UNMANAGED_ANNOTATION])) {
         released.push(route);
-        if (hasFinalizer) await this.removeFinalizer(route, 'Released', 'annotation warren.dev/unmanaged: the broker objects are kept and no longer managed');
+        if (hasFinalizer)
+          await this.removeFinalizer(
+            route,
+            'Released',
+            'annotation warren.dev/unmanaged: the broker objects are kept and no longer managed',
+          );
       } else if (route.metadata.deletionTimestamp) {
         if (hasFinalizer) deleting.push(route);
       } else {
@@ -156,7 +203,9 @@ export class TopologyController {
       }
     }
 
-    const { desired, rejected } = compileResilient(active, policies, { defaultVhost: this.options.broker.defaultVhost });
+    const { desired, rejected } = compileResilient(active, policies, {
+      defaultVhost: this.options.broker.defaultVhost,
+    });
     const routeObjects = new Map(desired.routes.map((objects) => [objects.route, objects]));
 
     // Groups the plan must not touch: paused routes (no writes) and released ones (no deletes).
@@ -167,11 +216,21 @@ export class TopologyController {
       untouchableExchanges.add(`${this.vhostOf(route)}\u0000${route.spec.exchange.name}`);
     }
     const removedGroupPolicies = new Map(
-      deleting.map((route) => [groupKey(this.vhostOf(route), this.queueOf(route)), route.spec.deletionPolicy ?? 'Retain'] as const),
+      deleting.map(
+        (route) =>
+          [
+            groupKey(this.vhostOf(route), this.queueOf(route)),
+            route.spec.deletionPolicy ?? 'Retain',
+          ] as const,
+      ),
     );
 
     const client = new ManagementClient(this.options.broker.managementUrl);
-    const vhosts = new Set([this.options.broker.defaultVhost, ...desired.vhosts.map((v) => v.vhost), ...[...deleting, ...released].map(this.vhostOf)]);
+    const vhosts = new Set([
+      this.options.broker.defaultVhost,
+      ...desired.vhosts.map((v) => v.vhost),
+      ...[...deleting, ...released].map(this.vhostOf),
+    ]);
     let fullPlan: Plan;
     let actual;
     try {
@@ -179,7 +238,16 @@ export class TopologyController {
       fullPlan = plan(desired, actual, { removedGroupPolicies });
     } catch (error) {
       const message = `broker ${client.origin} unreachable: ${(error as Error).message}`;
-      await this.writeRouteStatuses(active, rejected, routeObjects, paused, new Map(), new Map(), message, now);
+      await this.writeRouteStatuses(
+        active,
+        rejected,
+        routeObjects,
+        paused,
+        new Map(),
+        new Map(),
+        message,
+        now,
+      );
       await this.finalizeUnreachable(deleting, message, now);
       metrics.brokerRequests.inc({ method: 'all' }, client.calls);
       throw error;
@@ -189,17 +257,34 @@ export class TopologyController {
       !(item.group !== null && untouchable.has(groupKey(item.vhost, item.group))) &&
       !(item.kind === 'exchange' && untouchableExchanges.has(`${item.vhost}\u0000${item.name}`));
     const toApply = summarize(fullPlan.items.filter(touchable));
-    const readBack = new Map(routeStatuses(desired.routes, fullPlan, actual).map((status) => [status.route, status]));
+    const readBack = new Map(
+      routeStatuses(desired.routes, fullPlan, actual).map((status) => [status.route, status]),
+    );
 
     // Ready goes False before a repair, so the drift is visible and recorded, not silently healed.
     for (const route of active) {
       const status = readBack.get(resourceKey(route));
-      const missing = status?.pending.filter((item) => item.action === 'create') ?? [];
-      const wasReady = route.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      // Drift is an object the route had (its last status lists it) that is gone; a new object
+      // after a spec or policy change is just progress.
+      const had = new Set(
+        (route.status?.brokerObjects ?? []).map((o) => `${o.kind}\u0000${o.name}`),
+      );
+      const missing =
+        status?.pending.filter(
+          (item) => item.action === 'create' && had.has(`${item.kind}\u0000${item.name}`),
+        ) ?? [];
+      const wasReady = route.status?.conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      );
       if (wasReady && missing.length > 0 && !paused.has(resourceKey(route))) {
         for (const item of missing) metrics.driftRepairs.inc({ object: item.kind });
         await this.writeStatus(route, driftStatusFor(route, missing, now));
-        await this.event(route, 'Warning', 'DriftDetected', `missing on the broker: ${missing.map((i) => `${i.kind} ${i.name}`).join(', ')}; recreating`);
+        await this.event(
+          route,
+          'Warning',
+          'DriftDetected',
+          `missing on the broker: ${missing.map((i) => `${i.kind} ${i.name}`).join(', ')}; recreating`,
+        );
       }
     }
 
@@ -209,7 +294,8 @@ export class TopologyController {
       passwordFor: (user: UserObject) => passwords.get(user.name),
       probeQueue: probe.probe,
     }).finally(() => probe.close());
-    for (const credential of result.credentials) passwords.set(credential.user, credential.password);
+    for (const credential of result.credentials)
+      passwords.set(credential.user, credential.password);
 
     const failedByRoute = new Map<string, { item: PlanItem; error: string }[]>();
     for (const failure of result.failed) {
@@ -219,17 +305,41 @@ export class TopologyController {
         }
       }
     }
-    await this.writeRouteStatuses(active, rejected, routeObjects, paused, readBack, failedByRoute, undefined, now);
-    await this.writePolicyStatuses(policies, active, now);
-
-    const placements = servicePlacements(active.filter((r) => !rejected.has(resourceKey(r))), desired.services, this.vhostOf);
-    await this.writeServiceOutputs(placements, passwords, actual.users.map((u) => u.name), client);
+    // What services read comes first, so a route is Ready only once its service can use it.
+    const placements = servicePlacements(
+      active.filter((r) => !rejected.has(resourceKey(r))),
+      desired.services,
+      this.vhostOf,
+    );
+    await this.writeServiceOutputs(
+      placements,
+      passwords,
+      actual.users.map((u) => u.name),
+      client,
+    );
     if (this.prometheusRulesAvailable) await this.writePrometheusRules(active, routeObjects);
+
+    await this.writeRouteStatuses(
+      active,
+      rejected,
+      routeObjects,
+      paused,
+      readBack,
+      failedByRoute,
+      undefined,
+      now,
+    );
+    await this.writePolicyStatuses(policies, active, now);
 
     for (const route of deleting) {
       const group = groupKey(this.vhostOf(route), this.queueOf(route));
-      const kept = fullPlan.items.filter((item) => item.action === 'retain' && item.group !== null && groupKey(item.vhost, item.group) === group);
-      const stillFailing = result.failed.some((f) => f.item.group !== null && groupKey(f.item.vhost, f.item.group) === group);
+      const inGroup = (item: PlanItem) =>
+        item.group !== null && groupKey(item.vhost, item.group) === group;
+      // Retained by the plan (known to hold messages) or by the applier (found in use when probed).
+      const kept = result.retained
+        .filter((kept) => inGroup(kept.item))
+        .map((kept) => ({ ...kept.item, reason: kept.reason }));
+      const stillFailing = result.failed.some((f) => inGroup(f.item));
       if (stillFailing) continue;
       await this.removeFinalizer(
         route,
@@ -246,13 +356,21 @@ export class TopologyController {
       const labels = { namespace, route, queue: status.queue };
       if (status.depth !== undefined) metrics.queueMessages.set(labels, status.depth);
       if (status.consumers !== undefined) metrics.queueConsumers.set(labels, status.consumers);
-      if (status.deadLetterDepth !== undefined) metrics.deadLetterMessages.set(labels, status.deadLetterDepth);
+      if (status.deadLetterDepth !== undefined)
+        metrics.deadLetterMessages.set(labels, status.deadLetterDepth);
     }
     log.info(
-      { routes: active.length, rejected: rejected.size, applied: result.applied.length, failed: result.failed.length, brokerCalls: client.calls },
+      {
+        routes: active.length,
+        rejected: rejected.size,
+        applied: result.applied.length,
+        failed: result.failed.length,
+        brokerCalls: client.calls,
+      },
       'reconciled topology',
     );
-    if (result.failed.length > 0) throw new Error(`${result.failed.length} broker changes failed: ${result.failed[0]!.error}`);
+    if (result.failed.length > 0)
+      throw new Error(`${result.failed.length} broker changes failed: ${result.failed[0]!.error}`);
     return { requeueAfterMs: this.options.resyncMs };
   }
 
@@ -284,7 +402,12 @@ export class TopologyController {
       await this.writeStatus(route, next);
       if (ready && ready.status !== wasReady?.status) {
         if (ready.status === 'True') {
-          await this.event(route, 'Normal', wasReady?.reason === REASONS.brokerObjectMissing ? 'Repaired' : 'Synced', ready.message);
+          await this.event(
+            route,
+            'Normal',
+            wasReady?.reason === REASONS.brokerObjectMissing ? 'Repaired' : 'Synced',
+            ready.message,
+          );
         } else {
           await this.event(route, 'Warning', ready.reason, ready.message);
         }
@@ -295,19 +418,40 @@ export class TopologyController {
   private async writePolicyStatuses(policies: RetryPolicy[], routes: EventRoute[], now: Date) {
     for (const policy of policies) {
       const users = routes.filter(
-        (route) => route.metadata.namespace === policy.metadata.namespace && route.spec.retryPolicyRef?.name === policy.metadata.name,
+        (route) =>
+          route.metadata.namespace === policy.metadata.namespace &&
+          route.spec.retryPolicyRef?.name === policy.metadata.name,
       ).length;
       let conditions = (policy.status?.conditions ?? []) as Condition[];
       conditions = setCondition(
         conditions,
-        { type: 'Ready', status: 'True', reason: REASONS.synced, message: `used by ${users} EventRoutes`, observedGeneration: policy.metadata.generation },
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: REASONS.synced,
+          message: `used by ${users} EventRoutes`,
+          observedGeneration: policy.metadata.generation,
+        },
         now,
       );
-      const next = { observedGeneration: policy.metadata.generation, conditions, delays: retryDelays(policy.spec).map(formatDuration), routes: users };
+      const next = {
+        observedGeneration: policy.metadata.generation,
+        conditions,
+        delays: retryDelays(policy.spec).map(formatDuration),
+        routes: users,
+      };
       if (!statusChanged(policy.status as never, next as never)) continue;
       await this.options.client
-        .mergePatch(`${objectPath('retrypolicies', policy.metadata.namespace ?? 'default', policy.metadata.name)}/status`, { status: next })
-        .catch((error) => this.options.log.warn({ err: String(error), policy: resourceKey(policy) }, 'status write failed'));
+        .mergePatch(
+          `${objectPath('retrypolicies', policy.metadata.namespace ?? 'default', policy.metadata.name)}/status`,
+          { status: next },
+        )
+        .catch((error) =>
+          this.options.log.warn(
+            { err: String(error), policy: resourceKey(policy) },
+            'status write failed',
+          ),
+        );
     }
   }
 
@@ -328,13 +472,21 @@ export class TopologyController {
     existingUsers: string[],
     broker: ManagementClient,
   ) {
-    const secrets = new Map(this.secrets.list().map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
-    const configMaps = new Map(this.configMaps.list().map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
+    const secrets = new Map(
+      this.secrets.list().map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]),
+    );
+    const configMaps = new Map(
+      this.configMaps.list().map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]),
+    );
     for (const placement of placements) {
       const configMap = topologyConfigMap(placement);
       const current = configMaps.get(`${placement.namespace}/${configMap.metadata.name}`);
       if (current?.data?.['topology.json'] !== configMap.data['topology.json']) {
-        await this.options.client.apply(corePath(placement.namespace, 'configmaps', configMap.metadata.name), configMap, 'warren-operator');
+        await this.options.client.apply(
+          corePath(placement.namespace, 'configmaps', configMap.metadata.name),
+          configMap,
+          'warren-operator',
+        );
       }
 
       const user = serviceUserName(placement.document.service, placement.document.vhost);
@@ -342,9 +494,15 @@ export class TopologyController {
       if (password === undefined && existingUsers.includes(user)) {
         // Every Secret of this user is gone: rotate, so the lost password stops working.
         password = randomBytes(24).toString('base64url');
-        await broker.request('PUT', `/api/users/${segment(user)}`, { password, tags: 'warren-managed' });
+        await broker.request('PUT', `/api/users/${segment(user)}`, {
+          password,
+          tags: 'warren-managed',
+        });
         passwords.set(user, password);
-        this.options.log.info({ user, namespace: placement.namespace }, 'credentials Secret deleted: password rotated');
+        this.options.log.info(
+          { user, namespace: placement.namespace },
+          'credentials Secret deleted: password rotated',
+        );
       }
       if (password === undefined) continue;
       const secret = credentialsSecret(placement, { user, password }, this.options.broker.amqpUrl);
@@ -353,7 +511,11 @@ export class TopologyController {
         existing?.data?.password === Buffer.from(password).toString('base64') &&
         existing?.data?.url === Buffer.from(secret.stringData.url).toString('base64');
       if (!same) {
-        await this.options.client.apply(corePath(placement.namespace, 'secrets', secret.metadata.name), secret, 'warren-operator');
+        await this.options.client.apply(
+          corePath(placement.namespace, 'secrets', secret.metadata.name),
+          secret,
+          'warren-operator',
+        );
       }
     }
   }
@@ -410,20 +572,32 @@ export class TopologyController {
   }
 
   private async addFinalizer(route: EventRoute) {
-    await this.patchMetadata(route, { finalizers: [...(route.metadata.finalizers ?? []), FINALIZER] });
+    await this.patchMetadata(route, {
+      finalizers: [...(route.metadata.finalizers ?? []), FINALIZER],
+    });
   }
 
-  private async removeFinalizer(route: EventRoute, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') {
+  private async removeFinalizer(
+    route: EventRoute,
+    reason: string,
+    message: string,
+    type: 'Normal' | 'Warning' = 'Normal',
+  ) {
     await this.event(route, type, reason, message);
-    await this.patchMetadata(route, { finalizers: (route.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) });
+    await this.patchMetadata(route, {
+      finalizers: (route.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+    });
   }
 
   /** Merge patch guarded by resourceVersion: a stale view gets 409 and the reconcile retries. */
   private async patchMetadata(route: EventRoute, metadata: Record<string, unknown>) {
     try {
-      await this.options.client.mergePatch(objectPath('eventroutes', route.metadata.namespace ?? 'default', route.metadata.name), {
-        metadata: { ...metadata, resourceVersion: route.metadata.resourceVersion },
-      });
+      await this.options.client.mergePatch(
+        objectPath('eventroutes', route.metadata.namespace ?? 'default', route.metadata.name),
+        {
+          metadata: { ...metadata, resourceVersion: route.metadata.resourceVersion },
+        },
+      );
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 404) return;
       throw error;
@@ -432,9 +606,12 @@ export class TopologyController {
 
   private async writeStatus(route: EventRoute, status: unknown) {
     try {
-      await this.options.client.mergePatch(`${objectPath('eventroutes', route.metadata.namespace ?? 'default', route.metadata.name)}/status`, {
-        status,
-      });
+      await this.options.client.mergePatch(
+        `${objectPath('eventroutes', route.metadata.namespace ?? 'default', route.metadata.name)}/status`,
+        {
+          status,
+        },
+      );
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 404) return;
       throw error;
@@ -447,4 +624,3 @@ export class TopologyController {
       .catch((error) => this.options.log.warn({ err: String(error) }, 'event not recorded'));
   }
 }
-

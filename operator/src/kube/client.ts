@@ -79,7 +79,16 @@ export class KubeClient {
     }
     const response = await fetch(url.toString(), init);
     const text = await response.text();
-    const body = text ? JSON.parse(text) : undefined;
+    // Errors are usually a JSON Status, but a 404 outside any API group is plain text.
+    let body: { reason?: string; message?: string; details?: unknown } | undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      if (response.ok)
+        throw new Error(
+          `${method} ${path}: the API server answered with non-JSON: ${text.slice(0, 200)}`,
+        );
+    }
     if (!response.ok) {
       throw new KubeApiError(
         response.status,

@@ -31,7 +31,8 @@ const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw} must be a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name}=${raw} must be a positive number`);
   return value;
 };
 
@@ -39,7 +40,10 @@ const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
 export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   return {
     kubeconfig: env.KUBECONFIG,
-    namespaces: (env.WARREN_WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    namespaces: (env.WARREN_WATCH_NAMESPACES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     resyncSeconds: number(env, 'WARREN_RESYNC_SECONDS', 60),
     finalizerTimeoutSeconds: number(env, 'WARREN_FINALIZER_TIMEOUT_SECONDS', 300),
     leaseNamespace: env.POD_NAMESPACE ?? 'default',
@@ -65,7 +69,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const broker = brokerSettings({}, config.env);
   const client = KubeClient.fromKubeconfigFile(config.kubeconfig);
   const events = new EventRecorder(client, 'warren-operator');
-  log.info({ broker: redactUrl(broker.managementUrl), namespaces: config.namespaces, identity: config.identity }, 'starting');
+  log.info(
+    {
+      broker: redactUrl(broker.managementUrl),
+      namespaces: config.namespaces,
+      identity: config.identity,
+    },
+    'starting',
+  );
 
   let queue: WorkQueue | undefined;
   const enqueue = () => queue?.add(TOPOLOGY_KEY);
@@ -100,7 +111,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
           metrics.workQueueDepth.set(queue?.length ?? 0);
         }
       },
-      (_key, error, retryInMs) => log.warn({ err: (error as Error).message, retryInMs }, 'reconcile failed; backing off'),
+      (_key, error, retryInMs) =>
+        log.warn({ err: (error as Error).message, retryInMs }, 'reconcile failed; backing off'),
       1,
     );
     enqueue();
@@ -133,7 +145,13 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     alive: () => true,
     notReadyReason: () => (controller.isSynced ? undefined : 'caches not synced'),
   });
-  await controller.start();
+  try {
+    await controller.start();
+  } catch (error) {
+    controller.stop();
+    server.close();
+    throw error;
+  }
   elector.start();
   log.info({ port: config.port }, 'caches synced; serving /healthz /readyz /metrics');
 

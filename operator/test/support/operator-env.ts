@@ -5,7 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { ControlPlane, createTestVhost, ensureKubeBinaries, repoRoot, type TestVhost } from '@warren/testing';
+import {
+  ControlPlane,
+  createTestVhost,
+  ensureKubeBinaries,
+  repoRoot,
+  type TestVhost,
+} from '@warren/testing';
 import { KubeClient, KubeApiError } from '../../src/kube/client';
 import { runOperator, type OperatorConfig, type RunningOperator } from '../../src/runtime/operator';
 
@@ -25,7 +31,11 @@ export async function startOperatorTestEnv(prefix: string): Promise<OperatorTest
   const vhost = await createTestVhost(prefix);
   const admin = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
   const namespace = 'shop';
-  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  await admin.create('/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespace },
+  });
   const operators: RunningOperator[] = [];
   let count = 0;
   return {
@@ -44,7 +54,12 @@ export async function startOperatorTestEnv(prefix: string): Promise<OperatorTest
         leaseDurationSeconds: 4,
         identity: `operator-${++count}`,
         port: 0,
-        env: { ...process.env, RABBITMQ_URL: vhost.amqpUrl, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl, WARREN_LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          RABBITMQ_URL: vhost.amqpUrl,
+          RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
+          WARREN_LOG_LEVEL: process.env.WARREN_TEST_LOG_LEVEL ?? 'error',
+        },
         ...overrides,
       });
       operators.push(operator);
@@ -59,9 +74,13 @@ export async function startOperatorTestEnv(prefix: string): Promise<OperatorTest
 }
 
 /** The documents of a YAML file or folder, in the given namespace. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
 export function loadManifests(file: string, namespace: string): Record<string, any>[] {
   const files = fs.statSync(file).isDirectory()
-    ? fs.readdirSync(file).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(file, f))
+    ? fs
+        .readdirSync(file)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .map((f) => path.join(file, f))
     : [file];
   return files.flatMap((f) =>
     parseAllDocuments(fs.readFileSync(f, 'utf8'))
@@ -71,13 +90,25 @@ export function loadManifests(file: string, namespace: string): Record<string, a
   );
 }
 
-const plural = (kind: string) => ({ EventRoute: 'eventroutes', RetryPolicy: 'retrypolicies', DatabaseMigration: 'databasemigrations' })[kind]!;
+const plural = (kind: string) =>
+  ({
+    EventRoute: 'eventroutes',
+    RetryPolicy: 'retrypolicies',
+    DatabaseMigration: 'databasemigrations',
+  })[kind]!;
 
-export const resourcePath = (doc: { kind: string; metadata: { namespace: string; name?: string } }, name?: string) =>
+export const resourcePath = (
+  doc: { kind: string; metadata: { namespace: string; name?: string } },
+  name?: string,
+) =>
   `/apis/warren.dev/v1alpha1/namespaces/${doc.metadata.namespace}/${plural(doc.kind)}${name ? `/${name}` : ''}`;
 
 /** `kubectl apply` of one document (create, or replace the spec). */
-export async function applyManifest(client: KubeClient, doc: Record<string, any>): Promise<any> {
+export async function applyManifest(
+  client: KubeClient,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of any kind
+  doc: Record<string, any>,
+): Promise<unknown> {
   try {
     return await client.create(resourcePath(doc as never), doc);
   } catch (error) {
@@ -86,7 +117,11 @@ export async function applyManifest(client: KubeClient, doc: Record<string, any>
   }
 }
 
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

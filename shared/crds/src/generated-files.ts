@@ -9,10 +9,13 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 /** Every file derived from the schemas, formatted as the repository's Prettier would. */
 export async function generatedFiles(): Promise<{ path: string; content: string }[]> {
   const files = [
-    ...resourceDefinitions.map((definition) => ({
-      path: resolve(REPO_ROOT, 'crds', `${definition.plural}.yaml`),
-      content: crdYaml(definition),
-    })),
+    // The chart carries the same CRDs (Helm installs a chart's crds/ folder before its templates).
+    ...['crds', 'charts/warren/crds'].flatMap((folder) =>
+      resourceDefinitions.map((definition) => ({
+        path: resolve(REPO_ROOT, folder, `${definition.plural}.yaml`),
+        content: crdYaml(definition),
+      })),
+    ),
     {
       path: resolve(REPO_ROOT, 'shared/crds/src/types.generated.ts'),
       content: typesSource(resourceDefinitions),

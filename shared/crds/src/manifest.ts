@@ -11,7 +11,7 @@ export function rootSchema(definition: ResourceDefinition): Schema {
       apiVersion: string('APIVersion of this object: warren.dev/v1alpha1.'),
       kind: string(`Kind of this object: ${definition.kind}.`),
       // The API server refuses anything but `type` here (name and generateName aside).
-      metadata: { type: 'object' },
+      metadata: { type: 'object' } as Schema,
       spec: definition.spec,
       status: definition.status,
     },

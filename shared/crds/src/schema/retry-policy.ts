@@ -49,7 +49,8 @@ export const retryPolicy: ResourceDefinition = {
           maxDelay: duration('Upper bound of any delay.', { default: '5m' }),
         },
         {
-          default: {},
+          // Spelled out: the API server checks a default against the CEL rules as it stands.
+          default: { type: 'exponential', initialDelay: '1s', multiplier: 2, maxDelay: '5m' },
           'x-kubernetes-validations': [
             {
               rule: 'duration(self.maxDelay) >= duration(self.initialDelay)',

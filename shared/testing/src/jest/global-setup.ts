@@ -19,6 +19,6 @@ export default async function globalSetup(): Promise<void> {
   // kube-apiserver, etcd and helm for the operator suites: built once from the Go module proxy
   // (10-20 min cold, with progress), then taken from the cache in seconds.
   const kubeStarted = Date.now();
-  await ensureKubeBinaries({ log });
+  await ensureKubeBinaries({ kubectl: true, log });
   log(`kube binaries ready in ${((Date.now() - kubeStarted) / 1000).toFixed(1)} s`);
 }
