@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription } from '@warren/service-kit';
+import { ServiceDatabaseModule, ServiceKitModule, ServiceMessagingModule, type ServiceDescription, type ServiceMessaging } from '@warren/service-kit';
 import { join } from 'node:path';
 import { PrismaService } from './database/prisma.service';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -15,6 +15,8 @@ export const SERVICE: ServiceDescription = {
 
 export interface AppOptions {
   databaseUrl: string;
+  /** The broker (production, end-to-end tests); absent in service tests, which call the handlers directly. */
+  messaging?: ServiceMessaging;
 }
 
 /** The composition root: the database is given, so tests and main.ts build the same app. */
@@ -26,6 +28,9 @@ export class AppModule {
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
         ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
+        ...(options.messaging
+          ? [ServiceMessagingModule.forRoot({ service: SERVICE.name, client: PrismaService, databaseUrl: options.databaseUrl, messaging: options.messaging })]
+          : []),
         NotificationsModule,
       ],
     };

@@ -2,4 +2,9 @@ import 'reflect-metadata';
 import { databaseUrlFrom, integerFrom, runService } from '@warren/service-kit';
 import { AppModule, SERVICE } from './app.module';
 
-void runService(AppModule.forRoot({ databaseUrl: databaseUrlFrom(process.env) }), SERVICE, integerFrom(process.env, 'PORT', 3003, 0, 65535));
+// Topology document from $WARREN_TOPOLOGY_FILE, broker credentials from $RABBITMQ_URL.
+void runService(
+  AppModule.forRoot({ databaseUrl: databaseUrlFrom(process.env), messaging: { kind: 'broker' } }),
+  SERVICE,
+  integerFrom(process.env, 'PORT', 3003, 0, 65535),
+);

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ServiceDatabaseModule, ServiceKitModule, type ServiceDescription, type TransactionalOutbox } from '@warren/service-kit';
+import { ServiceDatabaseModule, ServiceKitModule, ServiceMessagingModule, type ServiceDescription, type ServiceMessaging } from '@warren/service-kit';
 import { join } from 'node:path';
-import { PrismaService, type Tx } from './database/prisma.service';
+import { PrismaService } from './database/prisma.service';
 import { ORDER_TIMEOUTS, type OrderTimeoutSettings } from './orders/order-timeout-sweeper';
 import { OrdersModule } from './orders/orders.module';
 
@@ -16,12 +16,12 @@ export const SERVICE: ServiceDescription = {
 
 export interface AppOptions {
   databaseUrl: string;
-  /** The transactional outbox (the messaging module's, once wired). */
-  outbox: TransactionalOutbox<Tx>;
+  /** The broker (production, end-to-end tests) or a bare outbox (service tests). */
+  messaging: ServiceMessaging;
   timeouts: OrderTimeoutSettings;
 }
 
-/** The composition root: database, outbox and timeouts are given, so tests and main.ts build the same app. */
+/** The composition root: database, messaging and timeouts are given, so tests and main.ts build the same app. */
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions): DynamicModule {
@@ -29,7 +29,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR, outbox: options.outbox }),
+        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
+        ServiceMessagingModule.forRoot({ service: SERVICE.name, client: PrismaService, databaseUrl: options.databaseUrl, messaging: options.messaging }),
         { module: OrdersModule, providers: [{ provide: ORDER_TIMEOUTS, useValue: options.timeouts }] },
       ],
     };

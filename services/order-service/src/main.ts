@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import { databaseUrlFrom, integerFrom, MessagingNotWiredOutbox, runService } from '@warren/service-kit';
+import { databaseUrlFrom, integerFrom, runService } from '@warren/service-kit';
 import { AppModule, SERVICE } from './app.module';
 
 void runService(
   AppModule.forRoot({
     databaseUrl: databaseUrlFrom(process.env),
-    outbox: new MessagingNotWiredOutbox(),
+    // Topology document from $WARREN_TOPOLOGY_FILE, broker credentials from $RABBITMQ_URL.
+    messaging: { kind: 'broker' },
     timeouts: {
       timeoutMs: integerFrom(process.env, 'ORDER_TIMEOUT_MS', 30_000, 1),
       sweepIntervalMs: integerFrom(process.env, 'ORDER_SWEEP_INTERVAL_MS', 1_000),

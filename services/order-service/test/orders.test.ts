@@ -20,7 +20,7 @@ beforeAll(async () => {
   outbox = new TableOutbox(database.url);
   await outbox.createTable();
   app = await startTestApp(
-    AppModule.forRoot({ databaseUrl: database.url, outbox, timeouts: { timeoutMs: TIMEOUT_MS, sweepIntervalMs: 0 } }),
+    AppModule.forRoot({ databaseUrl: database.url, messaging: { kind: 'outbox', outbox }, timeouts: { timeoutMs: TIMEOUT_MS, sweepIntervalMs: 0 } }),
     SERVICE.name,
   );
 });

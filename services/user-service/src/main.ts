@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { databaseUrlFrom, integerFrom, MessagingNotWiredOutbox, runService } from '@warren/service-kit';
+import { databaseUrlFrom, integerFrom, runService } from '@warren/service-kit';
 import { AppModule, SERVICE } from './app.module';
 
+// Topology document from $WARREN_TOPOLOGY_FILE, broker credentials from $RABBITMQ_URL.
 void runService(
-  AppModule.forRoot({ databaseUrl: databaseUrlFrom(process.env), outbox: new MessagingNotWiredOutbox() }),
+  AppModule.forRoot({ databaseUrl: databaseUrlFrom(process.env), messaging: { kind: 'broker' } }),
   SERVICE,
   integerFrom(process.env, 'PORT', 3001, 0, 65535),
 );

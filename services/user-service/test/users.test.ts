@@ -16,7 +16,7 @@ beforeAll(async () => {
   database = await createMigratedTestDatabase(join(__dirname, '..'), 'user_service');
   outbox = new TableOutbox(database.url);
   await outbox.createTable();
-  app = await startTestApp(AppModule.forRoot({ databaseUrl: database.url, outbox }), SERVICE.name);
+  app = await startTestApp(AppModule.forRoot({ databaseUrl: database.url, messaging: { kind: 'outbox', outbox } }), SERVICE.name);
 });
 
 afterAll(async () => {

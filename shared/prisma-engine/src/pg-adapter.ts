@@ -63,6 +63,24 @@ function adapterFactoryFor(connectionString: string): PrismaPg {
   return new PrismaPg(pool, { disposeExternalPool: true });
 }
 
+/**
+ * adapter-pg 7.10 splits a migration script on every `;`, which breaks function bodies
+ * (`$$ ... ; ... $$`). Like Prisma's native engine, this sends the script whole: PostgreSQL's
+ * simple query protocol runs its statements in order, as one implicit transaction.
+ */
+async function connectRunningWholeScripts(factory: PrismaPg): Promise<SqlDriverAdapter> {
+  const adapter = await factory.connect();
+  const queryable = adapter as unknown as { client: pg.Pool; onError(error: unknown): never };
+  adapter.executeScript = async (script: string) => {
+    try {
+      await queryable.client.query(script);
+    } catch (error) {
+      queryable.onError(error);
+    }
+  };
+  return adapter;
+}
+
 async function runAdminStatement(connectionString: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
@@ -88,14 +106,14 @@ class MigrationAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
   ) {}
 
   connect(): Promise<SqlDriverAdapter> {
-    return adapterFactoryFor(this.url).connect();
+    return connectRunningWholeScripts(adapterFactoryFor(this.url));
   }
 
   async connectToShadowDb(): Promise<SqlDriverAdapter> {
-    if (this.shadowDatabaseUrl) return adapterFactoryFor(this.shadowDatabaseUrl).connect();
+    if (this.shadowDatabaseUrl) return connectRunningWholeScripts(adapterFactoryFor(this.shadowDatabaseUrl));
     const name = `prisma_migrate_shadow_db_${globalThis.crypto.randomUUID()}`;
     await runAdminStatement(this.url, `CREATE DATABASE "${name}"`);
-    const adapter = await adapterFactoryFor(withDatabase(this.url, name)).connect();
+    const adapter = await connectRunningWholeScripts(adapterFactoryFor(withDatabase(this.url, name)));
     const closePool = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await closePool();

@@ -1,33 +1,35 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import {
+  CORRELATION_HEADER as HEADER,
+  correlationIdFromHeader,
+  currentCorrelation,
+  runWithCorrelation,
+} from '@warren/messaging';
 
-/** The request or message being worked on; every log line of that work carries its id. */
-export interface CorrelationContext {
-  correlationId: string;
-}
+/**
+ * One correlation context per process: the messaging module's. A request's id set here is the
+ * one the outbox stamps on its events, the consumer restores for their handlers, and every log
+ * line carries.
+ */
+export { runWithCorrelation };
 
 export const CORRELATION_HEADER = 'X-Correlation-Id';
 
-const storage = new AsyncLocalStorage<CorrelationContext>();
-
 export function currentCorrelationId(): string | undefined {
-  return storage.getStore()?.correlationId;
-}
-
-export function runWithCorrelation<T>(context: CorrelationContext, work: () => T): T {
-  return storage.run(context, work);
+  return currentCorrelation()?.correlationId;
 }
 
 /** A client-supplied id is kept when it is a sane token; otherwise the request gets a new one. */
-export function correlationIdFrom(header: string | string[] | undefined): string {
-  const candidate = Array.isArray(header) ? header[0] : header;
-  return candidate && /^[\w.:-]{1,200}$/.test(candidate) ? candidate : randomUUID();
-}
+export const correlationIdFrom = correlationIdFromHeader;
 
-/** Reads (or creates) the correlation id and echoes it in the response, before anything can fail. */
+/**
+ * Reads (or creates) the correlation id and echoes it in the response, before anything can fail.
+ * The chosen id is written back into the request header, so middleware that reads the header
+ * later (the messaging module's) sees the same id.
+ */
 export function correlationMiddleware(req: Request, res: Response, next: NextFunction): void {
-  const correlationId = correlationIdFrom(req.headers[CORRELATION_HEADER.toLowerCase()]);
+  const correlationId = correlationIdFrom(req.headers[HEADER]);
+  req.headers[HEADER] = correlationId;
   res.setHeader(CORRELATION_HEADER, correlationId);
   res.locals.correlationId = correlationId;
   next();
@@ -37,6 +39,10 @@ export function correlationMiddleware(req: Request, res: Response, next: NextFun
  * Runs the rest of the request inside its correlation context. Placed after body parsing: the
  * parser resumes on socket events, which would drop an async context entered before it.
  */
-export function correlationContextMiddleware(_req: Request, res: Response, next: NextFunction): void {
+export function correlationContextMiddleware(
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   runWithCorrelation({ correlationId: res.locals.correlationId as string }, next);
 }

@@ -10,3 +10,4 @@ export * from './outbox';
 export * from './service-database';
 export * from './environment';
 export * from './bootstrap';
+export * from './messaging';

@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { currentCorrelationId } from './correlation';
+import { currentCorrelation } from '@warren/messaging';
 
 /** One JSON object per line, each carrying the service name and the correlation id of its work. */
 export function createJsonLogger(service: string, destination?: DestinationStream): Logger {
@@ -9,10 +9,8 @@ export function createJsonLogger(service: string, destination?: DestinationStrea
       level: process.env.LOG_LEVEL ?? 'info',
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
-      mixin: () => {
-        const correlationId = currentCorrelationId();
-        return correlationId ? { correlationId } : {};
-      },
+      // The request's or the consumed event's correlation (and causation) id.
+      mixin: () => ({ ...currentCorrelation() }),
     },
     destination,
   );

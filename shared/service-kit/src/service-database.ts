@@ -1,7 +1,6 @@
-import { type DynamicModule, Global, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit, type Type } from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit, type Type } from '@nestjs/common';
 import { databaseChecks, ReadinessChecks } from './health';
 import type { RawSqlClient } from './idempotency';
-import { OUTBOX, type TransactionalOutbox } from './outbox';
 
 /** The connection string a service's PrismaService is built with. */
 export const DATABASE_URL = Symbol('DATABASE_URL');
@@ -14,13 +13,11 @@ export interface ServiceDatabaseOptions {
   databaseUrl: string;
   /** The service's committed migrations, which /readyz requires to be applied. */
   migrationsDir: string;
-  /** The transactional outbox (the messaging module's, once wired); absent for a service that emits nothing. */
-  outbox?: TransactionalOutbox<never>;
 }
 
 /** Registers the database's readiness checks and closes its connections on shutdown. */
 @Injectable()
-class DatabaseLifecycle implements OnModuleInit, OnModuleDestroy {
+class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SERVICE_DATABASE) private readonly client: RawSqlClient & { $disconnect(): Promise<void> },
     @Inject(MIGRATIONS_DIR) private readonly migrationsDir: string,
@@ -31,17 +28,17 @@ class DatabaseLifecycle implements OnModuleInit, OnModuleDestroy {
     databaseChecks(this.client, this.migrationsDir).forEach((check) => this.readiness.register(check));
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the messaging module stopped its consumers and relay, which still use the client. */
+  async onApplicationShutdown(): Promise<void> {
     await this.client.$disconnect();
   }
 }
 
-/** Provides the service's Prisma client and outbox to every module of the app. */
+/** Provides the service's Prisma client to every module of the app. */
 @Global()
 @Module({})
 export class ServiceDatabaseModule {
   static forRoot(options: ServiceDatabaseOptions): DynamicModule {
-    const outbox = options.outbox ? [{ provide: OUTBOX, useValue: options.outbox }] : [];
     return {
       module: ServiceDatabaseModule,
       providers: [
@@ -50,9 +47,8 @@ export class ServiceDatabaseModule {
         options.client,
         { provide: SERVICE_DATABASE, useExisting: options.client },
         DatabaseLifecycle,
-        ...outbox,
       ],
-      exports: [options.client, ...outbox.map((p) => p.provide)],
+      exports: [options.client],
     };
   }
 }

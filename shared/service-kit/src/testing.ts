@@ -4,6 +4,13 @@ import { runPrisma } from '@warren/prisma-engine';
 import { createTestDatabase, type TestDatabase } from '@warren/testing';
 import { Client } from 'pg';
 import type { OutgoingEvent, TransactionalOutbox } from './outbox';
+
+/** An event as TableOutbox stored it. */
+export interface StoredEvent {
+  type: string;
+  payload: Record<string, unknown>;
+  causationId?: string;
+}
 import type { RawSqlClient } from './idempotency';
 import { configureServiceApp } from './service-app';
 
@@ -44,7 +51,7 @@ export class TableOutbox implements TransactionalOutbox<RawSqlClient> {
   }
 
   /** Every committed event, oldest first. */
-  async events(): Promise<OutgoingEvent[]> {
+  async events(): Promise<StoredEvent[]> {
     const rows = await this.query<{ type: string; payload: Record<string, unknown>; causation_id: string | null }>(
       'SELECT type, payload, causation_id FROM test_outbox ORDER BY seq',
     );

@@ -1,22 +1,5 @@
 /** What each consumed event tells the user, free of I/O. */
-export interface UserCreatedPayload {
-  userId: string;
-  email: string;
-  name: string;
-}
-
-export interface OrderConfirmedPayload {
-  orderId: string;
-  userId: string;
-  totalCents: number;
-  currency: string;
-}
-
-export interface OrderCancelledPayload {
-  orderId: string;
-  userId: string;
-  reason: string;
-}
+import type { OrderCancelled, OrderConfirmed, UserCreated } from '@warren/contracts';
 
 export interface ComposedNotification {
   userId: string;
@@ -26,13 +9,13 @@ export interface ComposedNotification {
   orderId: string | null;
 }
 
-const CANCEL_EXPLANATIONS: Record<string, string> = {
+const CANCEL_EXPLANATIONS: Record<OrderCancelled['reason'], string> = {
   'user-rejected': 'your account may not place orders',
   timeout: 'we could not confirm it in time',
   'client-cancelled': 'you cancelled it',
 };
 
-export function welcome(p: UserCreatedPayload): ComposedNotification {
+export function welcome(p: UserCreated): ComposedNotification {
   return {
     userId: p.userId,
     kind: 'welcome',
@@ -42,7 +25,7 @@ export function welcome(p: UserCreatedPayload): ComposedNotification {
   };
 }
 
-export function orderConfirmed(p: OrderConfirmedPayload): ComposedNotification {
+export function orderConfirmed(p: OrderConfirmed): ComposedNotification {
   return {
     userId: p.userId,
     kind: 'order-confirmed',
@@ -52,8 +35,8 @@ export function orderConfirmed(p: OrderConfirmedPayload): ComposedNotification {
   };
 }
 
-export function orderCancelled(p: OrderCancelledPayload): ComposedNotification {
-  const why = CANCEL_EXPLANATIONS[p.reason] ?? p.reason;
+export function orderCancelled(p: OrderCancelled): ComposedNotification {
+  const why = CANCEL_EXPLANATIONS[p.reason];
   return {
     userId: p.userId,
     kind: 'order-cancelled',

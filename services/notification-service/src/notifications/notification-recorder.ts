@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { EventEnvelope } from '@warren/contracts';
+import type { HandlerContext } from '@warren/messaging';
+import { HandleEvent } from '@warren/messaging/nest';
 import type { IncomingEvent } from '@warren/service-kit';
 import type { Tx } from '../database/prisma.service';
-import {
-  orderCancelled,
-  orderConfirmed,
-  welcome,
-  type ComposedNotification,
-  type OrderCancelledPayload,
-  type OrderConfirmedPayload,
-  type UserCreatedPayload,
-} from './compose';
+import { orderCancelled, orderConfirmed, welcome, type ComposedNotification } from './compose';
 
 /**
  * notification-service's consumers: each records the notification an event calls for, in the
@@ -17,17 +12,36 @@ import {
  */
 @Injectable()
 export class NotificationRecorder {
-  handleUserCreated(tx: Tx, event: IncomingEvent<UserCreatedPayload>): Promise<boolean> {
+  handleUserCreated(tx: Tx, event: IncomingEvent<'user.created'>): Promise<boolean> {
     return record(tx, event.id, welcome(event.payload));
   }
 
-  handleOrderConfirmed(tx: Tx, event: IncomingEvent<OrderConfirmedPayload>): Promise<boolean> {
+  handleOrderConfirmed(tx: Tx, event: IncomingEvent<'order.confirmed'>): Promise<boolean> {
     return record(tx, event.id, orderConfirmed(event.payload));
   }
 
-  handleOrderCancelled(tx: Tx, event: IncomingEvent<OrderCancelledPayload>): Promise<boolean> {
+  handleOrderCancelled(tx: Tx, event: IncomingEvent<'order.cancelled'>): Promise<boolean> {
     return record(tx, event.id, orderCancelled(event.payload));
   }
+
+  @HandleEvent('user.created')
+  async onUserCreated(event: EventEnvelope<'user.created'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    logged(logger, event, await this.handleUserCreated(tx, event));
+  }
+
+  @HandleEvent('order.confirmed')
+  async onOrderConfirmed(event: EventEnvelope<'order.confirmed'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    logged(logger, event, await this.handleOrderConfirmed(tx, event));
+  }
+
+  @HandleEvent('order.cancelled')
+  async onOrderCancelled(event: EventEnvelope<'order.cancelled'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    logged(logger, event, await this.handleOrderCancelled(tx, event));
+  }
+}
+
+function logged(logger: HandlerContext<Tx>['logger'], event: { id: string; type: string; payload: { userId: string } }, recorded: boolean): void {
+  logger.info({ eventId: event.id, userId: event.payload.userId, recorded }, `notification for ${event.type}`);
 }
 
 /** Returns false when the event had already been recorded. */

@@ -1,6 +1,9 @@
 /** The order saga's states and rules, free of I/O. */
+import type { OrderCancelled } from '@warren/contracts';
+
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
-export type CancelReason = 'user-rejected' | 'timeout' | 'client-cancelled';
+/** The reasons order.cancelled carries (its contract is the one source). */
+export type CancelReason = OrderCancelled['reason'];
 
 export const DEFAULT_CURRENCY = 'EUR';
 

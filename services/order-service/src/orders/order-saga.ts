@@ -1,4 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { EventEnvelope } from '@warren/contracts';
+import type { HandlerContext } from '@warren/messaging';
+import { HandleEvent } from '@warren/messaging/nest';
 import { OUTBOX, type IncomingEvent, type TransactionalOutbox } from '@warren/service-kit';
 import type { Tx } from '../database/prisma.service';
 import type { CancelReason, OrderStatus } from './order-rules';
@@ -15,17 +18,6 @@ interface TransitionOptions {
   detail?: string;
   /** The consumed event that caused the transition. */
   causationId?: string;
-}
-
-export interface UserValidatedPayload {
-  orderId: string;
-  userId: string;
-}
-
-export interface UserRejectedPayload {
-  orderId: string;
-  userId: string;
-  reason: string;
 }
 
 /**
@@ -47,13 +39,25 @@ export class OrderSaga {
   }
 
   /** user.validated: the user may order, so the order is confirmed. */
-  handleUserValidated(tx: Tx, event: IncomingEvent<UserValidatedPayload>): Promise<TransitionOutcome> {
+  handleUserValidated(tx: Tx, event: IncomingEvent<'user.validated'>): Promise<TransitionOutcome> {
     return this.confirm(tx, event.payload.orderId, { causationId: event.id });
   }
 
   /** user.rejected: the order is cancelled, with the user-service's reason in the history. */
-  handleUserRejected(tx: Tx, event: IncomingEvent<UserRejectedPayload>): Promise<TransitionOutcome> {
+  handleUserRejected(tx: Tx, event: IncomingEvent<'user.rejected'>): Promise<TransitionOutcome> {
     return this.cancel(tx, event.payload.orderId, 'user-rejected', { detail: event.payload.reason, causationId: event.id });
+  }
+
+  @HandleEvent('user.validated')
+  async onUserValidated(event: EventEnvelope<'user.validated'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    const outcome = await this.handleUserValidated(tx, event);
+    logger.info({ orderId: event.payload.orderId, ...outcome }, 'saga answer: user validated');
+  }
+
+  @HandleEvent('user.rejected')
+  async onUserRejected(event: EventEnvelope<'user.rejected'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+    const outcome = await this.handleUserRejected(tx, event);
+    logger.info({ orderId: event.payload.orderId, reason: event.payload.reason, ...outcome }, 'saga answer: user rejected');
   }
 
   private async leavePending(
@@ -73,11 +77,13 @@ export class OrderSaga {
     }
     const type = to === 'CONFIRMED' ? 'order.confirmed' : 'order.cancelled';
     await tx.orderEvent.create({ data: { orderId, type, fromStatus: 'PENDING', toStatus: to, reason, detail: detail ?? null } });
-    const payload =
-      to === 'CONFIRMED'
-        ? { orderId, userId: order.userId, totalCents: order.totalCents, currency: order.currency }
-        : { orderId, userId: order.userId, reason };
-    await this.outbox.append(tx, { type, payload, ...(causationId ? { causationId } : {}) });
+    const announce = { aggregateKey: orderId, ...(causationId ? { causationId } : {}) };
+    if (reason === null) {
+      const payload = { orderId, userId: order.userId, totalCents: order.totalCents, currency: order.currency };
+      await this.outbox.append(tx, { type: 'order.confirmed', payload, ...announce });
+    } else {
+      await this.outbox.append(tx, { type: 'order.cancelled', payload: { orderId, userId: order.userId, reason }, ...announce });
+    }
     return { changed: true, status: to };
   }
 }

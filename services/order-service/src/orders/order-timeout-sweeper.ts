@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { SERVICE_LOGGER } from '@warren/service-kit';
 import type { Logger } from 'pino';
 import { PrismaService } from '../database/prisma.service';
@@ -17,7 +17,7 @@ const BATCH = 100;
 
 /** Cancels orders the saga left PENDING for too long (the user-service never answered). */
 @Injectable()
-export class OrderTimeoutSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OrderTimeoutSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private running?: Promise<string[]>;
 
@@ -41,7 +41,8 @@ export class OrderTimeoutSweeper implements OnApplicationBootstrap, OnApplicatio
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database client is closed (which happens on application shutdown). */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
   }

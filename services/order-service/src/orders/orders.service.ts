@@ -45,6 +45,7 @@ export class OrdersService {
           totalCents: order.totalCents,
           currency: order.currency,
         },
+        aggregateKey: order.id,
       });
       return { status: 201, body: toOrderView(order) };
     });

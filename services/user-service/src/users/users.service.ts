@@ -23,6 +23,7 @@ export class UsersService {
       await this.outbox.append(tx, {
         type: 'user.created',
         payload: { userId: user.id, email: user.email, name: user.name },
+        aggregateKey: user.id,
       });
       return { status: 201, body: toUserView(user) };
     });

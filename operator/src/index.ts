@@ -1,0 +1,7 @@
+/**
+ * The engine as a library (the package entry in package.json): the `warren` commands with their
+ * exit codes, and the broker names other components need to agree on.
+ */
+export { run as runWarren } from './cli/main';
+export type { Output } from './cli/commands';
+export { serviceUserName, DEFAULT_VHOST } from './engine/naming';

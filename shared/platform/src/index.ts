@@ -1,0 +1,5 @@
+export * from './services';
+export * from './databases';
+export * from './broker';
+export * from './platform';
+export * from './isolated';
