@@ -9,5 +9,7 @@ export default defineConfig({
   tables: { external: ['public.warren_outbox', 'public.warren_inbox'] },
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },
-  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5442/notification_service' },
+  datasource: {
+    url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5442/notification_service',
+  },
 });

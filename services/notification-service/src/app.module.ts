@@ -1,5 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ServiceDatabaseModule, ServiceKitModule, ServiceMessagingModule, type ServiceDescription, type ServiceMessaging } from '@warren/service-kit';
+import {
+  ServiceDatabaseModule,
+  ServiceKitModule,
+  ServiceMessagingModule,
+  type ServiceDescription,
+  type ServiceMessaging,
+} from '@warren/service-kit';
 import { join } from 'node:path';
 import { PrismaService } from './database/prisma.service';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -9,7 +15,8 @@ const MIGRATIONS_DIR = join(__dirname, '..', 'prisma', 'migrations');
 
 export const SERVICE: ServiceDescription = {
   name: 'notification-service',
-  description: 'Records the notifications sent for user.created, order.confirmed and order.cancelled.',
+  description:
+    'Records the notifications sent for user.created, order.confirmed and order.cancelled.',
   version: '0.1.0',
 };
 
@@ -27,9 +34,20 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
+        ServiceDatabaseModule.forRoot({
+          client: PrismaService,
+          databaseUrl: options.databaseUrl,
+          migrationsDir: MIGRATIONS_DIR,
+        }),
         ...(options.messaging
-          ? [ServiceMessagingModule.forRoot({ service: SERVICE.name, client: PrismaService, databaseUrl: options.databaseUrl, messaging: options.messaging })]
+          ? [
+              ServiceMessagingModule.forRoot({
+                service: SERVICE.name,
+                client: PrismaService,
+                databaseUrl: options.databaseUrl,
+                messaging: options.messaging,
+              }),
+            ]
           : []),
         NotificationsModule,
       ],

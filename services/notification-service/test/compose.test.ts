@@ -9,7 +9,11 @@ describe('notification texts', () => {
       body: 'Hello Ada, your account ada@example.com is ready.',
       orderId: null,
     });
-    expect(orderConfirmed({ orderId: 'o', userId: 'u', totalCents: 1050, currency: 'EUR' }).body).toBe('Your order o is confirmed. Total: 10.50 EUR.');
-    expect(orderCancelled({ orderId: 'o', userId: 'u', reason: 'user-rejected' }).body).toBe('Your order o was cancelled: your account may not place orders.');
+    expect(
+      orderConfirmed({ orderId: 'o', userId: 'u', totalCents: 1050, currency: 'EUR' }).body,
+    ).toBe('Your order o is confirmed. Total: 10.50 EUR.');
+    expect(orderCancelled({ orderId: 'o', userId: 'u', reason: 'user-rejected' }).body).toBe(
+      'Your order o was cancelled: your account may not place orders.',
+    );
   });
 });

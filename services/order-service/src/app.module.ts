@@ -1,5 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ServiceDatabaseModule, ServiceKitModule, ServiceMessagingModule, type ServiceDescription, type ServiceMessaging } from '@warren/service-kit';
+import {
+  ServiceDatabaseModule,
+  ServiceKitModule,
+  ServiceMessagingModule,
+  type ServiceDescription,
+  type ServiceMessaging,
+} from '@warren/service-kit';
 import { join } from 'node:path';
 import { PrismaService } from './database/prisma.service';
 import { ORDER_TIMEOUTS, type OrderTimeoutSettings } from './orders/order-timeout-sweeper';
@@ -10,7 +16,8 @@ const MIGRATIONS_DIR = join(__dirname, '..', 'prisma', 'migrations');
 
 export const SERVICE: ServiceDescription = {
   name: 'order-service',
-  description: 'Takes orders and runs the order saga: PENDING until CONFIRMED or CANCELLED, with the history of every transition.',
+  description:
+    'Takes orders and runs the order saga: PENDING until CONFIRMED or CANCELLED, with the history of every transition.',
   version: '0.1.0',
 };
 
@@ -29,9 +36,21 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
-        ServiceMessagingModule.forRoot({ service: SERVICE.name, client: PrismaService, databaseUrl: options.databaseUrl, messaging: options.messaging }),
-        { module: OrdersModule, providers: [{ provide: ORDER_TIMEOUTS, useValue: options.timeouts }] },
+        ServiceDatabaseModule.forRoot({
+          client: PrismaService,
+          databaseUrl: options.databaseUrl,
+          migrationsDir: MIGRATIONS_DIR,
+        }),
+        ServiceMessagingModule.forRoot({
+          service: SERVICE.name,
+          client: PrismaService,
+          databaseUrl: options.databaseUrl,
+          messaging: options.messaging,
+        }),
+        {
+          module: OrdersModule,
+          providers: [{ provide: ORDER_TIMEOUTS, useValue: options.timeouts }],
+        },
       ],
     };
   }

@@ -1,5 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { countRows, createMigratedTestDatabase, startTestApp, TableOutbox } from '@warren/service-kit/testing';
+import {
+  countRows,
+  createMigratedTestDatabase,
+  startTestApp,
+  TableOutbox,
+} from '@warren/service-kit/testing';
 import type { TestDatabase } from '@warren/testing';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -20,7 +25,11 @@ beforeAll(async () => {
   outbox = new TableOutbox(database.url);
   await outbox.createTable();
   app = await startTestApp(
-    AppModule.forRoot({ databaseUrl: database.url, messaging: { kind: 'outbox', outbox }, timeouts: { timeoutMs: TIMEOUT_MS, sweepIntervalMs: 0 } }),
+    AppModule.forRoot({
+      databaseUrl: database.url,
+      messaging: { kind: 'outbox', outbox },
+      timeouts: { timeoutMs: TIMEOUT_MS, sweepIntervalMs: 0 },
+    }),
     SERVICE.name,
   );
 });
@@ -43,9 +52,14 @@ async function placeOrder(body = anOrder()): Promise<{ id: string; userId: strin
   return (await http().post('/orders').send(body).expect(201)).body;
 }
 
-const eventsOf = async (orderId: string) => (await outbox.events()).filter((e) => e.payload.orderId === orderId);
-const inTransaction = <T>(work: (saga: OrderSaga, tx: Parameters<Parameters<PrismaService['$transaction']>[0]>[0]) => Promise<T>) =>
-  app.get(PrismaService).$transaction((tx) => work(app.get(OrderSaga), tx));
+const eventsOf = async (orderId: string) =>
+  (await outbox.events()).filter((e) => e.payload.orderId === orderId);
+const inTransaction = <T>(
+  work: (
+    saga: OrderSaga,
+    tx: Parameters<Parameters<PrismaService['$transaction']>[0]>[0],
+  ) => Promise<T>,
+) => app.get(PrismaService).$transaction((tx) => work(app.get(OrderSaga), tx));
 
 describe('POST /orders', () => {
   it('creates a PENDING order with its items, total, first history row and order.created', async () => {
@@ -61,7 +75,15 @@ describe('POST /orders', () => {
         { sku: 'BOOK-1', quantity: 2, unitPrice: 12.5 },
         { sku: 'PEN-7', quantity: 1, unitPrice: 0.99 },
       ],
-      history: [{ type: 'order.created', fromStatus: null, toStatus: 'PENDING', reason: null, detail: null }],
+      history: [
+        {
+          type: 'order.created',
+          fromStatus: null,
+          toStatus: 'PENDING',
+          reason: null,
+          detail: null,
+        },
+      ],
     });
     expect(await eventsOf(res.body.id)).toEqual([
       {
@@ -82,30 +104,72 @@ describe('POST /orders', () => {
   });
 
   it.each([
-    ['a non-positive quantity', anOrder({ items: [{ sku: 'A', quantity: 0, unitPrice: 1 }] }), 'items[0].quantity', 'quantity must be at least 1'],
-    ['a negative price', anOrder({ items: [{ sku: 'A', quantity: 1, unitPrice: -1 }] }), 'items[0].unitPrice', 'unitPrice must not be negative'],
-    ['a quantity given as text', anOrder({ items: [{ sku: 'A', quantity: '2', unitPrice: 1 }] }), 'items[0].quantity', 'quantity must be a whole number'],
+    [
+      'a non-positive quantity',
+      anOrder({ items: [{ sku: 'A', quantity: 0, unitPrice: 1 }] }),
+      'items[0].quantity',
+      'quantity must be at least 1',
+    ],
+    [
+      'a negative price',
+      anOrder({ items: [{ sku: 'A', quantity: 1, unitPrice: -1 }] }),
+      'items[0].unitPrice',
+      'unitPrice must not be negative',
+    ],
+    [
+      'a quantity given as text',
+      anOrder({ items: [{ sku: 'A', quantity: '2', unitPrice: 1 }] }),
+      'items[0].quantity',
+      'quantity must be a whole number',
+    ],
     ['no items', anOrder({ items: [] }), 'items', 'items must contain at least one item'],
-    ['a missing userId', { items: [{ sku: 'A', quantity: 1, unitPrice: 1 }] }, 'userId', 'userId must be a UUID'],
-    ['a missing sku', anOrder({ items: [{ quantity: 1, unitPrice: 1 }] }), 'items[0].sku', 'sku should not be empty'],
-  ])('answers 400 for %s, naming the field, and creates nothing', async (_, body, field, problem) => {
-    const before = await countRows(database.url, 'orders');
-    const res = await http().post('/orders').send(body).expect(400);
-    expect(res.body.fields).toContainEqual(expect.objectContaining({ field, problems: expect.arrayContaining([problem]) }));
-    expect(res.body.message).toContain(`${field}: `);
-    expect(await countRows(database.url, 'orders')).toBe(before);
-  });
+    [
+      'a missing userId',
+      { items: [{ sku: 'A', quantity: 1, unitPrice: 1 }] },
+      'userId',
+      'userId must be a UUID',
+    ],
+    [
+      'a missing sku',
+      anOrder({ items: [{ quantity: 1, unitPrice: 1 }] }),
+      'items[0].sku',
+      'sku should not be empty',
+    ],
+  ])(
+    'answers 400 for %s, naming the field, and creates nothing',
+    async (_, body, field, problem) => {
+      const before = await countRows(database.url, 'orders');
+      const res = await http().post('/orders').send(body).expect(400);
+      expect(res.body.fields).toContainEqual(
+        expect.objectContaining({ field, problems: expect.arrayContaining([problem]) }),
+      );
+      expect(res.body.message).toContain(`${field}: `);
+      expect(await countRows(database.url, 'orders')).toBe(before);
+    },
+  );
 
   it('answers 400 for malformed JSON', async () => {
-    const res = await http().post('/orders').set('Content-Type', 'application/json').send('{"userId": ').expect(400);
+    const res = await http()
+      .post('/orders')
+      .set('Content-Type', 'application/json')
+      .send('{"userId": ')
+      .expect(400);
     expect(res.body.message).toMatch(/^Malformed JSON in request body/);
   });
 
   it('creates one order for two POSTs with the same Idempotency-Key', async () => {
     const body = anOrder();
     const ordersBefore = await countRows(database.url, 'orders');
-    const first = await http().post('/orders').set('Idempotency-Key', 'order-key-1').send(body).expect(201);
-    const again = await http().post('/orders').set('Idempotency-Key', 'order-key-1').send(body).expect(201);
+    const first = await http()
+      .post('/orders')
+      .set('Idempotency-Key', 'order-key-1')
+      .send(body)
+      .expect(201);
+    const again = await http()
+      .post('/orders')
+      .set('Idempotency-Key', 'order-key-1')
+      .send(body)
+      .expect(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(await countRows(database.url, 'orders')).toBe(ordersBefore + 1);
@@ -137,12 +201,19 @@ describe('the saga', () => {
   it('confirms on user.validated: history row and order.confirmed citing the cause', async () => {
     const order = await placeOrder();
     const outcome = await inTransaction((saga, tx) =>
-      saga.handleUserValidated(tx, { id: 'evt-v1', type: 'user.validated', correlationId: 'c', payload: { orderId: order.id, userId: order.userId } }),
+      saga.handleUserValidated(tx, {
+        id: 'evt-v1',
+        type: 'user.validated',
+        correlationId: 'c',
+        payload: { orderId: order.id, userId: order.userId },
+      }),
     );
     expect(outcome).toEqual({ changed: true, status: 'CONFIRMED' });
     const view = (await http().get(`/orders/${order.id}`).expect(200)).body;
     expect(view.status).toBe('CONFIRMED');
-    expect(view.history.map((h: { type: string; toStatus: string }) => [h.type, h.toStatus])).toEqual([
+    expect(
+      view.history.map((h: { type: string; toStatus: string }) => [h.type, h.toStatus]),
+    ).toEqual([
       ['order.created', 'PENDING'],
       ['order.confirmed', 'CONFIRMED'],
     ]);
@@ -165,7 +236,13 @@ describe('the saga', () => {
     );
     const view = (await http().get(`/orders/${order.id}`).expect(200)).body;
     expect(view).toMatchObject({ status: 'CANCELLED', cancelReason: 'user-rejected' });
-    expect(view.history[1]).toMatchObject({ type: 'order.cancelled', fromStatus: 'PENDING', toStatus: 'CANCELLED', reason: 'user-rejected', detail: 'user-not-found' });
+    expect(view.history[1]).toMatchObject({
+      type: 'order.cancelled',
+      fromStatus: 'PENDING',
+      toStatus: 'CANCELLED',
+      reason: 'user-rejected',
+      detail: 'user-not-found',
+    });
     expect((await eventsOf(order.id))[1]).toEqual({
       type: 'order.cancelled',
       payload: { orderId: order.id, userId: order.userId, reason: 'user-rejected' },
@@ -178,7 +255,10 @@ describe('the saga', () => {
     await inTransaction((saga, tx) => saga.cancel(tx, order.id, 'timeout'));
     const late = await inTransaction((saga, tx) => saga.confirm(tx, order.id));
     expect(late).toEqual({ changed: false, status: 'CANCELLED' });
-    expect((await eventsOf(order.id)).map((e) => e.type)).toEqual(['order.created', 'order.cancelled']);
+    expect((await eventsOf(order.id)).map((e) => e.type)).toEqual([
+      'order.created',
+      'order.cancelled',
+    ]);
   });
 
   it('rolls back the transition when the transaction fails: no history row, no event', async () => {
@@ -199,22 +279,33 @@ describe('POST /orders/:id/cancel', () => {
     const order = await placeOrder();
     const res = await http().post(`/orders/${order.id}/cancel`).expect(200);
     expect(res.body).toMatchObject({ status: 'CANCELLED', cancelReason: 'client-cancelled' });
-    expect(res.body.history.map((h: { reason: string | null }) => h.reason)).toEqual([null, 'client-cancelled']);
+    expect(res.body.history.map((h: { reason: string | null }) => h.reason)).toEqual([
+      null,
+      'client-cancelled',
+    ]);
   });
 
   it('answers 409 for a CONFIRMED order and changes nothing', async () => {
     const order = await placeOrder();
     await inTransaction((saga, tx) => saga.confirm(tx, order.id));
     const res = await http().post(`/orders/${order.id}/cancel`).expect(409);
-    expect(res.body.message).toBe(`order ${order.id} is CONFIRMED; only PENDING orders can be cancelled`);
+    expect(res.body.message).toBe(
+      `order ${order.id} is CONFIRMED; only PENDING orders can be cancelled`,
+    );
     expect((await http().get(`/orders/${order.id}`)).body.history).toHaveLength(2);
   });
 
   it('answers 404 for an unknown order, and replays the first answer for a repeated Idempotency-Key', async () => {
     await http().post(`/orders/${randomUUID()}/cancel`).expect(404);
     const order = await placeOrder();
-    const first = await http().post(`/orders/${order.id}/cancel`).set('Idempotency-Key', 'cancel-1').expect(200);
-    const again = await http().post(`/orders/${order.id}/cancel`).set('Idempotency-Key', 'cancel-1').expect(200);
+    const first = await http()
+      .post(`/orders/${order.id}/cancel`)
+      .set('Idempotency-Key', 'cancel-1')
+      .expect(200);
+    const again = await http()
+      .post(`/orders/${order.id}/cancel`)
+      .set('Idempotency-Key', 'cancel-1')
+      .expect(200);
     expect(again.body).toEqual(first.body);
   });
 });
@@ -227,7 +318,10 @@ describe('timeout sweeper', () => {
     const fresh = await placeOrder();
     const prisma = app.get(PrismaService);
     const longAgo = new Date(Date.now() - TIMEOUT_MS - 1_000);
-    await prisma.order.updateMany({ where: { id: { in: [stale.id, confirmed.id] } }, data: { createdAt: longAgo } });
+    await prisma.order.updateMany({
+      where: { id: { in: [stale.id, confirmed.id] } },
+      data: { createdAt: longAgo },
+    });
 
     const cancelled = await app.get(OrderTimeoutSweeper).sweep();
     expect(cancelled).toContain(stale.id);

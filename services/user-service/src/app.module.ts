@@ -1,5 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ServiceDatabaseModule, ServiceKitModule, ServiceMessagingModule, type ServiceDescription, type ServiceMessaging } from '@warren/service-kit';
+import {
+  ServiceDatabaseModule,
+  ServiceKitModule,
+  ServiceMessagingModule,
+  type ServiceDescription,
+  type ServiceMessaging,
+} from '@warren/service-kit';
 import { join } from 'node:path';
 import { PrismaService } from './database/prisma.service';
 import { UsersModule } from './users/users.module';
@@ -27,8 +33,17 @@ export class AppModule {
       module: AppModule,
       imports: [
         ServiceKitModule.forRoot(SERVICE.name),
-        ServiceDatabaseModule.forRoot({ client: PrismaService, databaseUrl: options.databaseUrl, migrationsDir: MIGRATIONS_DIR }),
-        ServiceMessagingModule.forRoot({ service: SERVICE.name, client: PrismaService, databaseUrl: options.databaseUrl, messaging: options.messaging }),
+        ServiceDatabaseModule.forRoot({
+          client: PrismaService,
+          databaseUrl: options.databaseUrl,
+          migrationsDir: MIGRATIONS_DIR,
+        }),
+        ServiceMessagingModule.forRoot({
+          service: SERVICE.name,
+          client: PrismaService,
+          databaseUrl: options.databaseUrl,
+          messaging: options.messaging,
+        }),
         UsersModule,
       ],
     };

@@ -1,5 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { countRows, createMigratedTestDatabase, startTestApp, TableOutbox } from '@warren/service-kit/testing';
+import {
+  countRows,
+  createMigratedTestDatabase,
+  startTestApp,
+  TableOutbox,
+} from '@warren/service-kit/testing';
 import type { TestDatabase } from '@warren/testing';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -16,7 +21,10 @@ beforeAll(async () => {
   database = await createMigratedTestDatabase(join(__dirname, '..'), 'user_service');
   outbox = new TableOutbox(database.url);
   await outbox.createTable();
-  app = await startTestApp(AppModule.forRoot({ databaseUrl: database.url, messaging: { kind: 'outbox', outbox } }), SERVICE.name);
+  app = await startTestApp(
+    AppModule.forRoot({ databaseUrl: database.url, messaging: { kind: 'outbox', outbox } }),
+    SERVICE.name,
+  );
 });
 
 afterAll(async () => {
@@ -26,11 +34,17 @@ afterAll(async () => {
 
 describe('POST /users', () => {
   it('registers a user and emits user.created in the same transaction', async () => {
-    const res = await http().post('/users').send({ email: 'Ada@Example.com ', name: 'Ada' }).expect(201);
+    const res = await http()
+      .post('/users')
+      .send({ email: 'Ada@Example.com ', name: 'Ada' })
+      .expect(201);
     expect(res.body).toMatchObject({ email: 'ada@example.com', name: 'Ada', blocked: false });
     expect(res.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
     const events = await outbox.events();
-    expect(events).toContainEqual({ type: 'user.created', payload: { userId: res.body.id, email: 'ada@example.com', name: 'Ada' } });
+    expect(events).toContainEqual({
+      type: 'user.created',
+      payload: { userId: res.body.id, email: 'ada@example.com', name: 'Ada' },
+    });
 
     const read = await http().get(`/users/${res.body.id}`).expect(200);
     expect(read.body).toEqual(res.body);
@@ -39,14 +53,20 @@ describe('POST /users', () => {
   it('refuses a second user with the same email with 409 and emits nothing', async () => {
     await http().post('/users').send({ email: 'grace@example.com', name: 'Grace' }).expect(201);
     const eventsBefore = (await outbox.events()).length;
-    const res = await http().post('/users').send({ email: 'GRACE@example.com', name: 'Other' }).expect(409);
+    const res = await http()
+      .post('/users')
+      .send({ email: 'GRACE@example.com', name: 'Other' })
+      .expect(409);
     expect(res.body.message).toBe('a user with email grace@example.com already exists');
     expect(await outbox.events()).toHaveLength(eventsBefore);
   });
 
   it('answers 400 naming each invalid field, and creates nothing', async () => {
     const usersBefore = await countRows(database.url, 'users');
-    const res = await http().post('/users').send({ email: 'not-an-email', name: 42, extra: true }).expect(400);
+    const res = await http()
+      .post('/users')
+      .send({ email: 'not-an-email', name: 42, extra: true })
+      .expect(400);
     expect(res.body.fields).toEqual(
       expect.arrayContaining([
         { field: 'email', problems: ['email must be an email address'] },
@@ -59,22 +79,38 @@ describe('POST /users', () => {
   });
 
   it('answers 400 with a clear message for malformed JSON', async () => {
-    const res = await http().post('/users').set('Content-Type', 'application/json').send('{"email": "a@b.c",').expect(400);
+    const res = await http()
+      .post('/users')
+      .set('Content-Type', 'application/json')
+      .send('{"email": "a@b.c",')
+      .expect(400);
     expect(res.body.message).toMatch(/^Malformed JSON in request body/);
     expect(res.headers['x-correlation-id']).toBeDefined();
   });
 
   it('returns the first answer for a repeated Idempotency-Key and creates nothing new', async () => {
-    const first = await http().post('/users').set('Idempotency-Key', 'user-key-1').send({ email: 'linus@example.com', name: 'Linus' }).expect(201);
+    const first = await http()
+      .post('/users')
+      .set('Idempotency-Key', 'user-key-1')
+      .send({ email: 'linus@example.com', name: 'Linus' })
+      .expect(201);
     const usersAfterFirst = await countRows(database.url, 'users');
     const eventsAfterFirst = (await outbox.events()).length;
-    const again = await http().post('/users').set('Idempotency-Key', 'user-key-1').send({ email: 'linus@example.com', name: 'Linus' }).expect(201);
+    const again = await http()
+      .post('/users')
+      .set('Idempotency-Key', 'user-key-1')
+      .send({ email: 'linus@example.com', name: 'Linus' })
+      .expect(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(await countRows(database.url, 'users')).toBe(usersAfterFirst);
     expect(await outbox.events()).toHaveLength(eventsAfterFirst);
 
-    const reused = await http().post('/users').set('Idempotency-Key', 'user-key-1').send({ email: 'other@example.com', name: 'Other' }).expect(422);
+    const reused = await http()
+      .post('/users')
+      .set('Idempotency-Key', 'user-key-1')
+      .send({ email: 'other@example.com', name: 'Other' })
+      .expect(422);
     expect(reused.body.message).toMatch(/already used for a different request body/);
   });
 
@@ -98,23 +134,51 @@ describe('order saga participant', () => {
     const prisma = app.get(PrismaService);
     const handler = app.get(OrderEligibilityHandler);
     return prisma.$transaction((tx) =>
-      handler.handleOrderCreated(tx, { id: eventId, type: 'order.created', correlationId: 'c-1', payload: { orderId, userId } }),
+      handler.handleOrderCreated(tx, {
+        id: eventId,
+        type: 'order.created',
+        correlationId: 'c-1',
+        payload: { orderId, userId },
+      }),
     );
   };
 
   it('validates an existing user, rejects a blocked or unknown one, citing the order.created event', async () => {
-    const { body: user } = await http().post('/users').send({ email: 'barbara@example.com', name: 'Barbara' }).expect(201);
+    const { body: user } = await http()
+      .post('/users')
+      .send({ email: 'barbara@example.com', name: 'Barbara' })
+      .expect(201);
     expect(await handle(user.id, 'order-1', 'evt-1')).toEqual({ allowed: true });
 
     await http().put(`/users/${user.id}/blocked`).send({ blocked: true }).expect(200);
-    expect(await handle(user.id, 'order-2', 'evt-2')).toEqual({ allowed: false, reason: 'user-blocked' });
-    expect(await handle('no-such-user', 'order-3', 'evt-3')).toEqual({ allowed: false, reason: 'user-not-found' });
+    expect(await handle(user.id, 'order-2', 'evt-2')).toEqual({
+      allowed: false,
+      reason: 'user-blocked',
+    });
+    expect(await handle('no-such-user', 'order-3', 'evt-3')).toEqual({
+      allowed: false,
+      reason: 'user-not-found',
+    });
 
-    const sagaEvents = (await outbox.events()).filter((e) => e.type.startsWith('user.') && e.type !== 'user.created');
+    const sagaEvents = (await outbox.events()).filter(
+      (e) => e.type.startsWith('user.') && e.type !== 'user.created',
+    );
     expect(sagaEvents).toEqual([
-      { type: 'user.validated', payload: { orderId: 'order-1', userId: user.id }, causationId: 'evt-1' },
-      { type: 'user.rejected', payload: { orderId: 'order-2', userId: user.id, reason: 'user-blocked' }, causationId: 'evt-2' },
-      { type: 'user.rejected', payload: { orderId: 'order-3', userId: 'no-such-user', reason: 'user-not-found' }, causationId: 'evt-3' },
+      {
+        type: 'user.validated',
+        payload: { orderId: 'order-1', userId: user.id },
+        causationId: 'evt-1',
+      },
+      {
+        type: 'user.rejected',
+        payload: { orderId: 'order-2', userId: user.id, reason: 'user-blocked' },
+        causationId: 'evt-2',
+      },
+      {
+        type: 'user.rejected',
+        payload: { orderId: 'order-3', userId: 'no-such-user', reason: 'user-not-found' },
+        causationId: 'evt-3',
+      },
     ]);
   });
 });
@@ -130,8 +194,12 @@ describe('operations endpoints', () => {
 
   it('serves Prometheus metrics and the OpenAPI document', async () => {
     const metrics = await http().get('/metrics').expect(200);
-    expect(metrics.text).toMatch(/http_requests_total\{method="POST",route="\/users",status="201"\} \d+/);
+    expect(metrics.text).toMatch(
+      /http_requests_total\{method="POST",route="\/users",status="201"\} \d+/,
+    );
     const openapi = await http().get('/openapi.json').expect(200);
-    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/users', '/users/{id}', '/healthz', '/readyz']));
+    expect(Object.keys(openapi.body.paths)).toEqual(
+      expect.arrayContaining(['/users', '/users/{id}', '/healthz', '/readyz']),
+    );
   });
 });

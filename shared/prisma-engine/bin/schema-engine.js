@@ -25,7 +25,9 @@ loadEntry()
     (code) => process.exit(code),
     (error) => {
       const fields = { message: String((error && error.stack) || error) };
-      process.stderr.write(`${JSON.stringify({ level: 'ERROR', fields, target: 'schema_engine::logger' })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ level: 'ERROR', fields, target: 'schema_engine::logger' })}\n`,
+      );
       process.exit(1);
     },
   );

@@ -24,7 +24,8 @@ export function parseEngineArguments(argv: readonly string[]): EngineArguments {
     else if (IGNORED_WITH_VALUE.has(arg)) value();
     else if (arg === 'cli') {
       const command = argv[++i];
-      if (!command) throw new Error('cli needs a command: can-connect-to-database or create-database');
+      if (!command)
+        throw new Error('cli needs a command: can-connect-to-database or create-database');
       parsed.cliCommand = command;
     } else throw new Error(`Unknown argument: ${arg}`);
   }
@@ -33,6 +34,7 @@ export function parseEngineArguments(argv: readonly string[]): EngineArguments {
 
 function parseDatasource(text: string): EngineArguments['datasource'] {
   const value: unknown = JSON.parse(text);
-  if (typeof value !== 'object' || value === null) throw new Error('--datasource must be a JSON object');
+  if (typeof value !== 'object' || value === null)
+    throw new Error('--datasource must be a JSON object');
   return value as EngineArguments['datasource'];
 }

@@ -7,7 +7,9 @@ import { toRpcError } from './rpc-errors';
  */
 export async function runCliCommand(command: string, url: string | undefined): Promise<number> {
   const log = (level: 'INFO' | 'ERROR', fields: object) =>
-    process.stderr.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level, fields, target: 'schema_engine::logger' })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ timestamp: new Date().toISOString(), level, fields, target: 'schema_engine::logger' })}\n`,
+    );
   log('INFO', { message: `Starting schema engine CLI command ${command}` });
   try {
     if (!url) throw new Error('--datasource with a url is required');
@@ -19,7 +21,11 @@ export async function runCliCommand(command: string, url: string | undefined): P
     return 0;
   } catch (error) {
     const { data } = toRpcError(error);
-    log('ERROR', { is_panic: data.is_panic, error_code: data.error_code ?? '', message: data.message });
+    log('ERROR', {
+      is_panic: data.is_panic,
+      error_code: data.error_code ?? '',
+      message: data.message,
+    });
     return 1;
   }
 }

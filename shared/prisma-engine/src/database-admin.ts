@@ -18,12 +18,21 @@ function describeConnectFailure(url: string, error: unknown): KnownEngineError {
   const code = (error as { code?: string }).code;
   const where = `${new URL(url).hostname}:${new URL(url).port || 5432}`;
   if (code === INVALID_CATALOG_NAME) {
-    return new KnownEngineError('P1003', `Database \`${databaseName(url)}\` does not exist on the database server at \`${where}\``);
+    return new KnownEngineError(
+      'P1003',
+      `Database \`${databaseName(url)}\` does not exist on the database server at \`${where}\``,
+    );
   }
   if (code === INVALID_PASSWORD) {
-    return new KnownEngineError('P1000', `Authentication failed against database server at \`${where}\``);
+    return new KnownEngineError(
+      'P1000',
+      `Authentication failed against database server at \`${where}\``,
+    );
   }
-  return new KnownEngineError('P1001', `Can't reach database server at \`${where}\` (${redact(url)}): ${(error as Error).message}`);
+  return new KnownEngineError(
+    'P1001',
+    `Can't reach database server at \`${where}\` (${redact(url)}): ${(error as Error).message}`,
+  );
 }
 
 export async function canConnect(url: string): Promise<void> {

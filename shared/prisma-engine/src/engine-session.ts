@@ -23,16 +23,21 @@ export class EngineSession {
 
   constructor(private readonly args: EngineArguments) {}
 
-/** A call's result, and text the CLI should print (the native engine sends it as a `print` request). */
+  /** A call's result, and text the CLI should print (the native engine sends it as a `print` request). */
   async call(method: string, params: unknown): Promise<{ result: unknown; print?: string }> {
     if (method === 'createDatabase') {
-      const name = await createDatabase(this.datasourceUrl((params as { datasource?: unknown })?.datasource));
+      const name = await createDatabase(
+        this.datasourceUrl((params as { datasource?: unknown })?.datasource),
+      );
       return { result: { databaseName: name } };
     }
     const engine = await this.start();
     const target = RENAMED_METHODS[method] ?? method;
     if (typeof engine[target] !== 'function') {
-      throw new KnownEngineError('P1012', `The WebAssembly schema engine does not implement \`${method}\``);
+      throw new KnownEngineError(
+        'P1012',
+        `The WebAssembly schema engine does not implement \`${method}\``,
+      );
     }
     // Called on the engine object: the wasm glue needs `this`.
     const result = await (engine[target] as (p: unknown) => Promise<unknown>).call(engine, params);
@@ -52,10 +57,20 @@ export class EngineSession {
     this.engine ??= (async () => {
       const bindings = await loadWasmBindings();
       const datamodels = await Promise.all(
-        this.args.datamodels.map(async (path): Promise<[string, string]> => [path, await readFile(path, 'utf8')]),
+        this.args.datamodels.map(async (path): Promise<[string, string]> => [
+          path,
+          await readFile(path, 'utf8'),
+        ]),
       );
-      const adapter = migrationAdapterFactory(this.datasourceUrl(undefined), this.args.datasource?.shadowDatabaseUrl);
-      return bindings.SchemaEngine.new({ datamodels: datamodels.length ? datamodels : undefined }, forwardLog, adapter);
+      const adapter = migrationAdapterFactory(
+        this.datasourceUrl(undefined),
+        this.args.datasource?.shadowDatabaseUrl,
+      );
+      return bindings.SchemaEngine.new(
+        { datamodels: datamodels.length ? datamodels : undefined },
+        forwardLog,
+        adapter,
+      );
     })();
     return this.engine;
   }
@@ -65,7 +80,10 @@ export class EngineSession {
     const fromRequest = urlFromDatasourceParam(requested);
     const url = fromRequest ?? this.args.datasource?.url;
     if (!url) {
-      throw new KnownEngineError('P1012', 'No database URL: set `datasource.url` in prisma.config.ts');
+      throw new KnownEngineError(
+        'P1012',
+        'No database URL: set `datasource.url` in prisma.config.ts',
+      );
     }
     return url;
   }

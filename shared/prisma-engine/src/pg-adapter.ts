@@ -17,11 +17,11 @@ const FIRST_NORMAL_OBJECT_ID = 16384;
  * (prisma/orm#27403); their text form is all the engine needs, so they are reported as text.
  */
 const ADAPTER_KNOWN_OIDS = new Set([
-  16, 17, 19, 20, 21, 23, 25, 26, 114, 142, 650, 700, 701, 790, 869, 1042, 1043, 1082, 1083, 1114, 1184, 1266,
-  1560, 1562, 1700, 2950, 3802,
+  16, 17, 19, 20, 21, 23, 25, 26, 114, 142, 650, 700, 701, 790, 869, 1042, 1043, 1082, 1083, 1114,
+  1184, 1266, 1560, 1562, 1700, 2950, 3802,
   // arrays
-  143, 199, 651, 791, 1000, 1001, 1002, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028, 1041, 1115, 1182,
-  1183, 1185, 1231, 1561, 1563, 2951, 3807,
+  143, 199, 651, 791, 1000, 1001, 1002, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1028, 1041,
+  1115, 1182, 1183, 1185, 1231, 1561, 1563, 2951, 3807,
 ]);
 
 export function reportUnknownBuiltinTypesAsText(fields: { dataTypeID: number }[]): void {
@@ -110,10 +110,13 @@ class MigrationAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
   }
 
   async connectToShadowDb(): Promise<SqlDriverAdapter> {
-    if (this.shadowDatabaseUrl) return connectRunningWholeScripts(adapterFactoryFor(this.shadowDatabaseUrl));
+    if (this.shadowDatabaseUrl)
+      return connectRunningWholeScripts(adapterFactoryFor(this.shadowDatabaseUrl));
     const name = `prisma_migrate_shadow_db_${globalThis.crypto.randomUUID()}`;
     await runAdminStatement(this.url, `CREATE DATABASE "${name}"`);
-    const adapter = await connectRunningWholeScripts(adapterFactoryFor(withDatabase(this.url, name)));
+    const adapter = await connectRunningWholeScripts(
+      adapterFactoryFor(withDatabase(this.url, name)),
+    );
     const closePool = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await closePool();

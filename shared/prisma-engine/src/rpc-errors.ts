@@ -24,12 +24,19 @@ export function toRpcError(error: unknown): RpcError {
   }
   const engineError = error as { code?: unknown; message?: unknown; meta?: unknown };
   if (typeof engineError?.code === 'string' && typeof engineError.message === 'string') {
-    return wrap({ is_panic: false, message: engineError.message, error_code: engineError.code, meta: engineError.meta });
+    return wrap({
+      is_panic: false,
+      message: engineError.message,
+      error_code: engineError.code,
+      meta: engineError.meta,
+    });
   }
   const message = error instanceof Error ? `${error.message}${causeOf(error)}` : String(error);
   return wrap({ is_panic: false, message });
 }
 
 function causeOf(error: Error): string {
-  return error.cause ? ` (cause: ${error.cause instanceof Error ? error.cause.message : String(error.cause)})` : '';
+  return error.cause
+    ? ` (cause: ${error.cause instanceof Error ? error.cause.message : String(error.cause)})`
+    : '';
 }

@@ -15,7 +15,11 @@ interface RpcRequest {
  * Serves line-delimited JSON-RPC 2.0 on the given streams until input ends, one request at a time
  * in arrival order (the engine is not reentrant), as the native schema engine does.
  */
-export async function serveJsonRpc(session: EngineSession, input: Readable, output: Writable): Promise<void> {
+export async function serveJsonRpc(
+  session: EngineSession,
+  input: Readable,
+  output: Writable,
+): Promise<void> {
   const send = (message: object) => output.write(`${JSON.stringify(message)}\n`);
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     if (!line.trim()) continue;
@@ -29,7 +33,13 @@ export async function serveJsonRpc(session: EngineSession, input: Readable, outp
     if (!request.method) continue; // the CLI's answer to a `print` request: nothing to do
     try {
       const { result, print } = await session.call(request.method, request.params);
-      if (print) send({ jsonrpc: '2.0', id: session.requestId(), method: 'print', params: { content: print.replace(/\n$/, '') } });
+      if (print)
+        send({
+          jsonrpc: '2.0',
+          id: session.requestId(),
+          method: 'print',
+          params: { content: print.replace(/\n$/, '') },
+        });
       send({ jsonrpc: '2.0', id: request.id, result });
     } catch (error) {
       send({ jsonrpc: '2.0', id: request.id, error: toRpcError(error) });

@@ -11,7 +11,10 @@ export interface PrismaRun {
  * Runs the ordinary Prisma CLI (`prisma migrate deploy`, ...) in a service folder, with the
  * stand-in engine and the given database, and collects its output.
  */
-export function runPrisma(args: readonly string[], options: { cwd: string; databaseUrl: string }): Promise<PrismaRun> {
+export function runPrisma(
+  args: readonly string[],
+  options: { cwd: string; databaseUrl: string },
+): Promise<PrismaRun> {
   const cli = require.resolve('prisma/build/index.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
@@ -19,7 +22,8 @@ export function runPrisma(args: readonly string[], options: { cwd: string; datab
       env: {
         ...process.env,
         DATABASE_URL: options.databaseUrl,
-        PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? schemaEngineBinaryPath,
+        PRISMA_SCHEMA_ENGINE_BINARY:
+          process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? schemaEngineBinaryPath,
         PRISMA_HIDE_UPDATE_MESSAGE: '1',
         CHECKPOINT_DISABLE: '1',
       },

@@ -35,7 +35,9 @@ class WasmPanicRegistry {
 }
 
 export const wasmPanics = new WasmPanicRegistry();
-(globalThis as unknown as { PRISMA_WASM_PANIC_REGISTRY: WasmPanicRegistry }).PRISMA_WASM_PANIC_REGISTRY = wasmPanics;
+(
+  globalThis as unknown as { PRISMA_WASM_PANIC_REGISTRY: WasmPanicRegistry }
+).PRISMA_WASM_PANIC_REGISTRY = wasmPanics;
 
 let loaded: Promise<WasmBindings> | undefined;
 
@@ -46,7 +48,8 @@ let loaded: Promise<WasmBindings> | undefined;
 export function loadWasmBindings(): Promise<WasmBindings> {
   loaded ??= (async () => {
     const gluePath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
-    const bindings = (await import(pathToFileURL(gluePath).href)) as WasmBindings & Record<string, unknown>;
+    const bindings = (await import(pathToFileURL(gluePath).href)) as WasmBindings &
+      Record<string, unknown>;
     const bytes = await readFile(join(dirname(gluePath), 'schema_engine_bg.wasm'));
     const { instance } = await WebAssembly.instantiate(bytes, {
       './schema_engine_bg.js': bindings as unknown as WebAssembly.ModuleImports,

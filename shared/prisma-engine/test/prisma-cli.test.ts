@@ -78,19 +78,29 @@ it('migrate dev, deploy, status and diff work offline through the stand-in engin
   const dev = await prisma('migrate', 'dev', '--name', 'init');
   expectSuccess(dev);
   expect(dev.stdout).toContain('Your database is now in sync with your schema.');
-  const [migration] = readdirSync(join(project, 'prisma', 'migrations')).filter((n) => n.endsWith('_init'));
+  const [migration] = readdirSync(join(project, 'prisma', 'migrations')).filter((n) =>
+    n.endsWith('_init'),
+  );
   expect(migration).toBeDefined();
 
-  const applied = await query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
-    'SELECT migration_name, checksum, finished_at FROM _prisma_migrations',
-  );
-  expect(applied).toEqual([expect.objectContaining({ migration_name: migration, finished_at: expect.any(Date) })]);
+  const applied = await query<{
+    migration_name: string;
+    checksum: string;
+    finished_at: Date | null;
+  }>('SELECT migration_name, checksum, finished_at FROM _prisma_migrations');
+  expect(applied).toEqual([
+    expect.objectContaining({ migration_name: migration, finished_at: expect.any(Date) }),
+  ]);
   expect(applied[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
-  const columns = await query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'Account' ORDER BY column_name");
+  const columns = await query<{ column_name: string }>(
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'Account' ORDER BY column_name",
+  );
   expect(columns.map((c) => c.column_name)).toEqual(['balance', 'email', 'id', 'tier']);
 
   // The shadow database was a separate one, and it is gone.
-  const shadows = await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'prisma_migrate_shadow_db_%'");
+  const shadows = await query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'prisma_migrate_shadow_db_%'",
+  );
   expect(shadows).toEqual([]);
 
   const deploy = await prisma('migrate', 'deploy');
@@ -101,13 +111,27 @@ it('migrate dev, deploy, status and diff work offline through the stand-in engin
   expectSuccess(status);
   expect(status.stdout).toContain('Database schema is up to date!');
 
-  const diff = await prisma('migrate', 'diff', '--from-config-datasource', '--to-schema', 'prisma/schema.prisma', '--exit-code');
+  const diff = await prisma(
+    'migrate',
+    'diff',
+    '--from-config-datasource',
+    '--to-schema',
+    'prisma/schema.prisma',
+    '--exit-code',
+  );
   expect(diff.code).toBe(0);
 });
 
 it('reports drift: a hand-made change makes migrate diff --exit-code fail', async () => {
   await query('ALTER TABLE "Account" ADD COLUMN nickname text');
-  const diff = await prisma('migrate', 'diff', '--from-config-datasource', '--to-schema', 'prisma/schema.prisma', '--exit-code');
+  const diff = await prisma(
+    'migrate',
+    'diff',
+    '--from-config-datasource',
+    '--to-schema',
+    'prisma/schema.prisma',
+    '--exit-code',
+  );
   expect(diff.code).toBe(2);
   expect(diff.stdout).toContain('nickname');
 });

@@ -9,7 +9,12 @@ interface BodyParserError extends Error {
 }
 
 /** Express error middleware for the body parser: malformed JSON becomes a clear 400, not a 500. */
-export function bodyParserErrors(error: BodyParserError, _req: Request, res: Response, next: NextFunction): void {
+export function bodyParserErrors(
+  error: BodyParserError,
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   if (error.type === 'entity.parse.failed') {
     res.status(400).json({
       statusCode: 400,
@@ -19,11 +24,15 @@ export function bodyParserErrors(error: BodyParserError, _req: Request, res: Res
     return;
   }
   if (error.type === 'entity.too.large') {
-    res.status(413).json({ statusCode: 413, error: 'Payload Too Large', message: 'Request body exceeds 1 MiB' });
+    res
+      .status(413)
+      .json({ statusCode: 413, error: 'Payload Too Large', message: 'Request body exceeds 1 MiB' });
     return;
   }
   if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    res.status(error.status).json({ statusCode: error.status, error: 'Bad Request', message: error.message });
+    res
+      .status(error.status)
+      .json({ statusCode: error.status, error: 'Bad Request', message: error.message });
     return;
   }
   next(error);

@@ -1,12 +1,19 @@
 /** The database connection string from DATABASE_URL, or an error that says what is expected. */
 export function databaseUrlFrom(env: NodeJS.ProcessEnv): string {
   const url = env.DATABASE_URL;
-  if (!url) throw new Error('DATABASE_URL is required (postgresql://user:password@host:port/database)');
+  if (!url)
+    throw new Error('DATABASE_URL is required (postgresql://user:password@host:port/database)');
   return url;
 }
 
 /** A whole number from the environment within bounds, or the default when unset. */
-export function integerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function integerFrom(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

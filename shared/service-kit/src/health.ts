@@ -37,7 +37,10 @@ export class ReadinessChecks {
 async function runWithTimeout(check: ReadinessCheck): Promise<CheckOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)),
+      PROBE_TIMEOUT_MS,
+    );
   });
   try {
     await Promise.race([check.probe(), timeout]);
@@ -62,7 +65,9 @@ export class HealthController {
 
   @Get('readyz')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Readiness: every registered check passes (503 with the failing ones otherwise)' })
+  @ApiOperation({
+    summary: 'Readiness: every registered check passes (503 with the failing ones otherwise)',
+  })
   async ready(): Promise<{ status: 'ready'; checks: CheckOutcome[] }> {
     const checks = await this.readiness.run();
     if (checks.some((c) => !c.ok)) {
@@ -84,7 +89,9 @@ export function migrationsApplied(db: RawSqlClient, migrationsDir: string): Read
   return {
     name: 'migrations',
     probe: async () => {
-      const shipped = (await readdir(migrationsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+      const shipped = (await readdir(migrationsDir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
       const rows = await db
         .$queryRawUnsafe<{ migration_name: string; finished_at: Date | null }[]>(
           'SELECT migration_name, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL',

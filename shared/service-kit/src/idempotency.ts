@@ -50,7 +50,9 @@ export async function runIdempotently<Tx extends RawSqlClient, B>(
     return { ...(await client.$transaction(work)), replayed: false };
   }
   const key = checkedKey(request.key);
-  const fingerprint = createHash('sha256').update(JSON.stringify(request.body ?? null)).digest('hex');
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify(request.body ?? null))
+    .digest('hex');
   return client.$transaction(async (tx) => {
     const claimed = await tx.$queryRawUnsafe<unknown[]>(
       `INSERT INTO idempotency_keys (scope, key, request_fingerprint) VALUES ($1, $2, $3)
@@ -72,8 +74,15 @@ export async function runIdempotently<Tx extends RawSqlClient, B>(
   });
 }
 
-async function replay<B>(tx: RawSqlClient, scope: string, key: string, fingerprint: string): Promise<IdempotentAnswer<B>> {
-  const [stored] = await tx.$queryRawUnsafe<{ request_fingerprint: string; response_status: number; response_body: B }[]>(
+async function replay<B>(
+  tx: RawSqlClient,
+  scope: string,
+  key: string,
+  fingerprint: string,
+): Promise<IdempotentAnswer<B>> {
+  const [stored] = await tx.$queryRawUnsafe<
+    { request_fingerprint: string; response_status: number; response_body: B }[]
+  >(
     `SELECT request_fingerprint, response_status, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
     scope,
     key,
@@ -89,7 +98,9 @@ async function replay<B>(tx: RawSqlClient, scope: string, key: string, fingerpri
 
 function checkedKey(key: string): string {
   if (!/^[\x21-\x7e]{1,200}$/.test(key)) {
-    throw new BadRequestException(`${IDEMPOTENCY_HEADER} header must be 1 to 200 visible ASCII characters`);
+    throw new BadRequestException(
+      `${IDEMPOTENCY_HEADER} header must be 1 to 200 visible ASCII characters`,
+    );
   }
   return key;
 }

@@ -42,7 +42,8 @@ export class NestJsonLogger implements LoggerService {
     if (context) fields.context = context;
     if (stack) fields.stack = stack;
     if (message instanceof Error) this.logger[level]({ ...fields, err: message }, message.message);
-    else if (typeof message === 'object' && message !== null) this.logger[level]({ ...fields, ...message });
+    else if (typeof message === 'object' && message !== null)
+      this.logger[level]({ ...fields, ...message });
     else this.logger[level](fields, String(message));
   }
 }

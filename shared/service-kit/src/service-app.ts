@@ -3,7 +3,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { bodyParserErrors, jsonBodyParser } from './body-parsing';
-import { correlationContextMiddleware, correlationMiddleware, CORRELATION_HEADER } from './correlation';
+import {
+  correlationContextMiddleware,
+  correlationMiddleware,
+  CORRELATION_HEADER,
+} from './correlation';
 import { HealthController, ReadinessChecks } from './health';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { createJsonLogger, NestJsonLogger } from './logger';
@@ -20,7 +24,11 @@ export class ServiceKitModule {
       module: ServiceKitModule,
       global: true,
       controllers: [HealthController, MetricsController],
-      providers: [ReadinessChecks, ServiceMetrics, { provide: SERVICE_LOGGER, useFactory: () => createJsonLogger(serviceName) }],
+      providers: [
+        ReadinessChecks,
+        ServiceMetrics,
+        { provide: SERVICE_LOGGER, useFactory: () => createJsonLogger(serviceName) },
+      ],
       exports: [ReadinessChecks, ServiceMetrics, SERVICE_LOGGER],
     };
   }
@@ -37,7 +45,10 @@ export interface ServiceDescription {
  * correlation ids, JSON logs and access logs, request metrics, JSON bodies with clear errors,
  * strict DTO validation, the OpenAPI document (/docs, /openapi.json) and graceful shutdown.
  */
-export function configureServiceApp(app: INestApplication, service: ServiceDescription): INestApplication {
+export function configureServiceApp(
+  app: INestApplication,
+  service: ServiceDescription,
+): INestApplication {
   const logger = app.get<Logger>(SERVICE_LOGGER);
   app.useLogger(new NestJsonLogger(logger));
   app.use(correlationMiddleware);

@@ -1,4 +1,13 @@
-import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
 import { databaseChecks, ReadinessChecks } from './health';
 import type { RawSqlClient } from './idempotency';
 
@@ -19,13 +28,16 @@ export interface ServiceDatabaseOptions {
 @Injectable()
 class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
-    @Inject(SERVICE_DATABASE) private readonly client: RawSqlClient & { $disconnect(): Promise<void> },
+    @Inject(SERVICE_DATABASE)
+    private readonly client: RawSqlClient & { $disconnect(): Promise<void> },
     @Inject(MIGRATIONS_DIR) private readonly migrationsDir: string,
     private readonly readiness: ReadinessChecks,
   ) {}
 
   onModuleInit(): void {
-    databaseChecks(this.client, this.migrationsDir).forEach((check) => this.readiness.register(check));
+    databaseChecks(this.client, this.migrationsDir).forEach((check) =>
+      this.readiness.register(check),
+    );
   }
 
   /** After the messaging module stopped its consumers and relay, which still use the client. */

@@ -18,9 +18,15 @@ import { configureServiceApp } from './service-app';
 process.env.LOG_LEVEL ??= 'warn';
 
 /** A fresh database for one suite with the service's committed migrations applied by `prisma migrate deploy`. */
-export async function createMigratedTestDatabase(serviceDir: string, prefix: string): Promise<TestDatabase> {
+export async function createMigratedTestDatabase(
+  serviceDir: string,
+  prefix: string,
+): Promise<TestDatabase> {
   const database = await createTestDatabase(prefix);
-  const run = await runPrisma(['migrate', 'deploy'], { cwd: serviceDir, databaseUrl: database.url });
+  const run = await runPrisma(['migrate', 'deploy'], {
+    cwd: serviceDir,
+    databaseUrl: database.url,
+  });
   if (run.code !== 0) {
     await database.dispose();
     throw new Error(`prisma migrate deploy failed (${run.code}):\n${run.stdout}\n${run.stderr}`);
@@ -52,10 +58,16 @@ export class TableOutbox implements TransactionalOutbox<RawSqlClient> {
 
   /** Every committed event, oldest first. */
   async events(): Promise<StoredEvent[]> {
-    const rows = await this.query<{ type: string; payload: Record<string, unknown>; causation_id: string | null }>(
-      'SELECT type, payload, causation_id FROM test_outbox ORDER BY seq',
-    );
-    return rows.map((r) => ({ type: r.type, payload: r.payload, ...(r.causation_id ? { causationId: r.causation_id } : {}) }));
+    const rows = await this.query<{
+      type: string;
+      payload: Record<string, unknown>;
+      causation_id: string | null;
+    }>('SELECT type, payload, causation_id FROM test_outbox ORDER BY seq');
+    return rows.map((r) => ({
+      type: r.type,
+      payload: r.payload,
+      ...(r.causation_id ? { causationId: r.causation_id } : {}),
+    }));
   }
 
   private async query<T>(sql: string): Promise<T[]> {
@@ -83,7 +95,9 @@ export async function countRows(databaseUrl: string, table: string): Promise<num
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${client.escapeIdentifier(table)}`);
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${client.escapeIdentifier(table)}`,
+    );
     return Number(rows[0]!.n);
   } finally {
     await client.end();

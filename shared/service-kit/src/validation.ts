@@ -1,4 +1,9 @@
-import { BadRequestException, ParseUUIDPipe, ValidationPipe, type ValidationError } from '@nestjs/common';
+import {
+  BadRequestException,
+  ParseUUIDPipe,
+  ValidationPipe,
+  type ValidationError,
+} from '@nestjs/common';
 
 /** One invalid field of a request body: its path (`items[0].quantity`) and what is wrong with it. */
 export interface FieldError {
@@ -9,8 +14,14 @@ export interface FieldError {
 /** Flattens class-validator's nested errors into one entry per offending field, named by path. */
 export function fieldErrors(errors: readonly ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
-    const path = /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : parent ? `${parent}.${error.property}` : error.property;
-    const own: FieldError[] = error.constraints ? [{ field: path, problems: Object.values(error.constraints) }] : [];
+    const path = /^\d+$/.test(error.property)
+      ? `${parent}[${error.property}]`
+      : parent
+        ? `${parent}.${error.property}`
+        : error.property;
+    const own: FieldError[] = error.constraints
+      ? [{ field: path, problems: Object.values(error.constraints) }]
+      : [];
     return [...own, ...fieldErrors(error.children ?? [], path)];
   });
 }
@@ -38,5 +49,8 @@ export function createValidationPipe(): ValidationPipe {
 
 /** A path or query parameter that must be a UUID; a 400 names it otherwise. */
 export function uuidParam(name: string): ParseUUIDPipe {
-  return new ParseUUIDPipe({ exceptionFactory: () => validationFailed([{ field: name, problems: [`${name} must be a UUID`] }]) });
+  return new ParseUUIDPipe({
+    exceptionFactory: () =>
+      validationFailed([{ field: name, problems: [`${name} must be a UUID`] }]),
+  });
 }

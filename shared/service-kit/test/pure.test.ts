@@ -9,7 +9,18 @@ describe('fieldErrors', () => {
       { property: 'userId', constraints: { isUuid: 'userId must be a UUID' }, children: [] },
       {
         property: 'items',
-        children: [{ property: '0', children: [{ property: 'quantity', constraints: { min: 'quantity must be at least 1' }, children: [] }] }],
+        children: [
+          {
+            property: '0',
+            children: [
+              {
+                property: 'quantity',
+                constraints: { min: 'quantity must be at least 1' },
+                children: [],
+              },
+            ],
+          },
+        ],
       },
     ] as unknown as ValidationError[];
     expect(fieldErrors(errors)).toEqual([
@@ -31,6 +42,8 @@ describe('integerFrom', () => {
   it('uses the default when unset and names the variable when invalid', () => {
     expect(integerFrom({}, 'PORT', 3001)).toBe(3001);
     expect(integerFrom({ PORT: '8080' }, 'PORT', 3001, 0, 65535)).toBe(8080);
-    expect(() => integerFrom({ PORT: 'eighty' }, 'PORT', 3001, 0, 65535)).toThrow('PORT must be a whole number from 0 to 65535, got "eighty"');
+    expect(() => integerFrom({ PORT: 'eighty' }, 'PORT', 3001, 0, 65535)).toThrow(
+      'PORT must be a whole number from 0 to 65535, got "eighty"',
+    );
   });
 });

@@ -25,27 +25,50 @@ export class NotificationRecorder {
   }
 
   @HandleEvent('user.created')
-  async onUserCreated(event: EventEnvelope<'user.created'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onUserCreated(
+    event: EventEnvelope<'user.created'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     logged(logger, event, await this.handleUserCreated(tx, event));
   }
 
   @HandleEvent('order.confirmed')
-  async onOrderConfirmed(event: EventEnvelope<'order.confirmed'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onOrderConfirmed(
+    event: EventEnvelope<'order.confirmed'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     logged(logger, event, await this.handleOrderConfirmed(tx, event));
   }
 
   @HandleEvent('order.cancelled')
-  async onOrderCancelled(event: EventEnvelope<'order.cancelled'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onOrderCancelled(
+    event: EventEnvelope<'order.cancelled'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     logged(logger, event, await this.handleOrderCancelled(tx, event));
   }
 }
 
-function logged(logger: HandlerContext<Tx>['logger'], event: { id: string; type: string; payload: { userId: string } }, recorded: boolean): void {
-  logger.info({ eventId: event.id, userId: event.payload.userId, recorded }, `notification for ${event.type}`);
+function logged(
+  logger: HandlerContext<Tx>['logger'],
+  event: { id: string; type: string; payload: { userId: string } },
+  recorded: boolean,
+): void {
+  logger.info(
+    { eventId: event.id, userId: event.payload.userId, recorded },
+    `notification for ${event.type}`,
+  );
 }
 
 /** Returns false when the event had already been recorded. */
-async function record(tx: Tx, eventId: string, notification: ComposedNotification): Promise<boolean> {
-  const { count } = await tx.notification.createMany({ data: [{ ...notification, eventId }], skipDuplicates: true });
+async function record(
+  tx: Tx,
+  eventId: string,
+  notification: ComposedNotification,
+): Promise<boolean> {
+  const { count } = await tx.notification.createMany({
+    data: [{ ...notification, eventId }],
+    skipDuplicates: true,
+  });
   return count === 1;
 }

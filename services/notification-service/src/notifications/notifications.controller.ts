@@ -9,7 +9,10 @@ export class NotificationsController {
   constructor(private readonly prisma: PrismaService) {}
 
   @Get()
-  @ApiOkResponse({ type: [NotificationView], description: "The user's notifications, newest first" })
+  @ApiOkResponse({
+    type: [NotificationView],
+    description: "The user's notifications, newest first",
+  })
   async list(@Query() query: ListNotificationsQuery): Promise<NotificationView[]> {
     const rows = await this.prisma.notification.findMany({
       where: { userId: query.userId },

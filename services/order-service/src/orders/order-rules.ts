@@ -16,7 +16,9 @@ export function fromCents(cents: number): number {
   return cents / 100;
 }
 
-export function orderTotalCents(items: readonly { quantity: number; unitPriceCents: number }[]): number {
+export function orderTotalCents(
+  items: readonly { quantity: number; unitPriceCents: number }[],
+): number {
   return items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 }
 

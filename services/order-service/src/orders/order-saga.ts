@@ -34,7 +34,12 @@ export class OrderSaga {
     return this.leavePending(tx, orderId, 'CONFIRMED', null, options);
   }
 
-  cancel(tx: Tx, orderId: string, reason: CancelReason, options: TransitionOptions = {}): Promise<TransitionOutcome> {
+  cancel(
+    tx: Tx,
+    orderId: string,
+    reason: CancelReason,
+    options: TransitionOptions = {},
+  ): Promise<TransitionOutcome> {
     return this.leavePending(tx, orderId, 'CANCELLED', reason, options);
   }
 
@@ -45,19 +50,31 @@ export class OrderSaga {
 
   /** user.rejected: the order is cancelled, with the user-service's reason in the history. */
   handleUserRejected(tx: Tx, event: IncomingEvent<'user.rejected'>): Promise<TransitionOutcome> {
-    return this.cancel(tx, event.payload.orderId, 'user-rejected', { detail: event.payload.reason, causationId: event.id });
+    return this.cancel(tx, event.payload.orderId, 'user-rejected', {
+      detail: event.payload.reason,
+      causationId: event.id,
+    });
   }
 
   @HandleEvent('user.validated')
-  async onUserValidated(event: EventEnvelope<'user.validated'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onUserValidated(
+    event: EventEnvelope<'user.validated'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     const outcome = await this.handleUserValidated(tx, event);
     logger.info({ orderId: event.payload.orderId, ...outcome }, 'saga answer: user validated');
   }
 
   @HandleEvent('user.rejected')
-  async onUserRejected(event: EventEnvelope<'user.rejected'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onUserRejected(
+    event: EventEnvelope<'user.rejected'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     const outcome = await this.handleUserRejected(tx, event);
-    logger.info({ orderId: event.payload.orderId, reason: event.payload.reason, ...outcome }, 'saga answer: user rejected');
+    logger.info(
+      { orderId: event.payload.orderId, reason: event.payload.reason, ...outcome },
+      'saga answer: user rejected',
+    );
   }
 
   private async leavePending(
@@ -72,17 +89,31 @@ export class OrderSaga {
       data: { status: to, cancelReason: reason },
     });
     if (!order) {
-      const current = await tx.order.findUnique({ where: { id: orderId }, select: { status: true } });
+      const current = await tx.order.findUnique({
+        where: { id: orderId },
+        select: { status: true },
+      });
       return { changed: false, status: current?.status ?? null };
     }
     const type = to === 'CONFIRMED' ? 'order.confirmed' : 'order.cancelled';
-    await tx.orderEvent.create({ data: { orderId, type, fromStatus: 'PENDING', toStatus: to, reason, detail: detail ?? null } });
+    await tx.orderEvent.create({
+      data: { orderId, type, fromStatus: 'PENDING', toStatus: to, reason, detail: detail ?? null },
+    });
     const announce = { aggregateKey: orderId, ...(causationId ? { causationId } : {}) };
     if (reason === null) {
-      const payload = { orderId, userId: order.userId, totalCents: order.totalCents, currency: order.currency };
+      const payload = {
+        orderId,
+        userId: order.userId,
+        totalCents: order.totalCents,
+        currency: order.currency,
+      };
       await this.outbox.append(tx, { type: 'order.confirmed', payload, ...announce });
     } else {
-      await this.outbox.append(tx, { type: 'order.cancelled', payload: { orderId, userId: order.userId, reason }, ...announce });
+      await this.outbox.append(tx, {
+        type: 'order.cancelled',
+        payload: { orderId, userId: order.userId, reason },
+        ...announce,
+      });
     }
     return { changed: true, status: to };
   }

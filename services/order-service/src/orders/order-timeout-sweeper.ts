@@ -1,4 +1,9 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { SERVICE_LOGGER } from '@warren/service-kit';
 import type { Logger } from 'pino';
 import { PrismaService } from '../database/prisma.service';
@@ -52,20 +57,26 @@ export class OrderTimeoutSweeper implements OnApplicationBootstrap, BeforeApplic
     const cancelled: string[] = [];
     for (;;) {
       const stale = await this.prisma.order.findMany({
-        where: { status: 'PENDING', createdAt: { lte: pendingCutoff(now, this.settings.timeoutMs) } },
+        where: {
+          status: 'PENDING',
+          createdAt: { lte: pendingCutoff(now, this.settings.timeoutMs) },
+        },
         select: { id: true },
         orderBy: { createdAt: 'asc' },
         take: BATCH,
       });
       for (const { id } of stale) {
         const outcome = await this.prisma.$transaction((tx) =>
-          this.saga.cancel(tx, id, 'timeout', { detail: `no answer from the saga within ${this.settings.timeoutMs} ms` }),
+          this.saga.cancel(tx, id, 'timeout', {
+            detail: `no answer from the saga within ${this.settings.timeoutMs} ms`,
+          }),
         );
         if (outcome.changed) cancelled.push(id);
       }
       if (stale.length < BATCH) break;
     }
-    if (cancelled.length) this.logger.info({ orders: cancelled }, 'cancelled orders that timed out');
+    if (cancelled.length)
+      this.logger.info({ orders: cancelled }, 'cancelled orders that timed out');
     return cancelled;
   }
 }

@@ -18,7 +18,11 @@ export function toOrderView(order: OrderWithHistory): OrderView {
     currency: order.currency,
     total: fromCents(order.totalCents),
     cancelReason: order.cancelReason,
-    items: order.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPrice: fromCents(i.unitPriceCents) })),
+    items: order.items.map((i) => ({
+      sku: i.sku,
+      quantity: i.quantity,
+      unitPrice: fromCents(i.unitPriceCents),
+    })),
     history: order.history.map((e) => ({
       type: e.type,
       fromStatus: e.fromStatus,

@@ -30,15 +30,25 @@ export class OrderItemDto {
   @Max(10000)
   quantity!: number;
 
-  @ApiProperty({ example: 12.5, minimum: 0, description: 'Price of one unit in the order currency, at most 2 decimals' })
-  @IsNumber({ maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false }, { message: 'unitPrice must be a number with at most 2 decimals' })
+  @ApiProperty({
+    example: 12.5,
+    minimum: 0,
+    description: 'Price of one unit in the order currency, at most 2 decimals',
+  })
+  @IsNumber(
+    { maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false },
+    { message: 'unitPrice must be a number with at most 2 decimals' },
+  )
   @Min(0, { message: 'unitPrice must not be negative' })
   @Max(1_000_000)
   unitPrice!: number;
 }
 
 export class CreateOrderDto {
-  @ApiProperty({ format: 'uuid', description: 'Checked by user-service through the saga, never synchronously' })
+  @ApiProperty({
+    format: 'uuid',
+    description: 'Checked by user-service through the saga, never synchronously',
+  })
   @IsUUID('all', { message: 'userId must be a UUID' })
   userId!: string;
 
@@ -64,7 +74,8 @@ export class OrderItemView {
 
 export class OrderHistoryEntry {
   @ApiProperty({ example: 'order.cancelled' }) type!: string;
-  @ApiProperty({ nullable: true, enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) fromStatus!: string | null;
+  @ApiProperty({ nullable: true, enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) fromStatus!:
+    string | null;
   @ApiProperty({ enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) toStatus!: string;
   @ApiProperty({ nullable: true }) reason!: string | null;
   @ApiProperty({ nullable: true }) detail!: string | null;
@@ -77,7 +88,8 @@ export class OrderView {
   @ApiProperty({ enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) status!: string;
   @ApiProperty() currency!: string;
   @ApiProperty({ description: 'Sum of quantity × unitPrice' }) total!: number;
-  @ApiProperty({ nullable: true, enum: ['user-rejected', 'timeout', 'client-cancelled'] }) cancelReason!: string | null;
+  @ApiProperty({ nullable: true, enum: ['user-rejected', 'timeout', 'client-cancelled'] })
+  cancelReason!: string | null;
   @ApiProperty({ type: [OrderItemView] }) items!: OrderItemView[];
   @ApiProperty({ type: [OrderHistoryEntry] }) history!: OrderHistoryEntry[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;

@@ -26,8 +26,13 @@ export class OrdersController {
 
   @Post()
   @idempotencyHeader
-  @ApiCreatedResponse({ type: OrderView, description: 'PENDING: the saga decides CONFIRMED or CANCELLED' })
-  @ApiBadRequestResponse({ description: 'Invalid body: the message and `fields` name each problem' })
+  @ApiCreatedResponse({
+    type: OrderView,
+    description: 'PENDING: the saga decides CONFIRMED or CANCELLED',
+  })
+  @ApiBadRequestResponse({
+    description: 'Invalid body: the message and `fields` name each problem',
+  })
   async create(
     @Body() dto: CreateOrderDto,
     @Headers(IDEMPOTENCY_HEADER) idempotencyKey: string | undefined,
@@ -37,7 +42,10 @@ export class OrdersController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: OrderView, description: 'The order with its items and the history of its transitions' })
+  @ApiOkResponse({
+    type: OrderView,
+    description: 'The order with its items and the history of its transitions',
+  })
   @ApiNotFoundResponse()
   get(@Param('id', uuidParam('id')) id: string): Promise<OrderView> {
     return this.orders.get(id);

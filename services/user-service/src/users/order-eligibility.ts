@@ -25,17 +25,35 @@ export class OrderEligibilityHandler {
   /** Runs inside the consumer's transaction (with its inbox row), so the answer is emitted once. */
   async handleOrderCreated(tx: Tx, event: IncomingEvent<'order.created'>): Promise<Eligibility> {
     const { orderId, userId } = event.payload;
-    const user = UUID.test(userId) ? await tx.user.findUnique({ where: { id: userId }, select: { blocked: true } }) : null;
+    const user = UUID.test(userId)
+      ? await tx.user.findUnique({ where: { id: userId }, select: { blocked: true } })
+      : null;
     const eligibility = orderEligibility(user);
     const answer = { causationId: event.id, aggregateKey: orderId };
-    if (eligibility.allowed) await this.outbox.append(tx, { type: 'user.validated', payload: { orderId, userId }, ...answer });
-    else await this.outbox.append(tx, { type: 'user.rejected', payload: { orderId, userId, reason: eligibility.reason }, ...answer });
+    if (eligibility.allowed)
+      await this.outbox.append(tx, {
+        type: 'user.validated',
+        payload: { orderId, userId },
+        ...answer,
+      });
+    else
+      await this.outbox.append(tx, {
+        type: 'user.rejected',
+        payload: { orderId, userId, reason: eligibility.reason },
+        ...answer,
+      });
     return eligibility;
   }
 
   @HandleEvent('order.created')
-  async onOrderCreated(event: EventEnvelope<'order.created'>, { tx, logger }: HandlerContext<Tx>): Promise<void> {
+  async onOrderCreated(
+    event: EventEnvelope<'order.created'>,
+    { tx, logger }: HandlerContext<Tx>,
+  ): Promise<void> {
     const eligibility = await this.handleOrderCreated(tx, event);
-    logger.info({ orderId: event.payload.orderId, userId: event.payload.userId, ...eligibility }, 'order eligibility decided');
+    logger.info(
+      { orderId: event.payload.orderId, userId: event.payload.userId, ...eligibility },
+      'order eligibility decided',
+    );
   }
 }

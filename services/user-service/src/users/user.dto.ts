@@ -2,7 +2,8 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEmail, IsNotEmpty, IsString, MaxLength } from 'class-validator';
 
-const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const trimmed = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.trim() : value;
 
 export class CreateUserDto {
   @ApiProperty({ example: 'ada@example.com', description: 'Unique, compared case-insensitively' })
@@ -33,6 +34,18 @@ export class UserView {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
-export function toUserView(user: { id: string; email: string; name: string; blocked: boolean; createdAt: Date }): UserView {
-  return { id: user.id, email: user.email, name: user.name, blocked: user.blocked, createdAt: user.createdAt.toISOString() };
+export function toUserView(user: {
+  id: string;
+  email: string;
+  name: string;
+  blocked: boolean;
+  createdAt: Date;
+}): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    blocked: user.blocked,
+    createdAt: user.createdAt.toISOString(),
+  };
 }

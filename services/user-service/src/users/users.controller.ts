@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Headers, Param, Post, Put, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { answerWith, IDEMPOTENCY_HEADER, uuidParam } from '@warren/service-kit';
 import type { Response } from 'express';
 import { CreateUserDto, SetBlockedDto, UserView } from './user.dto';
@@ -11,9 +19,15 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Post()
-  @ApiHeader({ name: IDEMPOTENCY_HEADER, required: false, description: 'Repeats with the same key get the first answer' })
+  @ApiHeader({
+    name: IDEMPOTENCY_HEADER,
+    required: false,
+    description: 'Repeats with the same key get the first answer',
+  })
   @ApiCreatedResponse({ type: UserView })
-  @ApiBadRequestResponse({ description: 'Invalid body: the message and `fields` name each problem' })
+  @ApiBadRequestResponse({
+    description: 'Invalid body: the message and `fields` name each problem',
+  })
   @ApiConflictResponse({ description: 'A user with this email already exists' })
   async register(
     @Body() dto: CreateUserDto,
@@ -33,7 +47,10 @@ export class UsersController {
   @Put(':id/blocked')
   @ApiOkResponse({ type: UserView })
   @ApiNotFoundResponse()
-  setBlocked(@Param('id', uuidParam('id')) id: string, @Body() dto: SetBlockedDto): Promise<UserView> {
+  setBlocked(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() dto: SetBlockedDto,
+  ): Promise<UserView> {
     return this.users.setBlocked(id, dto.blocked);
   }
 }
