@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { infraUp, localServerUrls, loadInfraConfig } from '@warren/testing';
 
-const ALL = ['engine', 'messaging', 'services'] as const;
+const ALL = ['engine', 'messaging', 'services', 'operator'] as const;
 
 async function main() {
   const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

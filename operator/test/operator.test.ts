@@ -223,6 +223,105 @@ it('writes nothing to the API server at an idle resync', async () => {
   expect(quiet).toBe(true);
 });
 
+it('rotates a service password when its credentials Secret is deleted', async () => {
+  const secretPath = `/api/v1/namespaces/${env.namespace}/secrets/warren-broker-order-service`;
+  const urlOf = (secret: { data: Record<string, string> }) =>
+    Buffer.from(secret.data.url!, 'base64').toString();
+  const old = urlOf(await env.admin.get(secretPath));
+  await env.admin.remove(secretPath);
+  const rotated = await eventually('a new Secret', async () => {
+    const secret = await env.admin.find<{ data: Record<string, string> }>(secretPath);
+    return secret && urlOf(secret);
+  });
+  expect(rotated).not.toBe(old);
+  const refused = await amqp.connect(old).then(
+    (c) => c.close().then(() => 'connected'),
+    (error: Error) => error.message,
+  );
+  expect(refused).toMatch(/ACCESS_REFUSED|403/);
+  const connection = await amqp.connect(rotated);
+  await connection.close();
+});
+
+it('leaves a paused route alone, and repairs it once the pause is lifted', async () => {
+  const name = 'order-created-to-user';
+  const queue = 'user-service.order-created-to-user.dlq';
+  const path_ = `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`;
+  await env.admin.mergePatch(path_, { metadata: { annotations: { 'warren.dev/paused': 'true' } } });
+  await eventually('Reconciling=False Paused', async () =>
+    (await route(name)).status?.conditions?.some(
+      (c) => c.type === 'Reconciling' && c.reason === 'Paused',
+    ),
+  );
+  await managementRequest(
+    env.vhost.managementUrl,
+    'DELETE',
+    `/api/queues/${encodeURIComponent(env.vhost.vhost)}/${encodeURIComponent(queue)}`,
+  );
+  const paused = await eventually('Ready=False while paused', async () => {
+    const r = await route(name);
+    return ready(r)?.status === 'False' && r;
+  });
+  expect(ready(paused)?.message).toContain(queue);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  expect(await queues()).not.toContain(queue);
+  await env.admin.mergePatch(path_, { metadata: { annotations: { 'warren.dev/paused': null } } });
+  await eventually(
+    'the queue back after the pause',
+    async () => (await queues()).includes(queue),
+    30_000,
+  );
+});
+
+it('gives the newer of two routes claiming one queue a Conflict condition', async () => {
+  const [doc] = loadManifests(path.join(repoRoot, 'examples/order-events.yaml'), env.namespace);
+  const copy = {
+    ...doc,
+    metadata: { name: 'copycat', namespace: env.namespace },
+    spec: {
+      ...doc!.spec,
+      consumer: { ...doc!.spec.consumer, queue: 'user-service.order-created-to-user' },
+    },
+  };
+  await applyManifest(env.admin, copy);
+  const conflicted = await eventually('a Conflict on the newer route', async () => {
+    const r = await route('copycat');
+    return ready(r)?.reason === 'Conflict' && r;
+  });
+  expect(ready(conflicted)?.message).toContain('order-created-to-user');
+  expect(ready(await route('order-created-to-user'))?.status).toBe('True');
+  await env.admin.remove(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/copycat`,
+  );
+});
+
+it('releases an unmanaged route without deleting anything', async () => {
+  const name = 'user-verdict-to-order';
+  const before = (await route(name)).status!.queue!;
+  await env.admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`,
+    {
+      metadata: { annotations: { 'warren.dev/unmanaged': 'true' } },
+    },
+  );
+  await eventually(
+    'the finalizer to go',
+    async () => !(await route(name)).metadata.finalizers?.includes('warren.dev/finalizer'),
+  );
+  await env.admin.remove(
+    `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`,
+  );
+  await eventually(
+    'the route to be gone',
+    async () =>
+      !(await env.admin.find(
+        `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes/${name}`,
+      )),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  expect(await queues()).toContain(before);
+});
+
 it('keeps a queue holding messages under Retain and deletes the queue under Delete', async () => {
   const channel = await (await amqp.connect(env.vhost.amqpUrl)).createConfirmChannel();
   channel.sendToQueue('notification-service.user-created-to-notification', Buffer.from('{}'), {

@@ -351,6 +351,7 @@ export class TopologyController {
     }
 
     metrics.brokerRequests.inc({ method: 'all' }, client.calls);
+    metrics.brokerChanges.inc(result.applied.length);
     for (const status of readBack.values()) {
       const [namespace, route] = status.route.split('/') as [string, string];
       const labels = { namespace, route, queue: status.queue };

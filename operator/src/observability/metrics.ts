@@ -37,6 +37,11 @@ export function createOperatorMetrics(registry = new Registry()) {
       labelNames: ['method'],
       registers: [registry],
     }),
+    brokerChanges: new Counter({
+      name: 'warren_broker_changes_total',
+      help: 'Broker objects created, updated or deleted by the operator (zero at an idle resync).',
+      registers: [registry],
+    }),
     queueMessages: new Gauge({
       name: 'warren_route_queue_messages',
       help: 'Messages in the consumer queue of a route (ready + unacknowledged), read back on resync.',
