@@ -253,7 +253,18 @@ export class TopologyController {
       throw error;
     }
 
+    // A consumer-queue group is deleted from only when a live route changed it or a route being
+    // deleted owned it: groups no route claims (released, or finalizer forced away) are left alone.
+    const claimedGroups = new Set([
+      ...desired.routes.map((r) => groupKey(r.vhost, r.queue)),
+      ...removedGroupPolicies.keys(),
+    ]);
+    const removable = (item: PlanItem) =>
+      item.action !== 'delete' ||
+      item.group === null ||
+      claimedGroups.has(groupKey(item.vhost, item.group));
     const touchable = (item: PlanItem) =>
+      removable(item) &&
       !(item.group !== null && untouchable.has(groupKey(item.vhost, item.group))) &&
       !(item.kind === 'exchange' && untouchableExchanges.has(`${item.vhost}\u0000${item.name}`));
     const toApply = summarize(fullPlan.items.filter(touchable));
