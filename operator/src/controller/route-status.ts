@@ -8,7 +8,7 @@ import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
 import {
   sameConditions,
-  setCondition,
+  setConditions,
   type Condition,
   type ConditionInput,
 } from '../kube/conditions';
@@ -148,14 +148,12 @@ export function routeStatusFor(
   outcome: RouteOutcome,
   now: Date,
 ): EventRouteStatus {
-  let conditions = (route.status?.conditions ?? []) as Condition[];
-  for (const input of conditionsFor(outcome)) {
-    conditions = setCondition(
-      conditions,
-      { ...input, observedGeneration: route.metadata.generation },
-      now,
-    );
-  }
+  const conditions = setConditions(
+    route.status?.conditions as Condition[] | undefined,
+    conditionsFor(outcome),
+    route.metadata.generation,
+    now,
+  );
   const objects = outcome.objects;
   const readBack = outcome.readBack;
   return {
@@ -180,27 +178,13 @@ export function driftStatusFor(
   now: Date,
 ): EventRouteStatus {
   const message = `missing on the broker, recreating: ${missing.map(describe).join(', ')}`;
-  let conditions = (route.status?.conditions ?? []) as Condition[];
-  conditions = setCondition(
-    conditions,
-    {
-      type: 'Ready',
-      status: 'False',
-      reason: REASONS.brokerObjectMissing,
-      message,
-      observedGeneration: route.metadata.generation,
-    },
-    now,
-  );
-  conditions = setCondition(
-    conditions,
-    {
-      type: 'Reconciling',
-      status: 'True',
-      reason: REASONS.brokerObjectMissing,
-      message,
-      observedGeneration: route.metadata.generation,
-    },
+  const conditions = setConditions(
+    route.status?.conditions as Condition[] | undefined,
+    [
+      { type: 'Ready', status: 'False', reason: REASONS.brokerObjectMissing, message },
+      { type: 'Reconciling', status: 'True', reason: REASONS.brokerObjectMissing, message },
+    ],
+    route.metadata.generation,
     now,
   );
   return { ...route.status, observedGeneration: route.metadata.generation, conditions };

@@ -20,7 +20,7 @@ import { routeStatuses, type RouteStatus } from '../engine/status';
 import { prometheusRuleFor } from '../alerts/rules';
 import type { KubeClient, KubeObject } from '../kube/client';
 import { KubeApiError } from '../kube/client';
-import { setCondition, type Condition } from '../kube/conditions';
+import { setConditions, type Condition } from '../kube/conditions';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
 import type { Logger } from '../observability/log';
@@ -434,16 +434,17 @@ export class TopologyController {
           route.metadata.namespace === policy.metadata.namespace &&
           route.spec.retryPolicyRef?.name === policy.metadata.name,
       ).length;
-      let conditions = (policy.status?.conditions ?? []) as Condition[];
-      conditions = setCondition(
-        conditions,
-        {
-          type: 'Ready',
-          status: 'True',
-          reason: REASONS.synced,
-          message: `used by ${users} EventRoutes`,
-          observedGeneration: policy.metadata.generation,
-        },
+      const conditions = setConditions(
+        policy.status?.conditions as Condition[] | undefined,
+        [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: REASONS.synced,
+            message: `used by ${users} EventRoutes`,
+          },
+        ],
+        policy.metadata.generation,
         now,
       );
       const next = {

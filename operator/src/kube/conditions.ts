@@ -56,3 +56,16 @@ export function sameConditions(
     );
   return strip(a) === strip(b);
 }
+
+/** Sets several conditions at once, all stamped with the generation they were computed from. */
+export function setConditions(
+  conditions: readonly Condition[] | undefined,
+  inputs: Omit<ConditionInput, 'observedGeneration'>[],
+  observedGeneration: number | undefined,
+  now: Date,
+): Condition[] {
+  return inputs.reduce<Condition[]>(
+    (list, input) => setCondition(list, { ...input, observedGeneration }, now),
+    [...(conditions ?? [])],
+  );
+}
