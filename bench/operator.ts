@@ -83,7 +83,7 @@ async function main() {
         ...process.env,
         RABBITMQ_URL: vhost.amqpUrl,
         RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
-        WARREN_LOG_LEVEL: 'error',
+        WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn',
       },
     });
     const port = (operator.server.address() as { port: number }).port;
