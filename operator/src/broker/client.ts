@@ -19,6 +19,8 @@ export class ManagementClient {
   private readonly authorization: string;
   /** HTTP requests made so far. */
   calls = 0;
+  /** Upper bound of one call (WARREN_BROKER_TIMEOUT_SECONDS, default 300). */
+  timeoutMs = Number(process.env.WARREN_BROKER_TIMEOUT_SECONDS ?? 300) * 1000;
 
   /** `url` is the management API base, credentials in it: http://user:pass@host:15672. */
   constructor(url: string) {
@@ -58,6 +60,9 @@ export class ManagementClient {
       method,
       headers: { authorization: this.authorization, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A call the broker never answers must fail (and be retried with backoff), not hang the
+      // reconcile forever: large definition imports take minutes, so the bound is generous.
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await response.text();
     if (!response.ok) throw new ManagementError(method, path, response.status, text);
