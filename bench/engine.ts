@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
 import { validateResource } from '@warren/crds';
-import { createTestVhost, managementRequest } from '@warren/testing';
+import { createTestVhost } from '@warren/testing';
 import { applyPlan } from '../operator/src/broker/apply';
 import { ManagementClient } from '../operator/src/broker/client';
 import { amqpQueueProbe } from '../operator/src/broker/queue-probe';
@@ -102,18 +102,6 @@ async function main(): Promise<void> {
       (p) => `${p.counts.unchanged} unchanged, changes: ${p.hasChanges}`,
     );
   } finally {
-    const users = await managementRequest<{ name: string }[]>(
-      vhost.managementUrl,
-      'GET',
-      '/api/users',
-    );
-    for (const user of users.filter((u) => u.name.endsWith(`@${vhost.vhost}`))) {
-      await managementRequest(
-        vhost.managementUrl,
-        'DELETE',
-        `/api/users/${encodeURIComponent(user.name)}`,
-      );
-    }
     await vhost.dispose();
   }
   console.log(

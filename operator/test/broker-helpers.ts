@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WarrenResource } from '@warren/crds';
 import type { TestVhost } from '@warren/testing';
-import { managementRequest } from '@warren/testing';
 import { stringify } from 'yaml';
 import { run } from '../src/cli/main';
 
@@ -44,22 +43,6 @@ export async function writeResources(resources: WarrenResource[]): Promise<strin
     resources.map((resource) => stringify(resource)).join('---\n'),
   );
   return dir;
-}
-
-/** Users are global in RabbitMQ: delete the ones Warren made for this suite's vhost. */
-export async function deleteVhostUsers(vhost: TestVhost): Promise<void> {
-  const users = await managementRequest<{ name: string }[]>(
-    vhost.managementUrl,
-    'GET',
-    '/api/users',
-  );
-  for (const user of users.filter((u) => u.name.endsWith(`@${vhost.vhost}`))) {
-    await managementRequest(
-      vhost.managementUrl,
-      'DELETE',
-      `/api/users/${encodeURIComponent(user.name)}`,
-    );
-  }
 }
 
 export const queuePath = (vhost: TestVhost, queue: string) =>

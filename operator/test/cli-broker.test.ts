@@ -11,14 +11,7 @@ import type { TestVhost } from '@warren/testing';
 import { createTestVhost, managementRequest } from '@warren/testing';
 import { loadResources } from '../src/cli/load';
 import { EXAMPLES } from './resources';
-import {
-  cliEnv,
-  deleteVhostUsers,
-  queuePath,
-  serviceAmqpUrl,
-  warren,
-  writeResources,
-} from './broker-helpers';
+import { cliEnv, queuePath, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
 
 const NOTIFY = 'notification-service.user-created-to-notification';
 const OUTCOME = 'notification-service.order-outcome-to-notification';
@@ -36,7 +29,6 @@ describe('warren CLI against a real broker (seed topology)', () => {
   });
 
   afterAll(async () => {
-    await deleteVhostUsers(vhost);
     await vhost.dispose();
   });
 

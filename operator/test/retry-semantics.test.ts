@@ -11,7 +11,7 @@ import { WARREN_HEADERS as H } from '@warren/contracts';
 import type { TestVhost } from '@warren/testing';
 import { createTestVhost } from '@warren/testing';
 import { retryPolicy, route } from './resources';
-import { cliEnv, deleteVhostUsers, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
+import { cliEnv, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
 
 const DELAYS = [300, 600];
 const TOLERANCE_MS = 250;
@@ -131,7 +131,6 @@ describe('retry and dead-letter semantics on the applied topology', () => {
   afterAll(async () => {
     await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
     connections = [];
-    await deleteVhostUsers(vhost);
     await vhost.dispose();
   });
 

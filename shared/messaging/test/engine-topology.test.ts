@@ -18,7 +18,6 @@ import {
 import { retryPolicy, route } from '../../../operator/test/resources';
 import {
   cliEnv,
-  deleteVhostUsers,
   serviceAmqpUrl,
   warren,
   writeResources,
@@ -79,7 +78,6 @@ describe('on the topology applied by the engine', () => {
 
   afterAll(async () => {
     await Promise.all(running.splice(0).map((m) => m.stop().catch(() => undefined)));
-    if (servers) await deleteVhostUsers(servers.vhost);
     await userDatabase?.dispose();
     await servers?.dispose();
   });

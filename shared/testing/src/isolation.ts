@@ -29,7 +29,7 @@ export interface TestVhost {
   dispose(): Promise<void>;
 }
 
-/** A fresh RabbitMQ virtual host for one suite, deleted (with everything in it) by dispose(). */
+/** A fresh RabbitMQ virtual host for one suite, deleted (with everything in it and the users made for it) by dispose(). */
 export async function createTestVhost(prefix = 'test'): Promise<TestVhost> {
   const amqp = new URL(required('RABBITMQ_URL'));
   const managementUrl = required('RABBITMQ_MANAGEMENT_URL');
@@ -55,7 +55,18 @@ export async function createTestVhost(prefix = 'test'): Promise<TestVhost> {
     managementUrl,
     username,
     password,
-    dispose: () => managementRequest(managementUrl, 'DELETE', path).then(() => undefined),
+    dispose: async () => {
+      await managementRequest(managementUrl, 'DELETE', path);
+      // Users are global in RabbitMQ: the per-service users Warren made for this vhost go too.
+      const users = await managementRequest<{ name: string }[]>(managementUrl, 'GET', '/api/users');
+      for (const user of users.filter((u) => u.name.endsWith(`@${vhost}`))) {
+        await managementRequest(
+          managementUrl,
+          'DELETE',
+          `/api/users/${encodeURIComponent(user.name)}`,
+        );
+      }
+    },
   };
 }
 
