@@ -6,12 +6,11 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '@warren/testing';
+import { eventually, repoRoot } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError, KubeClient } from '../src/kube/client';
 import {
   applyManifest,
-  eventually,
   loadManifests,
   startOperatorTestEnv,
   type OperatorTestEnv,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { connect } from 'amqplib';
 import type { EventRoute, WarrenResource } from '@warren/crds';
 import type { TestVhost } from '@warren/testing';
-import { createTestVhost, managementRequest } from '@warren/testing';
+import { createTestVhost, eventually, managementRequest } from '@warren/testing';
 import { loadResources } from '../src/cli/load';
 import { EXAMPLES } from './resources';
 import { cliEnv, queuePath, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
@@ -38,7 +38,7 @@ describe('warren CLI against a real broker (seed topology)', () => {
     const applied = await warren(['apply', '-f', EXAMPLES], env);
     expect(applied.err).toBe('');
     expect(applied.code).toBe(0);
-    expect(applied.out).toMatch(/Applied 5[45], skipped 0, retained 0, failed 0/);
+    expect(applied.out).toMatch(/Applied 5[01], skipped 0, retained 0, failed 0/);
 
     // The real process, for the real exit code.
     const root = resolve(__dirname, '../..');
@@ -84,6 +84,44 @@ describe('warren CLI against a real broker (seed topology)', () => {
     expect(planned.code).toBe(0);
     expect(planned.out).not.toContain('hand-made');
     expect(await get(queuePath(vhost, 'hand-made'))).toMatchObject({ name: 'hand-made' });
+  });
+
+  it('switches dead-lettering off and on again in place, without touching the queue', async () => {
+    const deadLetter = (enabled: boolean) =>
+      structuredClone(examples).map((resource) => {
+        if (resource.metadata.name === 'user-created-to-notification')
+          (resource as EventRoute).spec.deadLetter = { enabled };
+        return resource;
+      });
+    const admin = await connect(vhost.amqpUrl);
+    const channel = await admin.createChannel();
+    /** Puts one message on the queue and has the broker dead-letter it (reject, no requeue). */
+    const rejectOne = async () => {
+      channel.sendToQueue(NOTIFY, Buffer.from('{}'));
+      const message = await eventually('the message on the queue', () => channel.get(NOTIFY));
+      channel.nack(message, false, false);
+    };
+    try {
+      const off = await warren(['apply', '-f', await writeResources(deadLetter(false))], env);
+      expect(off.code).toBe(0);
+      expect(off.out).not.toContain(`queue ${NOTIFY}\n`);
+      await expect(get(queuePath(vhost, `${NOTIFY}.dlq`))).rejects.toThrow(/404/);
+      await rejectOne();
+      // Dropped: the queue's dead-letter exchange does not exist while dead-lettering is off.
+      expect((await channel.checkQueue(NOTIFY)).messageCount).toBe(0);
+
+      const on = await warren(['apply', '-f', EXAMPLES], env);
+      expect(on.code).toBe(0);
+      await rejectOne();
+      await eventually(
+        'the dead letter',
+        async () => (await channel.checkQueue(`${NOTIFY}.dlq`)).messageCount === 1,
+      );
+      await channel.purgeQueue(`${NOTIFY}.dlq`);
+      expect((await warren(['plan', '-f', EXAMPLES, '--detailed-exitcode'], env)).code).toBe(0);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('reports a queue type change as not possible in place and leaves the broker untouched', async () => {

@@ -3,7 +3,7 @@ import { retryDelays } from '../src/engine/delays';
 import { loadExamples, retryPolicy, route } from './resources';
 
 describe('compile the seed topology (examples/)', () => {
-  it('declares the exchanges, queues, bindings, policies and users of the four routes', async () => {
+  it('declares the exchanges, queues, bindings and users of the four routes', async () => {
     const { routes, policies } = await loadExamples();
     const desired = compile(routes, policies);
     const q = 'notification-service.user-created-to-notification';
@@ -13,7 +13,12 @@ describe('compile the seed topology (examples/)', () => {
     expect(desired.exchanges).toHaveLength(2 + 4 * 2);
     expect(desired.queues.find((queue) => queue.name === q)).toMatchObject({
       queueType: 'quorum',
-      arguments: { 'x-queue-type': 'quorum', 'x-warren-managed-by': 'warren', 'x-warren-group': q },
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-warren-managed-by': 'warren',
+        'x-warren-group': q,
+        'x-dead-letter-exchange': `${q}.dlx`,
+      },
     });
     // one TTL queue per distinct delay of the three strikes (1s, 2s), dead-lettering back to q alone
     expect(desired.queues.find((queue) => queue.name === `${q}.retry.2s`)).toMatchObject({
@@ -30,11 +35,7 @@ describe('compile the seed topology (examples/)', () => {
         .map((b) => b.routingKey)
         .sort(),
     ).toEqual(['user.created', 'user.rejected', 'user.validated']);
-    expect(desired.policies.find((p) => p.name === `warren.${q}`)).toMatchObject({
-      pattern: '^notification\\-service\\.user\\-created\\-to\\-notification$',
-      definition: { 'dead-letter-exchange': `${q}.dlx` },
-      applyTo: 'queues',
-    });
+    expect(desired.policies).toEqual([]);
     expect(desired.users.map((u) => u.name).sort()).toEqual([
       'warren-notification-service',
       'warren-order-service',
@@ -128,7 +129,10 @@ describe('compile options', () => {
     const desired = compile([route('plain', { deadLetter: { enabled: false } })], []);
     expect(desired.queues.map((q) => q.name)).toEqual(['notification-service.plain']);
     expect(desired.exchanges.map((e) => e.name)).toEqual(['user.events']);
-    expect(desired.policies).toEqual([]);
+    // The argument stays, so turning dead-lettering back on changes nothing the broker cannot.
+    expect(desired.queues[0]!.arguments['x-dead-letter-exchange']).toBe(
+      'notification-service.plain.dlx',
+    );
     expect(
       desired.services.find((s) => s.service === 'notification-service')!.consumes[0],
     ).toMatchObject({

@@ -7,13 +7,12 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as amqp from 'amqplib';
-import { managementRequest, repoRoot } from '@warren/testing';
+import { eventually, managementRequest, repoRoot } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError } from '../src/kube/client';
 import type { RunningOperator } from '../src/runtime/operator';
 import {
   applyManifest,
-  eventually,
   loadManifests,
   resourcePath,
   startOperatorTestEnv,

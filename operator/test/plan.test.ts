@@ -27,15 +27,7 @@ describe('plan', () => {
     expect(result.hasChanges).toBe(true);
     expect(result.counts.create).toBe(result.items.length);
     const kinds = [...new Set(result.items.map((item) => item.kind))];
-    expect(kinds).toEqual([
-      'vhost',
-      'exchange',
-      'policy',
-      'queue',
-      'binding',
-      'user',
-      'permission',
-    ]);
+    expect(kinds).toEqual(['vhost', 'exchange', 'queue', 'binding', 'user', 'permission']);
   });
 
   it('is empty when the broker matches', () => {
@@ -68,18 +60,27 @@ describe('plan', () => {
     expect(result.hasChanges).toBe(true);
   });
 
-  it('updates a policy and a permission in place', () => {
+  it('updates a permission in place and removes a policy an older Warren declared', () => {
     const actual = asActual(desired);
-    actual.policies[0]!.definition = { 'dead-letter-exchange': 'elsewhere' };
+    actual.policies.push({
+      kind: 'policy',
+      vhost: '/',
+      name: `warren.${Q}`,
+      pattern: `^${Q}$`,
+      applyTo: 'queues',
+      priority: 10,
+      definition: { 'dead-letter-exchange': `${Q}.dlx` },
+      group: Q,
+    });
     actual.permissions[0]!.read = '.*';
     const result = plan(desired, actual);
     expect(
       result.items
-        .filter((item) => item.action === 'update')
-        .map((i) => [i.kind, i.changes[0]!.field]),
+        .filter((item) => item.action !== 'unchanged')
+        .map((i) => [i.kind, i.action, i.changes[0]?.field]),
     ).toEqual([
-      ['policy', 'definition'],
-      ['permission', 'read'],
+      ['permission', 'update', 'read'],
+      ['policy', 'delete', undefined],
     ]);
   });
 
@@ -105,7 +106,7 @@ describe('plan', () => {
     const retained = group.filter((item) => item.action === 'retain');
     expect(retained.length).toBe(group.length - 1);
     expect(retained.map((item) => item.kind)).toEqual(
-      expect.arrayContaining(['queue', 'exchange', 'policy', 'binding']),
+      expect.arrayContaining(['queue', 'exchange', 'binding']),
     );
     expect(retained[0]!.reason).toContain(`"${Q}.dlq" holds 3 messages`);
     // the shared exchange and the users still go

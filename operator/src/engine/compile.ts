@@ -13,7 +13,6 @@ import type {
   DesiredTopology,
   ExchangeObject,
   PermissionObject,
-  PolicyObject,
   QueueObject,
   RouteObjects,
   UserObject,
@@ -21,14 +20,12 @@ import type {
 import { byCodePoint } from './model';
 import {
   DEFAULT_VHOST,
-  POLICY_PRIORITY,
   USER_TAG,
   consumerQueueName,
   deadLetterExchangeName,
   deadLetterQueueName,
   exactly,
   managedArguments,
-  queuePolicyName,
   retryExchangeName,
   retryQueueName,
   serviceUserName,
@@ -116,7 +113,6 @@ export function compile(
   const exchanges = new Registry<ExchangeObject>('exchange', problems);
   const queues = new Registry<QueueObject>('queue', problems);
   const bindings: BindingObject[] = [];
-  const policyObjects: PolicyObject[] = [];
   const routeObjects: RouteObjects[] = [];
   const policiesByKey = new Map(policies.map((policy) => [resourceKey(policy), policy]));
   const queueOwners = new Map<string, string>();
@@ -213,7 +209,10 @@ export function compile(
       arguments: managedArguments(null),
       group: null,
     });
-    addQueue(queueObject(queue));
+    // Always set, so dead-lettering switches on and off in place: with `deadLetter.enabled: false`
+    // the exchange is absent and the broker drops what it would dead-letter. (A policy per queue
+    // did the same, but each new policy costs the broker a pass over every queue in the vhost.)
+    addQueue(queueObject(queue, { 'x-dead-letter-exchange': deadLetterExchangeName(queue) }));
     const routingKeys = spec.exchange.type === 'fanout' ? [''] : [...new Set(spec.events)];
     for (const routingKey of routingKeys) addBinding(spec.exchange.name, queue, routingKey);
 
@@ -254,19 +253,6 @@ export function compile(
       });
       addQueue(queueObject(deadLetter.queue));
       addBinding(deadLetter.exchange, deadLetter.queue, '');
-      // A policy, not an x-argument, so dead-lettering can be switched on and off in place.
-      const name = queuePolicyName(queue);
-      policyObjects.push({
-        kind: 'policy',
-        vhost,
-        name,
-        pattern: exactly([queue]),
-        applyTo: 'queues',
-        priority: POLICY_PRIORITY,
-        definition: { 'dead-letter-exchange': deadLetter.exchange },
-        group: queue,
-      });
-      owned.push({ kind: 'policy', name });
     }
 
     const source = serviceEntry(vhost, spec.source.service);
@@ -353,7 +339,9 @@ export function compile(
     exchanges: exchanges.values(),
     queues: queues.values(),
     bindings,
-    policies: policyObjects,
+    // None: dead-lettering is a queue argument. Read-back still finds `warren.*` policies, so
+    // the plan removes any left by an older Warren.
+    policies: [],
     users,
     permissions,
     routes: routeObjects,

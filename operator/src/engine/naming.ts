@@ -8,10 +8,8 @@ export const MANAGED_BY_ARGUMENT = 'x-warren-managed-by';
 export const MANAGED_BY_VALUE = 'warren';
 /** The consumer queue a queue or exchange exists for, so a group is kept or deleted whole. */
 export const GROUP_ARGUMENT = 'x-warren-group';
-/** Warren's policies are named `warren.<queue>`. */
+/** Policies named `warren.*` are Warren's (it declares none now; the plan removes old ones). */
 export const POLICY_PREFIX = 'warren.';
-/** Policy priority: above the default 0 of hand-made policies (only one policy applies to a queue). */
-export const POLICY_PRIORITY = 10;
 /** Tag on every broker user Warren creates. */
 export const USER_TAG = 'warren-managed';
 export const DEFAULT_VHOST = '/';
@@ -28,13 +26,11 @@ export const deadLetterExchangeName = (queue: string): string => `${queue}.dlx`;
 
 export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
 
-export const queuePolicyName = (queue: string): string => `${POLICY_PREFIX}${queue}`;
-
 /** `warren-<service>` in the default vhost, `warren-<service>@<vhost>` elsewhere. */
 export const serviceUserName = (service: string, vhost: string): string =>
   vhost === DEFAULT_VHOST ? `warren-${service}` : `warren-${service}@${vhost}`;
 
-/** A regex matching exactly the given names (RabbitMQ permission and policy patterns). */
+/** A regex matching exactly the given names (RabbitMQ permission patterns). */
 export function exactly(names: Iterable<string>): string {
   const sorted = [...new Set(names)].sort();
   if (sorted.length === 0) return '^$';

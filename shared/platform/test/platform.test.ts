@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { managementRequest } from '@warren/testing';
+import { eventually, managementRequest } from '@warren/testing';
 import { startIsolatedPlatform, type IsolatedPlatform } from '../src';
-import { eventually, http, query } from './support/test-platform';
+import { http, query } from './support/test-platform';
 
 const ORDER_TIMEOUT_MS = 8_000;
 

@@ -8,4 +8,5 @@ export {
   type TestDatabase,
 } from './isolation';
 export { managementRequest } from './management';
+export { eventually } from './eventually';
 export * from './kube';

@@ -1,21 +1,5 @@
 import { Client } from 'pg';
 
-/** Polls until `probe` returns a value (not undefined); no fixed sleeps. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** One SQL query on a service's database, as a test looks at it (not through the service). */
 export async function query<T extends object>(
   databaseUrl: string,
