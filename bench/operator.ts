@@ -116,6 +116,9 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 20_000));
     const reconciles = () =>
       metric(port, 'warren_reconcile_total{kind="EventRoute",result="success"}');
+    // The pass running now may still write figures that came late: count from the next one.
+    const settling = await reconciles();
+    await waitFor('a settling resync', async () => (await reconciles()) >= settling + 1, 120_000);
     const before = {
       reconciles: await reconciles(),
       calls: await metric(port, 'warren_broker_http_requests_total'),

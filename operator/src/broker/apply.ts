@@ -18,7 +18,8 @@ import type {
 import type { Plan, PlanItem } from '../engine/plan';
 import { CREATE_ORDER, groupKey } from '../engine/plan';
 import type { ManagementClient } from './client';
-import { ManagementError, runLimited, segment } from './client';
+import { runLimited } from '../util/run-limited';
+import { ManagementError, segment } from './client';
 import type { QueueProbe } from './queue-probe';
 
 /** Queue use from the management API's statistics (may lag up to 5 s). */

@@ -72,19 +72,3 @@ export class ManagementClient {
 
 /** Path segment encoding for the management API (the default vhost "/" is %2F). */
 export const segment = (value: string): string => encodeURIComponent(value);
-
-/** Runs the tasks with at most `limit` in flight (each task handles its own failures). */
-export async function runLimited<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await task(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

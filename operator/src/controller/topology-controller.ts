@@ -23,6 +23,8 @@ import { KubeApiError } from '../kube/client';
 import { setConditions, type Condition } from '../kube/conditions';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
+import { runLimited } from '../util/run-limited';
+import { phaseTimer } from '../util/phase-timer';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import {
@@ -79,6 +81,8 @@ interface ConfigMapObject extends KubeObject {
 }
 
 const ROUTE = { apiVersion: GROUP_VERSION, kind: 'EventRoute' } as const;
+/** API-server writes in flight at once: 500 routes written one by one took most of a minute. */
+const API_WRITE_CONCURRENCY = 8;
 const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 /** One informer per watched namespace (or one for the cluster), read as one cache. */
@@ -176,6 +180,7 @@ export class TopologyController {
   async reconcile(): Promise<{ requeueAfterMs: number }> {
     const { log, metrics } = this.options;
     const now = new Date();
+    const phases = phaseTimer();
     const all = this.routes.list();
     const policies = this.policies.list();
 
@@ -183,25 +188,30 @@ export class TopologyController {
     const deleting: EventRoute[] = [];
     const released: EventRoute[] = [];
     const paused = new Set<string>();
+    const finalizerChanges: (() => Promise<void>)[] = [];
     for (const route of all) {
       const annotations = route.metadata.annotations ?? {};
       const hasFinalizer = route.metadata.finalizers?.includes(FINALIZER) ?? false;
       if (isTrue(annotations[UNMANAGED_ANNOTATION])) {
         released.push(route);
         if (hasFinalizer)
-          await this.removeFinalizer(
-            route,
-            'Released',
-            'annotation warren.dev/unmanaged: the broker objects are kept and no longer managed',
+          finalizerChanges.push(() =>
+            this.removeFinalizer(
+              route,
+              'Released',
+              'annotation warren.dev/unmanaged: the broker objects are kept and no longer managed',
+            ),
           );
       } else if (route.metadata.deletionTimestamp) {
         if (hasFinalizer) deleting.push(route);
       } else {
-        if (!hasFinalizer) await this.addFinalizer(route);
+        if (!hasFinalizer) finalizerChanges.push(() => this.addFinalizer(route));
         active.push(route);
         if (isTrue(annotations[PAUSED_ANNOTATION])) paused.add(resourceKey(route));
       }
     }
+    await runLimited(finalizerChanges, API_WRITE_CONCURRENCY, (change) => change());
+    phases.mark('finalizers');
 
     const { desired, rejected } = compileResilient(active, policies, {
       defaultVhost: this.options.broker.defaultVhost,
@@ -236,6 +246,7 @@ export class TopologyController {
     try {
       actual = await readActualState(client, vhosts);
       fullPlan = plan(desired, actual, { removedGroupPolicies });
+      phases.mark('readAndPlan');
     } catch (error) {
       const message = `broker ${client.origin} unreachable: ${(error as Error).message}`;
       await this.writeRouteStatuses(
@@ -305,6 +316,7 @@ export class TopologyController {
       passwordFor: (user: UserObject) => passwords.get(user.name),
       probeQueue: probe.probe,
     }).finally(() => probe.close());
+    phases.mark('apply');
     for (const credential of result.credentials)
       passwords.set(credential.user, credential.password);
 
@@ -329,6 +341,7 @@ export class TopologyController {
       client,
     );
     if (this.prometheusRulesAvailable) await this.writePrometheusRules(active, routeObjects);
+    phases.mark('serviceOutputs');
 
     await this.writeRouteStatuses(
       active,
@@ -341,6 +354,7 @@ export class TopologyController {
       now,
     );
     await this.writePolicyStatuses(policies, active, now);
+    phases.mark('statuses');
 
     for (const route of deleting) {
       const group = groupKey(this.vhostOf(route), this.queueOf(route));
@@ -378,6 +392,7 @@ export class TopologyController {
         applied: result.applied.length,
         failed: result.failed.length,
         brokerCalls: client.calls,
+        phasesMs: phases.done(),
       },
       'reconciled topology',
     );
@@ -396,7 +411,8 @@ export class TopologyController {
     brokerError: string | undefined,
     now: Date,
   ) {
-    for (const route of routes) {
+    const current = new Map(this.routes.list().map((r) => [resourceKey(r), r]));
+    await runLimited(routes, API_WRITE_CONCURRENCY, async (route) => {
       const key = resourceKey(route);
       const outcome: RouteOutcome = {
         rejection: rejected.get(key),
@@ -406,9 +422,9 @@ export class TopologyController {
         readBack: readBack.get(key),
         failed: failed.get(key),
       };
-      const previous = this.routes.list().find((r) => resourceKey(r) === key) ?? route;
+      const previous = current.get(key) ?? route;
       const next = routeStatusFor(previous, outcome, now);
-      if (!statusChanged(previous.status, next)) continue;
+      if (!statusChanged(previous.status, next)) return;
       const wasReady = previous.status?.conditions?.find((c) => c.type === 'Ready');
       const ready = next.conditions?.find((c) => c.type === 'Ready');
       await this.writeStatus(route, next);
@@ -424,7 +440,7 @@ export class TopologyController {
           await this.event(route, 'Warning', ready.reason, ready.message);
         }
       }
-    }
+    });
   }
 
   private async writePolicyStatuses(policies: RetryPolicy[], routes: EventRoute[], now: Date) {

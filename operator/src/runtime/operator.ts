@@ -79,6 +79,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   );
 
   let queue: WorkQueue | undefined;
+  /** The shutdown of the queue of a lost leadership: `stop()` waits for its reconcile to end. */
+  let draining: Promise<void> | undefined;
   const enqueue = () => queue?.add(TOPOLOGY_KEY);
   const controller = new TopologyController(
     {
@@ -132,9 +134,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
-      const stopping = queue;
+      draining = queue?.shutDown();
       queue = undefined;
-      void stopping?.shutDown();
     },
     log: (message) => log.info(message),
   });
@@ -160,7 +161,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     isLeader: () => elector.isLeader,
     async stop() {
       await elector.stop();
-      await queue?.shutDown();
+      await Promise.all([queue?.shutDown(), draining]);
       controller.stop();
       await new Promise((resolve) => server.close(resolve));
     },
