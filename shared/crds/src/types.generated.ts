@@ -53,14 +53,6 @@ export interface EventRouteSpec {
   };
   /** What happens to the queues when the route is deleted. Retain: a queue holding messages (consumer, retry or dead-letter) is kept with its whole group; empty ones are deleted. Delete: deleted even when holding messages. */
   deletionPolicy: 'Retain' | 'Delete';
-  /** Broker connection for the operator. When absent, the operator default broker. */
-  connection?: {
-    /** A Secret in the same namespace with keys `url` (AMQP URL) and `managementUrl` (management API URL), credentials inside the URLs. */
-    secretRef: {
-      /** Secret name. */
-      name: string;
-    };
-  };
 }
 
 /** Observed state, written by the operator from broker read-back. */

@@ -158,17 +158,6 @@ export const eventRoute: ResourceDefinition = {
         ['Retain', 'Delete'],
         { default: 'Retain' },
       ),
-      connection: object(
-        'Broker connection for the operator. When absent, the operator default broker.',
-        {
-          secretRef: object(
-            'A Secret in the same namespace with keys `url` (AMQP URL) and `managementUrl` (management API URL), credentials inside the URLs.',
-            { name: objectName('Secret name.') },
-            { required: ['name'] },
-          ),
-        },
-        { required: ['secretRef'] },
-      ),
     },
     {
       required: ['exchange', 'source', 'events', 'consumer'],
