@@ -212,7 +212,7 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
       ? `migrations applied${by}`
       : 'error' in read
         ? `migrations applied${by}; the operator could not read _prisma_migrations: ${read.error}`
-        : `${read.migrations.length} migrations applied${latest ? `, the latest ${latest}` : ''}${by}`;
+        : `${read.migrations.length} migrations applied${latest ? ` (latest ${latest})` : ''}${by}`;
     return result(
       MIGRATION_REASONS.succeeded,
       [
