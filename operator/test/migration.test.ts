@@ -5,11 +5,17 @@
  * resolved from the Secret the Job refers to) in the folder the image's working directory
  * holds, and then writes the Job's status the way the Job controller would.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { createTestDatabase, repoRoot, type TestDatabase } from '@warren/testing';
+import {
+  createTestDatabase,
+  ensureKubeBinaries,
+  repoRoot,
+  type TestDatabase,
+} from '@warren/testing';
 import type { DatabaseMigration } from '@warren/crds';
 import { KubeApiError } from '../src/kube/client';
 import type { RunningOperator } from '../src/runtime/operator';
@@ -21,6 +27,7 @@ import {
 } from './support/operator-env';
 
 jest.setTimeout(300_000);
+const run = promisify(execFile);
 
 interface EnvVar {
   name: string;
@@ -365,10 +372,30 @@ describe('DatabaseMigration', () => {
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   });
 
-  it('runs a new Job when the image changes', async () => {
+  it('runs a new Job when the image changes; kubectl wait (a service initContainer) holds until it ran', async () => {
+    const kubectl = (await ensureKubeBinaries({ kubectl: true })).kubectl!;
+    const waitReady = (timeout: string) =>
+      run(
+        kubectl,
+        [
+          'wait',
+          '--for=condition=Ready',
+          `--timeout=${timeout}`,
+          '-n',
+          env.namespace,
+          'databasemigration/user-service',
+        ],
+        { env: env.plane.env },
+      ).then(
+        () => 'Ready',
+        (error: { stderr?: string }) => `not Ready: ${error.stderr}`,
+      );
+    expect(await waitReady('5s')).toBe('Ready');
     await env.admin.mergePatch(`${base()}/user-service`, {
       spec: { image: 'registry.example/warren/user-service:1.1.0' },
     });
+    // The Ready=True of generation 1 does not count for generation 2.
+    expect(await waitReady('1s')).toMatch(/^not Ready: .*timed out/s);
     const second = await nthJob('user-service', 2);
     expect(second.metadata.name).not.toBe(firstJob.metadata.name);
     expect(second.spec.template.spec.containers[0]!.image).toBe(
@@ -381,6 +408,7 @@ describe('DatabaseMigration', () => {
     });
     expect(condition(running, 'Ready')?.reason).toBe('JobRunning');
     expect((await runJob(second)).code).toBe(0);
+    expect(await waitReady('60s')).toBe('Ready');
     const ready = await eventually('Ready=True again', async () => {
       const m = await migration('user-service');
       return condition(m, 'Ready')?.status === 'True' && m;
