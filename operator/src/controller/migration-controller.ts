@@ -256,7 +256,9 @@ export class MigrationController {
       if (read.migrations) appliedMigrations = read.migrations;
       decision = decideMigration({
         ...observation,
-        applied: read.error ? { error: read.error } : { migrations: appliedMigrations ?? [] },
+        applied: read.error
+          ? { error: read.error }
+          : appliedMigrations && { migrations: appliedMigrations },
       });
     }
 
