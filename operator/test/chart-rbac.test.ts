@@ -152,4 +152,37 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
   );
   expect(lease.spec.holderIdentity).toMatch(/^operator-/);
   await env.admin.get(`/api/v1/namespaces/${env.namespace}/secrets/warren-broker-order-service`);
+
+  // DatabaseMigrations: the chart lets the operator read the Secret, create the Job (owned by the
+  // migration) and write the status.
+  await env.admin.create(`/api/v1/namespaces/${env.namespace}/secrets`, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'user-db', namespace: env.namespace },
+    stringData: { DATABASE_URL: 'postgresql://user@postgres.example:5432/users' },
+  });
+  await applyManifest(env.admin, {
+    apiVersion: 'warren.dev/v1alpha1',
+    kind: 'DatabaseMigration',
+    metadata: { name: 'user-service', namespace: env.namespace },
+    spec: {
+      service: 'user-service',
+      image: 'registry.example/warren/user-service:1.0.0',
+      database: { secretRef: { name: 'user-db' } },
+    },
+  });
+  await eventually('the migration Job under the chart identity', async () => {
+    const jobs = await env.admin.list(`/apis/batch/v1/namespaces/${env.namespace}/jobs`, {
+      labelSelector: 'warren.dev/database-migration=user-service',
+    });
+    const migration = await env.admin.get<{
+      status?: { conditions?: { type: string; reason: string }[] };
+    }>(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/databasemigrations/user-service`);
+    return (
+      jobs.items.length === 1 &&
+      migration.status?.conditions?.some(
+        (c) => c.type === 'Reconciling' && c.reason === 'JobRunning',
+      )
+    );
+  });
 });

@@ -7,8 +7,9 @@ export default defineConfig({
   // The messaging module's outbox/inbox (migration <timestamp>_warren_messaging): not modelled, never dropped.
   experimental: { externalTables: true },
   tables: { external: ['public.warren_outbox', 'public.warren_inbox'] },
+  // Migrations live next to the schema (prisma/migrations): `prisma migrate deploy --schema DIR`,
+  // as the operator's migration Job runs it, takes both the schema and the migrations from DIR.
   schema: 'prisma/schema.prisma',
-  migrations: { path: 'prisma/migrations' },
   datasource: {
     url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5442/notification_service',
   },

@@ -21,6 +21,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [warren.dev]
   resources: [eventroutes/finalizers, retrypolicies/finalizers, databasemigrations/finalizers]
   verbs: [update]
+# Warren's own service ConfigMaps/Secrets (list/watch only with its label), and a
+# DatabaseMigration's database Secret (one direct GET per reconcile, never cached).
 - apiGroups: [""]
   resources: [configmaps, secrets]
   verbs: [get, list, watch, create, update, patch, delete]
@@ -30,6 +32,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# DatabaseMigration Jobs: watched by label, created per run, old ones deleted. No pods access.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]

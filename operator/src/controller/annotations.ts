@@ -14,3 +14,13 @@ export const SERVICE_LABEL = 'warren.dev/service';
 export const ROUTE_LABEL = 'warren.dev/route';
 
 export const isTrue = (value: string | undefined) => value === 'true';
+
+/** On a DatabaseMigration's Jobs: which migration runs them (the informer's label selector). */
+export const MIGRATION_LABEL = 'warren.dev/database-migration';
+/** On a migration Job: the input it runs (a prefix of the DatabaseMigration's input hash). */
+export const INPUT_HASH_LABEL = 'warren.dev/input-hash';
+/** On a migration Job: the database it migrates (a hash of its identity); one Job at a time per value. */
+export const DATABASE_LABEL = 'warren.dev/database';
+/** On a migration Job: its run number for the migration, and its attempt for the same input. */
+export const RUN_ANNOTATION = 'warren.dev/run';
+export const ATTEMPT_ANNOTATION = 'warren.dev/attempt';

@@ -23,6 +23,7 @@ import { KubeApiError } from '../kube/client';
 import { setConditions, type Condition } from '../kube/conditions';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
+import { WatchedCollection } from '../kube/watched';
 import { runLimited } from '../util/run-limited';
 import { phaseTimer } from '../util/phase-timer';
 import type { Logger } from '../observability/log';
@@ -85,28 +86,11 @@ const ROUTE = { apiVersion: GROUP_VERSION, kind: 'EventRoute' } as const;
 const API_WRITE_CONCURRENCY = 8;
 const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
-/** One informer per watched namespace (or one for the cluster), read as one cache. */
-class Watched<T extends KubeObject> {
-  readonly informers: Informer<T>[];
-  constructor(paths: string[], make: (path: string) => Informer<T>) {
-    this.informers = paths.map(make);
-  }
-  list(): T[] {
-    return this.informers.flatMap((informer) => informer.list());
-  }
-  start() {
-    return Promise.all(this.informers.map((informer) => informer.start()));
-  }
-  stop() {
-    for (const informer of this.informers) informer.stop();
-  }
-}
-
 export class TopologyController {
-  private readonly routes: Watched<EventRoute & KubeObject>;
-  private readonly policies: Watched<RetryPolicy & KubeObject>;
-  private readonly secrets: Watched<SecretObject>;
-  private readonly configMaps: Watched<ConfigMapObject>;
+  private readonly routes: WatchedCollection<EventRoute & KubeObject>;
+  private readonly policies: WatchedCollection<RetryPolicy & KubeObject>;
+  private readonly secrets: WatchedCollection<SecretObject>;
+  private readonly configMaps: WatchedCollection<ConfigMapObject>;
   private prometheusRulesAvailable = false;
   /** Last PrometheusRule body written per route, to write only what changed. */
   private readonly writtenRules = new Map<string, string>();
@@ -129,20 +113,20 @@ export class TopologyController {
           onError: (error) =>
             options.log.warn({ err: String(error), path }, 'watch failed; retrying'),
         });
-    this.routes = new Watched(
+    this.routes = new WatchedCollection(
       scopes.map((ns) => collectionPath('eventroutes', ns)),
       informer(),
     );
-    this.policies = new Watched(
+    this.policies = new WatchedCollection(
       scopes.map((ns) => collectionPath('retrypolicies', ns)),
       informer(),
     );
     // Only Warren's own Secrets and ConfigMaps are cached, never every Secret of the cluster.
-    this.secrets = new Watched(
+    this.secrets = new WatchedCollection(
       scopes.map((ns) => coreCollectionPath('secrets', ns)),
       informer(managedSelector),
     );
-    this.configMaps = new Watched(
+    this.configMaps = new WatchedCollection(
       scopes.map((ns) => coreCollectionPath('configmaps', ns)),
       informer(managedSelector),
     );

@@ -60,6 +60,24 @@ export function createOperatorMetrics(registry = new Registry()) {
       labelNames: ['namespace', 'route', 'queue'],
       registers: [registry],
     }),
+    migrationRuns: new Counter({
+      name: 'warren_migration_runs_total',
+      help: 'DatabaseMigration Jobs finished, by result (succeeded, failed).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    migrationDuration: new Histogram({
+      name: 'warren_migration_duration_seconds',
+      help: 'Run time of a DatabaseMigration Job (start to finish), by result.',
+      labelNames: ['result'],
+      buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    migrationJobsCreated: new Counter({
+      name: 'warren_migration_jobs_created_total',
+      help: 'DatabaseMigration Jobs created by the operator.',
+      registers: [registry],
+    }),
     workQueueDepth: new Gauge({
       name: 'warren_work_queue_depth',
       help: 'Keys waiting in the operator work queue.',

@@ -1,10 +1,11 @@
 /**
- * The operator process: informers feed one work queue; only the replica holding the Lease
- * reconciles; `/healthz`, `/readyz` and `/metrics` are served by every replica.
+ * The operator process: informers feed the work queues (one key for the whole topology, one
+ * key per DatabaseMigration); only the replica holding the Lease reconciles; `/healthz`, `/readyz` and `/metrics` are served by every replica.
  */
 import * as os from 'node:os';
 import type * as http from 'node:http';
 import { brokerSettings } from '../cli/connection';
+import { MigrationController } from '../controller/migration-controller';
 import { TopologyController } from '../controller/topology-controller';
 import { KubeClient } from '../kube/client';
 import { EventRecorder } from '../kube/events';
@@ -24,6 +25,8 @@ export interface OperatorConfig {
   leaseDurationSeconds: number;
   identity: string;
   port: number;
+  /** Delay before a failed DatabaseMigration runs again (doubled per failure); default 10. */
+  migrationRetrySeconds?: number;
   env: NodeJS.ProcessEnv;
 }
 
@@ -51,6 +54,7 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
     leaseDurationSeconds: number(env, 'WARREN_LEASE_DURATION_SECONDS', 15),
     identity: env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
     port: number(env, 'WARREN_HTTP_PORT', 8080),
+    migrationRetrySeconds: number(env, 'WARREN_MIGRATION_RETRY_SECONDS', 10),
     env,
   };
 }
@@ -79,7 +83,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   );
 
   let queue: WorkQueue | undefined;
-  /** The shutdown of the queue of a lost leadership: `stop()` waits for its reconcile to end. */
+  /** The shutdown of the queues of a lost leadership: `stop()` waits for their reconciles to end. */
   let draining: Promise<void> | undefined;
   const enqueue = () => queue?.add(TOPOLOGY_KEY);
   const controller = new TopologyController(
@@ -95,6 +99,46 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     enqueue,
   );
+
+  let migrationQueue: WorkQueue | undefined;
+  const migrations = new MigrationController(
+    {
+      client,
+      namespaces: config.namespaces,
+      resyncMs: config.resyncSeconds * 1000,
+      retryBaseMs: (config.migrationRetrySeconds ?? 10) * 1000,
+      metrics,
+      events,
+      log,
+    },
+    (key) => migrationQueue?.add(key),
+  );
+
+  const startMigrationWork = () => {
+    migrationQueue = new WorkQueue(
+      async (key) => {
+        const end = metrics.reconcileDuration.startTimer({ kind: 'DatabaseMigration' });
+        try {
+          const result = await migrations.reconcile(key);
+          metrics.reconciles.inc({ kind: 'DatabaseMigration', result: 'success' });
+          return result;
+        } catch (error) {
+          metrics.reconciles.inc({ kind: 'DatabaseMigration', result: 'error' });
+          metrics.reconcileErrors.inc({ kind: 'DatabaseMigration', reason: (error as Error).name });
+          throw error;
+        } finally {
+          end();
+        }
+      },
+      (key, error, retryInMs) =>
+        log.warn(
+          { migration: key, err: (error as Error).message, retryInMs },
+          'migration reconcile failed; backing off',
+        ),
+      2,
+    );
+    for (const key of migrations.keys()) migrationQueue.add(key);
+  };
 
   const startWork = () => {
     queue = new WorkQueue(
@@ -131,11 +175,13 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     onStartedLeading: () => {
       metrics.leader.set(1);
       startWork();
+      startMigrationWork();
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
-      draining = queue?.shutDown();
+      draining = Promise.all([queue?.shutDown(), migrationQueue?.shutDown()]).then(() => undefined);
       queue = undefined;
+      migrationQueue = undefined;
     },
     log: (message) => log.info(message),
   });
@@ -144,12 +190,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     port: config.port,
     registry: metrics.registry,
     alive: () => true,
-    notReadyReason: () => (controller.isSynced ? undefined : 'caches not synced'),
+    notReadyReason: () =>
+      controller.isSynced && migrations.isSynced ? undefined : 'caches not synced',
   });
   try {
-    await controller.start();
+    await Promise.all([controller.start(), migrations.start()]);
   } catch (error) {
     controller.stop();
+    migrations.stop();
     server.close();
     throw error;
   }
@@ -161,8 +209,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     isLeader: () => elector.isLeader,
     async stop() {
       await elector.stop();
-      await Promise.all([queue?.shutDown(), draining]);
+      await Promise.all([queue?.shutDown(), migrationQueue?.shutDown(), draining]);
       controller.stop();
+      migrations.stop();
       await new Promise((resolve) => server.close(resolve));
     },
   };

@@ -159,13 +159,13 @@ export interface RetryPolicy {
 export interface DatabaseMigrationSpec {
   /** The service whose database this is. */
   service: string;
-  /** Container image holding the service and its prisma/ folder. */
+  /** Container image holding the service and its prisma/ folder (built from services/Dockerfile: the working directory is the service's folder, holding prisma.config.ts). */
   image: string;
-  /** Path of the Prisma schema folder inside the image. */
+  /** Path of the Prisma schema folder inside the image, relative to its working directory: the Job runs `prisma migrate deploy --schema <migrationsPath>`, which reads the migrations from `<migrationsPath>/migrations`. */
   migrationsPath: string;
   /** Where the database connection URL comes from. */
   database: {
-    /** A Secret in the same namespace holding the PostgreSQL connection URL. */
+    /** A Secret in the same namespace holding the PostgreSQL connection URL. The Job reads it through a secretKeyRef; the operator reads it to tell databases apart (two migrations whose URLs name the same host, port, database and schema never run at once) and to read `_prisma_migrations`. */
     secretRef: {
       /** Secret name. */
       name: string;
@@ -173,7 +173,7 @@ export interface DatabaseMigrationSpec {
       key: string;
     };
   };
-  /** Failed Job runs tolerated before the migration is Stalled. */
+  /** Failed Job runs of the same input tolerated before the migration is Stalled (BackoffLimitExceeded): at most backoffLimit + 1 runs, with a growing delay between them. A changed input, or a higher limit, runs again. */
   backoffLimit: number;
 }
 
@@ -196,7 +196,7 @@ export interface DatabaseMigrationStatus {
     /** The metadata.generation the condition was computed from. */
     observedGeneration?: number;
   }>;
-  /** Migrations recorded as applied in the database, oldest first. */
+  /** Migrations recorded as applied in the database (`_prisma_migrations` rows that finished and were not rolled back), oldest first, as the operator last read them. */
   appliedMigrations?: Array<{
     /** Migration folder name. */
     name: string;
@@ -205,13 +205,13 @@ export interface DatabaseMigrationStatus {
   }>;
   /** The last Job the operator ran. */
   lastJobName?: string;
-  /** Consecutive failed runs. */
+  /** Consecutive failed runs of the last input run. */
   failures?: number;
-  /** Hash of the spec last applied; unchanged input is not run again. */
+  /** Hash of the input last applied successfully (image, migrationsPath, Secret reference and a hash of the database URL); an unchanged input is not run again. */
   inputHash?: string;
 }
 
-/** A service's Prisma migrations to apply to its database, run by the operator as a Kubernetes Job (`prisma migrate deploy`), one at a time per database. */
+/** A service's Prisma migrations to apply to its database, run by the operator as a Kubernetes Job (`prisma migrate deploy`) whenever the input (image, migrations path, database) changes, one Job at a time per database. */
 export interface DatabaseMigration {
   apiVersion: 'warren.dev/v1alpha1';
   kind: 'DatabaseMigration';

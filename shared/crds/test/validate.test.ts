@@ -102,7 +102,9 @@ describe('validateResource', () => {
     expect(result.outcome).toBe('invalid');
     if (result.outcome !== 'invalid') return;
     expect(result.errors.map((error) => error.field)).toContain(expected);
-    expect(result.errors[0]!.resource).toMatch(/^(EventRoute|RetryPolicy) default\//);
+    expect(result.errors[0]!.resource).toMatch(
+      /^(EventRoute|RetryPolicy|DatabaseMigration) default\//,
+    );
   });
 });
 

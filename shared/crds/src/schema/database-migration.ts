@@ -17,25 +17,31 @@ export const databaseMigration: ResourceDefinition = {
   singular: 'databasemigration',
   shortNames: ['dbm'],
   description:
-    "A service's Prisma migrations to apply to its database, run by the operator as a Kubernetes Job (`prisma migrate deploy`), one at a time per database.",
+    "A service's Prisma migrations to apply to its database, run by the operator as a Kubernetes Job (`prisma migrate deploy`) whenever the input (image, migrations path, database) changes, one Job at a time per database.",
   spec: object(
     'What to migrate and with what.',
     {
       service: serviceName('The service whose database this is.'),
-      image: string('Container image holding the service and its prisma/ folder.', {
-        minLength: 1,
-        maxLength: 1024,
-      }),
-      migrationsPath: string('Path of the Prisma schema folder inside the image.', {
-        minLength: 1,
-        maxLength: 1024,
-        default: 'prisma',
-      }),
+      image: string(
+        "Container image holding the service and its prisma/ folder (built from services/Dockerfile: the working directory is the service's folder, holding prisma.config.ts).",
+        {
+          minLength: 1,
+          maxLength: 1024,
+        },
+      ),
+      migrationsPath: string(
+        'Path of the Prisma schema folder inside the image, relative to its working directory: the Job runs `prisma migrate deploy --schema <migrationsPath>`, which reads the migrations from `<migrationsPath>/migrations`.',
+        {
+          minLength: 1,
+          maxLength: 1024,
+          default: 'prisma',
+        },
+      ),
       database: object(
         'Where the database connection URL comes from.',
         {
           secretRef: object(
-            'A Secret in the same namespace holding the PostgreSQL connection URL.',
+            'A Secret in the same namespace holding the PostgreSQL connection URL. The Job reads it through a secretKeyRef; the operator reads it to tell databases apart (two migrations whose URLs name the same host, port, database and schema never run at once) and to read `_prisma_migrations`.',
             {
               name: objectName('Secret name.'),
               key: string('Key of the URL in the Secret.', {
@@ -49,11 +55,14 @@ export const databaseMigration: ResourceDefinition = {
         },
         { required: ['secretRef'] },
       ),
-      backoffLimit: integer('Failed Job runs tolerated before the migration is Stalled.', {
-        minimum: 0,
-        maximum: 20,
-        default: 3,
-      }),
+      backoffLimit: integer(
+        'Failed Job runs of the same input tolerated before the migration is Stalled (BackoffLimitExceeded): at most backoffLimit + 1 runs, with a growing delay between them. A changed input, or a higher limit, runs again.',
+        {
+          minimum: 0,
+          maximum: 20,
+          default: 3,
+        },
+      ),
     },
     { required: ['service', 'image', 'database'] },
   ),
@@ -61,7 +70,7 @@ export const databaseMigration: ResourceDefinition = {
     observedGeneration: observedGeneration(),
     conditions: conditions(),
     appliedMigrations: array(
-      'Migrations recorded as applied in the database, oldest first.',
+      'Migrations recorded as applied in the database (`_prisma_migrations` rows that finished and were not rolled back), oldest first, as the operator last read them.',
       object(
         'One applied migration.',
         {
@@ -73,10 +82,13 @@ export const databaseMigration: ResourceDefinition = {
       { maxItems: 4096, 'x-kubernetes-list-type': 'atomic' },
     ),
     lastJobName: string('The last Job the operator ran.', { maxLength: 253 }),
-    failures: integer('Consecutive failed runs.', { minimum: 0 }),
-    inputHash: string('Hash of the spec last applied; unchanged input is not run again.', {
-      maxLength: 128,
-    }),
+    failures: integer('Consecutive failed runs of the last input run.', { minimum: 0 }),
+    inputHash: string(
+      'Hash of the input last applied successfully (image, migrationsPath, Secret reference and a hash of the database URL); an unchanged input is not run again.',
+      {
+        maxLength: 128,
+      },
+    ),
   }),
   printerColumns: [
     { name: 'Service', type: 'string', jsonPath: '.spec.service', description: 'Service.' },
