@@ -2,6 +2,7 @@ import { compile } from '../src/engine/compile';
 import type { BrokerState, DesiredTopology, QueueObject } from '../src/engine/model';
 import { emptyState } from '../src/engine/model';
 import { groupKey, plan } from '../src/engine/plan';
+import { routeStatuses } from '../src/engine/status';
 import { route } from './resources';
 
 /** What the broker would report after applying `desired` exactly. */
@@ -121,5 +122,34 @@ describe('plan', () => {
     });
     const queue = result.items.find((item) => item.kind === 'queue' && item.name === Q)!;
     expect(queue).toMatchObject({ action: 'delete', ifEmpty: false });
+  });
+});
+
+describe('routeStatuses', () => {
+  const two = compile(
+    [route('a'), route('b'), route('c', { exchange: { name: 'order.events' } })],
+    [],
+  );
+  const statusOf = (actual: BrokerState) =>
+    new Map(
+      routeStatuses(two.routes, plan(two, actual), actual).map((s) => [s.route.split('/')[1], s]),
+    );
+
+  it('is Ready for every route when the broker matches', () => {
+    const statuses = statusOf(asActual(two));
+    expect([...statuses.values()].map((s) => s.readiness)).toEqual(['Ready', 'Ready', 'Ready']);
+  });
+
+  it("names what is missing: a route's own queue for that route only, a shared exchange for every route on it", () => {
+    const actual = asActual(two);
+    actual.queues = actual.queues.filter((q) => q.name !== 'notification-service.a');
+    actual.exchanges = actual.exchanges.filter((e) => e.name !== 'user.events');
+    const statuses = statusOf(actual);
+    expect(statuses.get('a')!.pending.map((i) => i.name)).toEqual([
+      'user.events',
+      'notification-service.a',
+    ]);
+    expect(statuses.get('b')!.pending.map((i) => i.name)).toEqual(['user.events']);
+    expect(statuses.get('c')!.readiness).toBe('Ready');
   });
 });

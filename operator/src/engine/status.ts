@@ -27,17 +27,29 @@ export function routeStatuses(
   );
   const queueOf = (vhost: string, name: string | null) =>
     name === null ? undefined : queues.get(`${vhost}\u0000${name}`);
+  // Outstanding items indexed by group and by exchange: scanning the whole plan per route was
+  // quadratic (seconds per pass at 500 routes).
+  const byGroup = new Map<string, PlanItem[]>();
+  const byExchange = new Map<string, PlanItem[]>();
+  const add = (index: Map<string, PlanItem[]>, key: string, item: PlanItem) => {
+    const list = index.get(key);
+    if (list) list.push(item);
+    else index.set(key, [item]);
+  };
+  for (const item of plan.items) {
+    if (item.action === 'unchanged' || item.action === 'retain') continue;
+    if (item.group !== null) add(byGroup, `${item.vhost}\u0000${item.group}`, item);
+    if (item.kind === 'exchange') add(byExchange, `${item.vhost}\u0000${item.name}`, item);
+  }
+  const order = new Map(plan.items.map((item, index) => [item, index]));
   return routes.map((route) => {
-    const exchanges = new Set(
-      route.objects.filter((o) => o.kind === 'exchange').map((o) => o.name),
-    );
-    const pending = plan.items.filter(
-      (item) =>
-        item.vhost === route.vhost &&
-        item.action !== 'unchanged' &&
-        item.action !== 'retain' &&
-        (item.group === route.queue || (item.kind === 'exchange' && exchanges.has(item.name))),
-    );
+    const found = new Set(byGroup.get(`${route.vhost}\u0000${route.queue}`) ?? []);
+    for (const object of route.objects) {
+      if (object.kind !== 'exchange') continue;
+      for (const item of byExchange.get(`${route.vhost}\u0000${object.name}`) ?? [])
+        found.add(item);
+    }
+    const pending = [...found].sort((a, b) => order.get(a)! - order.get(b)!);
     const queue = queueOf(route.vhost, route.queue);
     const retryDepths = route.retryQueues.map((name) => queueOf(route.vhost, name)?.messages);
     return {

@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import fetch, { type RequestInit } from 'node-fetch';
 
@@ -46,9 +48,36 @@ type Query = Record<string, string | number | boolean | undefined>;
  */
 export class KubeClient {
   readonly watcher: Watch;
+  private agent: http.Agent | undefined;
 
   constructor(readonly config: KubeConfig) {
     this.watcher = new Watch(config);
+  }
+
+  /**
+   * Auth headers are computed per request (tokens rotate); the agent is made once. client-node
+   * builds a new Agent per call, which meant a new TLS session per request: at 500 routes the
+   * operator spent more CPU in handshakes than in its own work.
+   */
+  private async connectionOptions(): Promise<{
+    agent: http.Agent | undefined;
+    headers: Record<string, string>;
+  }> {
+    const options = await this.config.applyToFetchOptions({});
+    const made = options.agent as http.Agent | undefined;
+    if (!this.agent && made) {
+      // Proxy agents (cluster.proxy-url) are kept as made; plain ones get keep-alive.
+      const plain = made.constructor === https.Agent || made.constructor === http.Agent;
+      this.agent = plain
+        ? new (made.constructor as typeof http.Agent)({
+            ...(made as http.Agent & { options: http.AgentOptions }).options,
+            keepAlive: true,
+          })
+        : made;
+    }
+    // A Headers object (spreading it, as this client once did, loses the bearer token).
+    const headers = Object.fromEntries(new Headers(options.headers as unknown as Headers));
+    return { agent: this.agent ?? made, headers };
   }
 
   static fromKubeconfigFile(file?: string): KubeClient {
@@ -69,9 +98,12 @@ export class KubeClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const init = (await this.config.applyToFetchOptions({})) as RequestInit;
-    init.method = method;
-    init.headers = { ...(init.headers as Record<string, string>), accept: 'application/json' };
+    const { agent, headers } = await this.connectionOptions();
+    const init: RequestInit = {
+      method,
+      agent,
+      headers: { ...headers, accept: 'application/json' },
+    };
     if (options.body !== undefined) {
       (init.headers as Record<string, string>)['content-type'] =
         options.contentType ?? 'application/json';
