@@ -116,6 +116,10 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 20_000));
     const reconciles = () =>
       metric(port, 'warren_reconcile_total{kind="EventRoute",result="success"}');
+    const kubeWrites = async () =>
+      (await metric(port, 'warren_kube_api_requests_total{method="PATCH"}')) +
+      (await metric(port, 'warren_kube_api_requests_total{method="POST"}')) +
+      (await metric(port, 'warren_kube_api_requests_total{method="DELETE"}'));
     // The pass running now may still write figures that came late: count from the next one.
     const settling = await reconciles();
     await waitFor('a settling resync', async () => (await reconciles()) >= settling + 1, 120_000);
@@ -123,6 +127,8 @@ async function main() {
       reconciles: await reconciles(),
       calls: await metric(port, 'warren_broker_http_requests_total'),
       changes: await metric(port, 'warren_broker_changes_total'),
+      kubeWrites: await kubeWrites(),
+      kubeReads: await metric(port, 'warren_kube_api_requests_total{method="GET"}'),
     };
     const rvBefore = (await admin.list<EventRoute>(`${base}/eventroutes`)).metadata.resourceVersion;
     await waitFor(
@@ -133,6 +139,8 @@ async function main() {
     const after = {
       calls: await metric(port, 'warren_broker_http_requests_total'),
       changes: await metric(port, 'warren_broker_changes_total'),
+      kubeWrites: await kubeWrites(),
+      kubeReads: await metric(port, 'warren_kube_api_requests_total{method="GET"}'),
     };
     const routesAfter = await admin.list<EventRoute>(`${base}/eventroutes`);
     const apiWrites = routesAfter.items.filter(
@@ -148,7 +156,12 @@ async function main() {
       ['first create -> all Ready', seconds(allReady - started)],
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
-      ['idle resync: EventRoutes written', String(apiWrites)],
+      ['idle resync: EventRoutes changed', String(apiWrites)],
+      [
+        'idle resync: API-server writes (PATCH/POST/DELETE)',
+        String(after.kubeWrites - before.kubeWrites),
+      ],
+      ['idle resync: API-server GETs', String(after.kubeReads - before.kubeReads)],
       ['RSS (bench process with operator in it)', mib(rss)],
       ['RSS before the operator started (baseline)', mib(rssBefore)],
     ];

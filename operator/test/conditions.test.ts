@@ -61,4 +61,17 @@ describe('conditions', () => {
       ),
     ).toBe(false);
   });
+
+  it('ignores key order, as the API server returns keys sorted', () => {
+    const ours = setCondition(
+      undefined,
+      { type: 'Ready', status: 'True', reason: 'Synced', message: 'ok', observedGeneration: 2 },
+      t0,
+    );
+    const fromServer = ours.map((c) =>
+      Object.fromEntries(Object.entries(c).sort(([x], [y]) => x.localeCompare(y))),
+    ) as typeof ours;
+    expect(JSON.stringify(fromServer)).not.toBe(JSON.stringify(ours));
+    expect(sameConditions(ours, fromServer)).toBe(true);
+  });
 });

@@ -49,6 +49,8 @@ type Query = Record<string, string | number | boolean | undefined>;
 export class KubeClient {
   readonly watcher: Watch;
   private agent: http.Agent | undefined;
+  /** Called once per request with its HTTP method (the operator counts them in a metric). */
+  onRequest?: (method: string) => void;
 
   constructor(readonly config: KubeConfig) {
     this.watcher = new Watch(config);
@@ -98,6 +100,7 @@ export class KubeClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
+    this.onRequest?.(method);
     const { agent, headers } = await this.connectionOptions();
     const init: RequestInit = {
       method,

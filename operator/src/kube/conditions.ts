@@ -48,11 +48,12 @@ export function sameConditions(
   a: readonly Condition[] | undefined,
   b: readonly Condition[] | undefined,
 ): boolean {
+  // Fields in a fixed order: the API server returns keys sorted, not in the order we wrote them.
   const strip = (list: readonly Condition[] | undefined) =>
     JSON.stringify(
       [...(list ?? [])]
-        .map(({ lastTransitionTime: _t, ...rest }) => rest)
-        .sort((x, y) => x.type.localeCompare(y.type)),
+        .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration])
+        .sort(([x], [y]) => String(x).localeCompare(String(y))),
     );
   return strip(a) === strip(b);
 }

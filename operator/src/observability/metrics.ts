@@ -37,6 +37,12 @@ export function createOperatorMetrics(registry = new Registry()) {
       labelNames: ['method'],
       registers: [registry],
     }),
+    kubeRequests: new Counter({
+      name: 'warren_kube_api_requests_total',
+      help: 'Requests to the Kubernetes API server (watches excluded), by method; at an idle resync only GETs and Lease renewals (PUT).',
+      labelNames: ['method'],
+      registers: [registry],
+    }),
     brokerChanges: new Counter({
       name: 'warren_broker_changes_total',
       help: 'Broker objects created, updated or deleted by the operator (zero at an idle resync).',

@@ -72,6 +72,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const metrics = createOperatorMetrics();
   const broker = brokerSettings({}, config.env);
   const client = KubeClient.fromKubeconfigFile(config.kubeconfig);
+  client.onRequest = (method) => metrics.kubeRequests.inc({ method });
   const events = new EventRecorder(client, 'warren-operator');
   log.info(
     {
