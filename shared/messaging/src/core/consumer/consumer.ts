@@ -221,7 +221,7 @@ export class EventConsumer<Tx> implements ConnectionListener {
     const results = await this.transact(batch);
     batch.forEach((delivery, i) =>
       delivery.settle(
-        withCorrelation(delivery.event, () => this.settle(delivery, results[i], started)),
+        withCorrelation(delivery.event, () => this.finish(delivery, results[i], started)),
       ),
     );
   }
@@ -318,7 +318,7 @@ export class EventConsumer<Tx> implements ConnectionListener {
     return handlers.get(event.type)!(event, context);
   }
 
-  private async settle(delivery: Delivery, result: Result, started: number): Promise<void> {
+  private async finish(delivery: Delivery, result: Result, started: number): Promise<void> {
     const { channel, queue, message, event, attempt } = delivery;
     const seconds = (performance.now() - started) / 1000;
     if ('outcome' in result) {
