@@ -6,15 +6,19 @@
  * Settings shared by every scenario: 1 KiB persistent JSON events, one quorum queue, confirms
  * awaited in batches of 500, prefetch 300, manual ack, at most 5,000 messages in flight
  * (published, not yet consumed), a 4-connection PostgreSQL pool for consumers.
- * Latency is publish -> handler (end to end) for pipelines, and per confirmed batch for publishing.
- * Raw and module runs alternate (raw, module, module, raw, twice) and are pooled per side;
- * 5 s runs, about 4 min in all.
+ * Latency is publish -> inbox transaction committed (just before the ack) for pipelines, on both
+ * sides, and per confirmed batch for publishing.
+ * The module consumes with its defaults (transactions shared under load) and, as a like-for-like
+ * check, with a transaction per message (`batching: { maxMessages: 1 }`), the raw side's work.
+ * Runs alternate (raw, module..., ...module, raw; `--rounds` times) so this machine's noise hits
+ * every side alike; each figure is the median of its runs, with min-max as the spread. The
+ * fixed-rate latency comparison gets twice the rounds. 5 s runs, about 6 min in all.
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { Client, Pool } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import { createEvent, type EventEnvelope } from '@warren/contracts';
 import { createTestDatabase, createTestVhost } from '@warren/testing';
 import {
@@ -24,20 +28,24 @@ import {
   eventProperties,
   migrationSql,
   pgTransactions,
+  type ConsumerBatching,
+  type TransactionRunner,
 } from '@warren/messaging';
 import { declareTopology, testTopology } from '../shared/messaging/test/support/topology';
-import { summarize, table, type RunResult, type Summary } from './messaging-stats';
+import { side, table, verdicts, type RunResult, type Side } from './messaging-stats';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' } },
 });
-/** Length of one run; raw and module each get 2 x ROUNDS runs per comparison. */
+/** Length of one run; each side gets 2 x ROUNDS runs per comparison. */
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const BATCH = 500;
 const PREFETCH = 300;
 const WINDOW = 5_000;
 const POOL_SIZE = 4;
+/** The module's socket options (Nagle off), so raw is measured with them too. */
+const SOCKET = { noDelay: true };
 const INBOX_INSERT = `INSERT INTO warren_inbox (consumer, message_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,7 +85,7 @@ async function main() {
   pool.on('error', (error) =>
     process.stderr.write(`bench: idle database connection failed: ${error.message}\n`),
   );
-  const amqp = await connect(vhost.amqpUrl);
+  const amqp = await connect(vhost.amqpUrl, SOCKET);
   const purge = async () => {
     const channel = await amqp.createChannel();
     await channel.purgeQueue(queue);
@@ -88,33 +96,46 @@ async function main() {
     `bench: vhost ${vhost.vhost}, database ${database.name}, ${SECONDS} s per scenario\n`,
   );
 
-  const results: Summary[] = [];
-  const record = (result: RunResult) => {
-    const summary = summarize(result);
-    results.push(summary);
-    process.stderr.write(
-      `${summary.name}: ${summary.perSecond.toFixed(0)} msg/s, p99 ${summary.p99.toFixed(1)} ms\n`,
-    );
-    return summary;
-  };
+  const results: Side[] = [];
   const once = async (scenario: () => Promise<RunResult>) => {
     await purge();
     return scenario();
   };
-  const run = async (scenario: () => Promise<RunResult>) => record(await once(scenario));
+  const report = (name: string, runs: RunResult[]) => {
+    const summary = side(name, runs);
+    results.push(summary);
+    process.stderr.write(
+      `${summary.name}: ${summary.perSecond.median.toFixed(0)} msg/s, p99 ${summary.p99.median.toFixed(1)} ms\n`,
+    );
+    return summary;
+  };
+  const run = async (scenario: () => Promise<RunResult>) => {
+    const result = await once(scenario);
+    return report(result.name, [result]);
+  };
   /**
-   * Raw and module, twice each in the order raw, module, module, raw: this machine's noise
-   * (other work on two cores) then hits both sides alike. Runs of one side are pooled.
+   * Raw and each module variant, in the order raw, A, B, B, A, raw per round: this machine's
+   * noise (other work on two cores) then hits every side alike.
    */
-  const pair = async (raw: () => Promise<RunResult>, module: () => Promise<RunResult>) => {
+  const compare = async <K extends string>(
+    raw: () => Promise<RunResult>,
+    modules: Record<K, () => Promise<RunResult>>,
+    rounds = ROUNDS,
+  ) => {
+    const names = Object.keys(modules) as K[];
     const raws: RunResult[] = [];
-    const modules: RunResult[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    const byModule = new Map<K, RunResult[]>(names.map((n) => [n, []]));
+    for (let round = 0; round < rounds; round++) {
       raws.push(await once(raw));
-      modules.push(await once(module), await once(module));
+      for (const name of [...names, ...[...names].reverse()])
+        byModule.get(name)!.push(await once(modules[name]));
       raws.push(await once(raw));
     }
-    return [record(merge(raws)), record(merge(modules))] as const;
+    const rawSide = report(raws[0].name, raws);
+    const moduleSides = Object.fromEntries(
+      names.map((n) => [n, report(byModule.get(n)![0].name, byModule.get(n)!)]),
+    ) as Record<K, Side>;
+    return { raw: rawSide, ...moduleSides };
   };
 
   try {
@@ -155,22 +176,26 @@ async function main() {
       await messaging.stop();
       return { name: 'publish: module ConfirmPublisher', messages, seconds, latencies };
     };
-    const [rawPublish, modulePublish] = await pair(rawPublishRun, modulePublishRun);
+    const publish = await compare(rawPublishRun, { module: modulePublishRun });
 
     // --- pipelines: publish -> consume, saturated (throughput) and at a fixed rate (latency) ---
     const rawTransport = await run(() => rawPipeline(false));
-    const [rawInbox, modulePipeline] = await pair(
-      () => rawPipeline(true),
-      () => modulePipelineRun(),
-    );
+    const alone: ConsumerBatching = { maxMessages: 1 };
+    const pipeline = await compare(() => rawPipeline(true), {
+      module: () => modulePipelineRun(),
+      alone: () => modulePipelineRun(undefined, alone),
+    });
     // Latency is compared below saturation, where queueing does not dominate it.
     const rate = Math.max(
       50,
-      Math.round(Math.min(rawInbox.perSecond, modulePipeline.perSecond) * 0.5),
+      Math.round(Math.min(pipeline.raw.perSecond.median, pipeline.alone.perSecond.median) * 0.5),
     );
-    const [rawInboxLatency, moduleLatency] = await pair(
+    // Twice the rounds: a p99 of one short run swings with this machine's load, the median of
+    // many runs much less.
+    const latency = await compare(
       () => rawPipeline(true, rate),
-      () => modulePipelineRun(rate),
+      { module: () => modulePipelineRun(rate), alone: () => modulePipelineRun(rate, alone) },
+      ROUNDS * 2,
     );
 
     // --- outbox: relay throughput from a backlog, then commit -> consume at a fixed rate ---------
@@ -178,23 +203,40 @@ async function main() {
     const outboxLatency = await run(() => outboxLatencyRun(Math.round(rate / 2)));
 
     // --- report ---------------------------------------------------------------------------------
-    const ratio = (a: Summary, b: Summary) => ({
-      throughput: a.perSecond / b.perSecond,
-      p99: a.p99 / b.p99,
+    const throughput = (measure: string, module: Side, raw: Side) => ({
+      measure,
+      module: module.perSecond.median,
+      raw: raw.perSecond.median,
+      unit: 'msg/s',
+      kind: 'throughput' as const,
+      goal: 0.8,
     });
-    const publishRatio = ratio(modulePublish, rawPublish);
-    const pipelineRatio = ratio(modulePipeline, rawInbox);
-    const latencyRatio = ratio(moduleLatency, rawInboxLatency);
+    const p99 = (measure: string, module: Side, raw: Side) => ({
+      measure,
+      module: module.p99.median,
+      raw: raw.p99.median,
+      unit: 'ms',
+      kind: 'latency' as const,
+      goal: 1.5,
+    });
     const lines = [
       `Messaging benchmark, ${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}`,
       '',
       table(results),
       '',
-      `publish:  module / raw throughput ${(publishRatio.throughput * 100).toFixed(0)}% (goal >= 80%), p99 ${publishRatio.p99.toFixed(2)}x (goal <= 1.5x)`,
-      `pipeline: module / raw-with-inbox throughput ${(pipelineRatio.throughput * 100).toFixed(0)}% (goal >= 80%)`,
-      `pipeline: module / raw-with-inbox p99 at ${rate} msg/s ${latencyRatio.p99.toFixed(2)}x (goal <= 1.5x), p50 ${(moduleLatency.p50 / rawInboxLatency.p50).toFixed(2)}x`,
-      `pipeline: module / raw transport without database ${((modulePipeline.perSecond / rawTransport.perSecond) * 100).toFixed(0)}% (the price of the inbox transaction per message)`,
-      `outbox:   ${relay.perSecond.toFixed(0)} events/s commit -> broker (confirmed); commit -> consume at ${Math.round(rate / 2)} events/s: p50 ${outboxLatency.p50.toFixed(1)} ms, p99 ${outboxLatency.p99.toFixed(1)} ms`,
+      'Medians of the runs; module / raw against the goals of issue #4:',
+      verdicts([
+        throughput('publish throughput', publish.module, publish.raw),
+        p99('publish p99 per confirmed batch', publish.module, publish.raw),
+        throughput('consume throughput (inbox tx)', pipeline.module, pipeline.raw),
+        throughput('  same, a tx per message', pipeline.alone, pipeline.raw),
+        p99(`p99 publish -> commit at ${rate}/s`, latency.module, latency.raw),
+        p99('  same, a tx per message', latency.alone, latency.raw),
+      ]),
+      '',
+      `p50 publish -> commit at ${rate}/s: module ${latency.module.p50.median.toFixed(1)} ms, a tx per message ${latency.alone.p50.median.toFixed(1)} ms, raw ${latency.raw.p50.median.toFixed(1)} ms`,
+      `raw transport without database: ${rawTransport.perSecond.median.toFixed(0)} msg/s (module consume reaches ${((pipeline.module.perSecond.median / rawTransport.perSecond.median) * 100).toFixed(0)}% of it)`,
+      `outbox: ${relay.perSecond.median.toFixed(0)} events/s commit -> broker (confirmed); commit -> consume at ${Math.round(rate / 2)} events/s: p50 ${outboxLatency.p50.median.toFixed(1)} ms, p99 ${outboxLatency.p99.median.toFixed(1)} ms`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
@@ -204,17 +246,48 @@ async function main() {
     await vhost.dispose();
   }
 
-  function moduleInstance(handlers = new HandlerRegistry<unknown>(), relay = false) {
+  function moduleInstance(
+    handlers = new HandlerRegistry<unknown>(),
+    relay = false,
+    transactions: TransactionRunner<PoolClient> = pgTransactions(pool),
+    batching?: ConsumerBatching,
+  ) {
     return new WarrenMessaging<unknown>({
       service: 'bench',
       topology: { ...topology, consumes: handlers.types.length > 0 ? topology.consumes : [] },
       amqpUrl: vhost.amqpUrl,
       databaseUrl: database.url,
-      transactions: pgTransactions(pool) as never,
+      transactions: transactions as TransactionRunner<unknown>,
       handlers,
       relay,
       logger,
+      batching,
     });
+  }
+
+  /**
+   * The module's transactions on the bench's pool, with a clock: handlers note their event in
+   * the transaction, and its latency is taken once that transaction has committed, where the raw
+   * side takes it too.
+   */
+  function committedClock(sent: Map<string, number>, latencies: number[]) {
+    const base = pgTransactions(pool);
+    const noted = new Map<PoolClient, string[]>();
+    const transactions: TransactionRunner<PoolClient> = {
+      executor: base.executor,
+      async transaction(work) {
+        const ids: string[] = [];
+        const result = await base.transaction((tx) => {
+          noted.set(tx, ids);
+          return work(tx);
+        });
+        const now = performance.now();
+        for (const id of ids) latencies.push(now - (sent.get(id) ?? NaN));
+        return result;
+      },
+    };
+    const note = (tx: unknown, id: string) => noted.get(tx as PoolClient)!.push(id);
+    return { transactions, note };
   }
 
   /** Raw amqplib publishing: a batch on a confirm channel, then one wait for all confirms. */
@@ -263,7 +336,7 @@ async function main() {
 
   /** Raw amqplib: confirm batches in, manual acks out; optionally the same inbox transaction by hand. */
   async function rawPipeline(inbox: boolean, rate?: number): Promise<RunResult> {
-    const consumerConnection = await connect(vhost.amqpUrl);
+    const consumerConnection = await connect(vhost.amqpUrl, SOCKET);
     const consumerChannel = await consumerConnection.createChannel();
     await consumerChannel.prefetch(PREFETCH);
     const sent = new Map<string, number>();
@@ -278,8 +351,8 @@ async function main() {
           try {
             await client.query('BEGIN');
             await client.query(INBOX_INSERT, [queue, event.id, event.type]);
-            latencies.push(performance.now() - (sent.get(event.id) ?? NaN));
             await client.query('COMMIT');
+            latencies.push(performance.now() - (sent.get(event.id) ?? NaN));
           } finally {
             client.release();
           }
@@ -299,23 +372,26 @@ async function main() {
       latencies,
       rate,
     );
-    // Latencies are taken before the commit: close only once every message is acked.
+    // Latencies are taken before the ack: close only once every message is acked.
     while (acked < result.messages) await sleep(5);
     await channel.close();
     await consumerConnection.close();
     return result;
   }
 
-  async function modulePipelineRun(rate?: number): Promise<RunResult> {
+  async function modulePipelineRun(rate?: number, batching?: ConsumerBatching): Promise<RunResult> {
     const sent = new Map<string, number>();
     const latencies: number[] = [];
-    const handlers = new HandlerRegistry<unknown>().on('order.created', async (event) => {
-      latencies.push(performance.now() - (sent.get(event.id) ?? NaN));
+    const clock = committedClock(sent, latencies);
+    const handlers = new HandlerRegistry<unknown>().on('order.created', async (event, ctx) => {
+      clock.note(ctx.tx, event.id);
     });
-    const messaging = moduleInstance(handlers);
+    const messaging = moduleInstance(handlers, false, clock.transactions, batching);
     await messaging.start();
     const result = await drive(
-      'pipeline: module publish + consume (inbox tx)',
+      batching?.maxMessages === 1
+        ? 'pipeline: module, a tx per message'
+        : 'pipeline: module publish + consume (inbox tx)',
       async (events) => {
         await Promise.all(events.map((event) => messaging.publisher.publishEvent(event)));
       },
@@ -408,15 +484,6 @@ async function main() {
       latencies,
     };
   }
-}
-
-function merge(runs: RunResult[]): RunResult {
-  return {
-    name: `${runs[0].name} (${runs.length} runs)`,
-    messages: runs.reduce((sum, r) => sum + r.messages, 0),
-    seconds: runs.reduce((sum, r) => sum + r.seconds, 0),
-    latencies: runs.flatMap((r) => r.latencies),
-  };
 }
 
 async function purgeQueueOnly(amqp: ChannelModel, queue: string) {

@@ -81,6 +81,8 @@ export class ConnectionManager {
       url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds ?? 10));
     const connection = await connect(url.toString(), {
       clientProperties: { connection_name: this.options.name },
+      // Acks and confirms are small frames: Nagle's algorithm would hold them back.
+      noDelay: true,
     });
     connection.on('error', (error: Error) => {
       this.lastError = error;

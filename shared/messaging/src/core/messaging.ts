@@ -2,7 +2,7 @@ import { Pool, type PoolClient } from 'pg';
 import type { Registry } from 'prom-client';
 import type { ServiceTopology } from '@warren/contracts';
 import { ConnectionManager } from './connection';
-import { EventConsumer } from './consumer/consumer';
+import { EventConsumer, type ConsumerBatching } from './consumer/consumer';
 import { HandlerRegistry } from './consumer/handlers';
 import { pgTransactions, type TransactionRunner } from './database';
 import { createLogger, type Logger } from './logger';
@@ -30,6 +30,11 @@ export interface WarrenMessagingOptions<Tx> {
   registry?: Registry;
   logger?: Logger;
   shutdownTimeoutMs?: number;
+  /**
+   * How consumers share transactions under load (default: up to 50 messages per transaction,
+   * 4 transactions at once per queue; `{ maxMessages: 1 }` gives each message its own).
+   */
+  batching?: ConsumerBatching;
 }
 
 export interface MessagingHealth {
@@ -132,6 +137,7 @@ export class WarrenMessaging<Tx = PoolClient> {
         metrics: this.metrics,
         logger: this.logger,
         shutdownTimeoutMs: this.options.shutdownTimeoutMs,
+        batching: this.options.batching,
       });
       await this.consumer.start();
     }

@@ -11,11 +11,12 @@ import { Backoff, sleep } from '../backoff';
 import type { ConnectionListener, ConnectionManager } from '../connection';
 import { runWithCorrelation } from '../correlation';
 import type { TransactionRunner } from '../database';
-import { errorKind, errorMessage } from '../errors';
+import { errorKind, errorMessage, isInfrastructureError } from '../errors';
 import type { Logger } from '../logger';
 import type { MessagingMetrics } from '../metrics';
 import type { Outbox } from '../outbox/outbox';
 import type { ConfirmPublisher } from '../publisher';
+import { Batcher } from './batcher';
 import {
   attemptOf,
   decideFailure,
@@ -24,9 +25,27 @@ import {
   type FailureDecision,
 } from './failure';
 import type { HandlerContext, HandlerRegistry } from './handlers';
+import { ConsumerMetrics } from './consumer-metrics';
 
-const INBOX_INSERT = `INSERT INTO warren_inbox (consumer, message_id, event_type) VALUES ($1, $2, $3)
-ON CONFLICT (consumer, message_id) DO NOTHING`;
+const INBOX_INSERT_ROWS = 'INSERT INTO warren_inbox (consumer, message_id, event_type) VALUES';
+const INBOX_ON_CONFLICT = 'ON CONFLICT (consumer, message_id) DO NOTHING';
+
+/** The handler of the batch's message at `index` failed; the transaction was rolled back. */
+class HandlerFailure extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(errorMessage(cause));
+  }
+}
+
+export interface ConsumerBatching {
+  /** Most messages handled in one transaction; 1 gives every message a transaction of its own. */
+  maxMessages?: number;
+  /** Transactions running at once per queue; messages delivered meanwhile form the next batch. */
+  concurrency?: number;
+}
 
 export interface EventConsumerOptions<Tx> {
   connections: ConnectionManager;
@@ -41,6 +60,7 @@ export interface EventConsumerOptions<Tx> {
   logger: Logger;
   /** How long stop() waits for in-flight handlers. */
   shutdownTimeoutMs?: number;
+  batching?: ConsumerBatching;
 }
 
 interface Subscription {
@@ -48,11 +68,26 @@ interface Subscription {
   consumerTag: string;
 }
 
+/** A valid message waiting for its transaction; `settle` hands back its ack or failure path. */
+interface Delivery {
+  channel: Channel;
+  queue: ConsumerQueue;
+  message: ConsumeMessage;
+  event: AnyEvent;
+  attempt: number;
+  settle: (done: Promise<void>) => void;
+}
+
+type Result = { outcome: 'handled' | 'duplicate' } | { error: unknown };
+
 /**
- * Consumes the service's queues. A message is acked only after its handler's transaction, which
- * also records it in the inbox, has committed; a redelivery finds the inbox row and has no
- * second effect. Failures follow the queue's RetryPlan (retry queue, then dead-letter queue);
- * infrastructure failures put the message back after a backoff without using an attempt.
+ * Consumes the service's queues. A message is acked only after the transaction that records it
+ * in the inbox and holds its handler's writes has committed; a redelivery finds the inbox row
+ * and has no second effect. Under load, messages share transactions (see Batcher): a failure in
+ * a shared transaction hands the failing message to the failure path and reruns the others in
+ * transactions of their own. Failures follow the queue's RetryPlan (retry queue, then
+ * dead-letter queue); infrastructure failures put the message back after a backoff without
+ * using an attempt.
  */
 export class EventConsumer<Tx> implements ConnectionListener {
   private subscriptions: Subscription[] = [];
@@ -61,8 +96,19 @@ export class EventConsumer<Tx> implements ConnectionListener {
   private stopped = false;
   private readonly infraBackoff = new Backoff({ initialMs: 500, maxMs: 15_000 });
   private readonly stopping = new AbortController();
+  private readonly batchers: Map<string, Batcher<Delivery>>;
+  private readonly metrics: ConsumerMetrics;
 
-  constructor(private readonly options: EventConsumerOptions<Tx>) {}
+  constructor(private readonly options: EventConsumerOptions<Tx>) {
+    const { maxMessages = 50, concurrency = 4 } = options.batching ?? {};
+    this.batchers = new Map(
+      options.topology.consumes.map((queue) => [
+        queue.queue,
+        new Batcher<Delivery>((batch) => this.runBatch(batch), maxMessages, concurrency),
+      ]),
+    );
+    this.metrics = new ConsumerMetrics(options.metrics);
+  }
 
   /** Subscribes now (resolves once subscribed) and again after every reconnect. */
   start(): Promise<void> {
@@ -130,7 +176,33 @@ export class EventConsumer<Tx> implements ConnectionListener {
   ): Promise<void> {
     this.inFlight += 1;
     try {
-      await this.process(channel, queue, message);
+      const attempt = attemptOf(message.properties.headers);
+      let event: AnyEvent;
+      try {
+        event = parseEvent(parseJson(message.content));
+      } catch (error) {
+        // A metric label from an untrusted message only when it names a known event type.
+        const type = String(message.properties.type ?? '');
+        const typeLabel = isEventType(type) ? type : 'unknown';
+        this.options.logger.warn(
+          { queue: queue.queue, err: errorMessage(error), messageId: message.properties.messageId },
+          'message breaks its contract',
+        );
+        await this.fail(channel, queue, message, typeLabel, attempt, error);
+        return;
+      }
+      if (!this.options.handlers.get(event.type)) {
+        const error = new NoHandlerError(
+          `no handler for "${event.type}" in service "${this.options.topology.service}"`,
+        );
+        await withCorrelation(event, () =>
+          this.fail(channel, queue, message, event.type, attempt, error),
+        );
+        return;
+      }
+      await new Promise<void>((settle) =>
+        this.batchers.get(queue.queue)!.add({ channel, queue, message, event, attempt, settle }),
+      );
     } catch (error) {
       // Only reached when even the failure path failed (broker gone): the message is redelivered.
       this.options.logger.error(
@@ -143,86 +215,120 @@ export class EventConsumer<Tx> implements ConnectionListener {
     }
   }
 
-  private async process(
-    channel: Channel,
-    queue: ConsumerQueue,
-    message: ConsumeMessage,
-  ): Promise<void> {
-    const { metrics, logger } = this.options;
-    const attempt = attemptOf(message.properties.headers);
-    let event: AnyEvent;
-    try {
-      event = parseEvent(parseJson(message.content));
-    } catch (error) {
-      // A metric label from an untrusted message only when it names a known event type.
-      const type = String(message.properties.type ?? '');
-      const typeLabel = isEventType(type) ? type : 'unknown';
-      logger.warn(
-        { queue: queue.queue, err: errorMessage(error), messageId: message.properties.messageId },
-        'message breaks its contract',
-      );
-      await this.fail(channel, queue, message, typeLabel, attempt, error);
-      return;
-    }
-    await runWithCorrelation(
-      { correlationId: event.correlationId, causationId: event.id },
-      async () => {
-        const labels = { event_type: event.type, queue: queue.queue };
-        const stopTimer = metrics.handlerDuration.startTimer(labels);
-        try {
-          const outcome = await this.runHandler(queue, event, attempt);
-          stopTimer({ outcome });
-          ack(channel, message);
-          this.infraBackoff.reset();
-          if (outcome === 'duplicate') metrics.duplicates.inc(labels);
-          else metrics.consumed.inc(labels);
-        } catch (error) {
-          stopTimer({ outcome: 'failed' });
-          await this.fail(channel, queue, message, event.type, attempt, error);
-        }
-      },
+  /** Runs a batch's transactions, then acks or fails each message (outside the batch's slot). */
+  private async runBatch(batch: Delivery[]): Promise<void> {
+    const started = performance.now();
+    const results = await this.transact(batch);
+    batch.forEach((delivery, i) =>
+      delivery.settle(
+        withCorrelation(delivery.event, () => this.finish(delivery, results[i], started)),
+      ),
     );
   }
 
-  private async runHandler(
-    queue: ConsumerQueue,
-    event: AnyEvent,
-    attempt: number,
-  ): Promise<'handled' | 'duplicate'> {
-    const { transactions, handlers, outbox, logger } = this.options;
-    const handler = handlers.get(event.type);
-    if (!handler)
-      throw new NoHandlerError(
-        `no handler for "${event.type}" in service "${this.options.topology.service}"`,
+  /** One result per delivery, in order; never throws. */
+  private async transact(batch: Delivery[]): Promise<Result[]> {
+    const results: (Result | undefined)[] = new Array(batch.length);
+    if (batch.length > 1) {
+      try {
+        await this.options.transactions.transaction((tx) => this.handleTogether(tx, batch));
+        return batch.map(() => ({ outcome: 'handled' }));
+      } catch (error) {
+        if (error instanceof HandlerFailure) results[error.index] = { error: error.cause };
+        // The database is away: every message goes back to the queue (after a backoff).
+        else if (isInfrastructureError(error)) return batch.map(() => ({ error }));
+        // Otherwise (a redelivery in the batch, a failed commit) each message is tried alone.
+      }
+    }
+    for (let i = 0; i < batch.length; i++) {
+      results[i] ??= await this.handleAlone(batch[i]).then(
+        (outcome) => ({ outcome }),
+        (error: unknown) => ({ error }),
       );
-    return transactions.transaction(async (tx) => {
-      const inserted = await transactions
-        .executor(tx)
-        .execute(INBOX_INSERT, [queue.queue, event.id, event.type]);
-      if (inserted === 0) return 'duplicate';
-      let childLogger: Logger | undefined;
-      const context: HandlerContext<Tx> = {
-        tx,
-        queue: queue.queue,
-        attempt,
-        // Built on first use: most handlers never log, and a child logger per message is not free.
-        get logger() {
-          return (childLogger ??= logger.child({
-            eventType: event.type,
-            eventId: event.id,
-            queue: queue.queue,
-            attempt,
-          }));
-        },
-        publish: (type, payload, options) => {
-          if (!outbox)
-            throw new Error(`service "${this.options.topology.service}" publishes no events`);
-          return outbox.enqueue(tx as never, type, payload, options);
-        },
-      };
-      await handler(event, context);
-      return 'handled';
+    }
+    return results as Result[];
+  }
+
+  /**
+   * The batch's inbox rows in one statement, then each handler in delivery order. Fewer rows
+   * inserted than messages means a redelivery (or one message twice): roll back and go alone.
+   */
+  private async handleTogether(tx: Tx, batch: Delivery[]): Promise<void> {
+    const params: unknown[] = [batch[0].queue.queue];
+    const rows = batch.map(({ event }) => {
+      params.push(event.id, event.type);
+      return `($1, $${params.length - 1}, $${params.length})`;
     });
+    const inserted = await this.options.transactions
+      .executor(tx)
+      .execute(`${INBOX_INSERT_ROWS} ${rows.join(', ')} ${INBOX_ON_CONFLICT}`, params);
+    if (inserted < batch.length) throw new Error('a message of the batch was handled before');
+    for (let i = 0; i < batch.length; i++) {
+      const delivery = batch[i];
+      try {
+        await withCorrelation(delivery.event, () => this.runHandler(tx, delivery));
+      } catch (error) {
+        // An earlier handler that swallowed a failed statement is to blame, not this one.
+        if (isAbortedTransaction(error)) throw error;
+        throw new HandlerFailure(i, error);
+      }
+    }
+  }
+
+  private handleAlone(delivery: Delivery): Promise<'handled' | 'duplicate'> {
+    const { transactions } = this.options;
+    return withCorrelation(delivery.event, () =>
+      transactions.transaction(async (tx) => {
+        const { queue, event } = delivery;
+        const inserted = await transactions
+          .executor(tx)
+          .execute(`${INBOX_INSERT_ROWS} ($1, $2, $3) ${INBOX_ON_CONFLICT}`, [
+            queue.queue,
+            event.id,
+            event.type,
+          ]);
+        if (inserted === 0) return 'duplicate';
+        await this.runHandler(tx, delivery);
+        return 'handled';
+      }),
+    );
+  }
+
+  private runHandler(tx: Tx, { queue, event, attempt }: Delivery): Promise<void> {
+    const { handlers, outbox, logger, topology } = this.options;
+    let childLogger: Logger | undefined;
+    const context: HandlerContext<Tx> = {
+      tx,
+      queue: queue.queue,
+      attempt,
+      // Built on first use: most handlers never log, and a child logger per message is not free.
+      get logger() {
+        return (childLogger ??= logger.child({
+          eventType: event.type,
+          eventId: event.id,
+          queue: queue.queue,
+          attempt,
+        }));
+      },
+      publish: (type, payload, options) => {
+        if (!outbox) throw new Error(`service "${topology.service}" publishes no events`);
+        return outbox.enqueue(tx as never, type, payload, options);
+      },
+    };
+    return handlers.get(event.type)!(event, context);
+  }
+
+  private async finish(delivery: Delivery, result: Result, started: number): Promise<void> {
+    const { channel, queue, message, event, attempt } = delivery;
+    const seconds = (performance.now() - started) / 1000;
+    if ('outcome' in result) {
+      this.metrics.observe(event.type, queue.queue, result.outcome, seconds);
+      ack(channel, message);
+      this.infraBackoff.reset();
+    } else {
+      this.metrics.observe(event.type, queue.queue, 'failed', seconds);
+      await this.fail(channel, queue, message, event.type, attempt, result.error);
+    }
   }
 
   private async fail(
@@ -313,6 +419,15 @@ function forward(
       headers,
     },
   });
+}
+
+function withCorrelation<T>(event: AnyEvent, fn: () => T): T {
+  return runWithCorrelation({ correlationId: event.correlationId, causationId: event.id }, fn);
+}
+
+/** PostgreSQL refuses statements after a failed one in the same transaction (25P02). */
+function isAbortedTransaction(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '25P02';
 }
 
 function parseJson(content: Buffer): unknown {
