@@ -13,18 +13,14 @@ import { Client } from 'pg';
 import {
   createTestDatabase,
   ensureKubeBinaries,
+  eventually,
   repoRoot,
   type TestDatabase,
 } from '@warren/testing';
 import type { DatabaseMigration } from '@warren/crds';
 import { KubeApiError } from '../src/kube/client';
 import type { RunningOperator } from '../src/runtime/operator';
-import {
-  applyManifest,
-  eventually,
-  startOperatorTestEnv,
-  type OperatorTestEnv,
-} from './support/operator-env';
+import { applyManifest, startOperatorTestEnv, type OperatorTestEnv } from './support/operator-env';
 
 jest.setTimeout(300_000);
 const run = promisify(execFile);

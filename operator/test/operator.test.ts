@@ -333,7 +333,8 @@ it('releases an unmanaged route without deleting anything', async () => {
 });
 
 it('keeps a queue holding messages under Retain and deletes the queue under Delete', async () => {
-  const channel = await (await amqp.connect(env.vhost.amqpUrl)).createConfirmChannel();
+  const admin = await amqp.connect(env.vhost.amqpUrl);
+  const channel = await admin.createConfirmChannel();
   channel.sendToQueue('notification-service.user-created-to-notification', Buffer.from('{}'), {
     persistent: true,
   });
@@ -375,7 +376,7 @@ it('keeps a queue holding messages under Retain and deletes the queue under Dele
     'its queue to be deleted',
     async () => !(await queues()).includes('notification-service.order-outcome-to-notification'),
   );
-  await channel.connection.close();
+  await admin.close();
 });
 
 it('elects one leader among two replicas and fails over when the leader stops', async () => {

@@ -160,7 +160,7 @@ describe('retry and dead-letter semantics on the applied topology', () => {
       message;
       message = await channel.get(notification.deadLetter!.queue, { noAck: true })
     ) {
-      messages.push(message as ConsumeMessage);
+      messages.push(message as unknown as ConsumeMessage);
     }
     return messages;
   }

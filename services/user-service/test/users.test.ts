@@ -138,7 +138,13 @@ describe('order saga participant', () => {
         id: eventId,
         type: 'order.created',
         correlationId: 'c-1',
-        payload: { orderId, userId },
+        payload: {
+          orderId,
+          userId,
+          items: [{ sku: 'sku-1', quantity: 1, unitPriceCents: 100 }],
+          totalCents: 100,
+          currency: 'EUR',
+        },
       }),
     );
   };
