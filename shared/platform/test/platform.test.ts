@@ -109,6 +109,30 @@ describe('the platform, end to end', () => {
     expect(logOf('user-service')).toContain(`"correlationId":"${correlationId}"`);
   });
 
+  it('a backlog is consumed in shared Prisma transactions, each welcome recorded once', async () => {
+    const notifications = platform.services['notification-service'];
+    await notifications.kill();
+    // The events wait in the queue, so the restarted consumer gets them in one go.
+    const userIds = await Promise.all(Array.from({ length: 30 }, () => registerUser()));
+    notifications.start();
+    await notifications.waitReady();
+    for (const userId of userIds) await notified(userId, 'welcome');
+    for (const userId of userIds) {
+      const welcomes = (await notificationsOf(userId)).filter((n) => n.kind === 'welcome');
+      expect(welcomes).toHaveLength(1);
+    }
+    const metrics = await fetch(url('notification-service', '/metrics')).then((r) => r.text());
+    const sample = (name: string) =>
+      metrics
+        .split('\n')
+        .filter((line) => line.startsWith(name) && line.includes('user-created'))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    const messages = sample('warren_messaging_consumer_batch_messages_sum');
+    const batches = sample('warren_messaging_consumer_batch_messages_count');
+    expect(messages).toBeGreaterThanOrEqual(userIds.length);
+    expect(batches).toBeLessThan(messages);
+  }, 120_000);
+
   it('confirmed path: PENDING, then CONFIRMED through the saga, with its history and a notification', async () => {
     const userId = await registerUser();
     const order = await placeOrder(userId);

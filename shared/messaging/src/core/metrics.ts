@@ -13,6 +13,7 @@ export class MessagingMetrics {
   readonly deadLettered: Counter<'event_type' | 'queue' | 'reason'>;
   readonly duplicates: Counter<'event_type' | 'queue'>;
   readonly handlerDuration: Histogram<'event_type' | 'queue' | 'outcome'>;
+  readonly batchMessages: Histogram<'queue'>;
   readonly outboxBacklog: Gauge;
   readonly outboxOldestAge: Gauge;
 
@@ -95,6 +96,17 @@ export class MessagingMetrics {
           help: 'Handler time including its transaction',
           labelNames: ['event_type', 'queue', 'outcome'],
           buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+          registers: [registry],
+        }),
+    );
+    this.batchMessages = this.metric(
+      'warren_messaging_consumer_batch_messages',
+      () =>
+        new Histogram({
+          name: 'warren_messaging_consumer_batch_messages',
+          help: 'Messages handled per consumer batch (one shared transaction under load, 1 when idle)',
+          labelNames: ['queue'],
+          buckets: [1, 2, 5, 10, 20, 50, 100],
           registers: [registry],
         }),
     );

@@ -218,6 +218,7 @@ export class EventConsumer<Tx> implements ConnectionListener {
   /** Runs a batch's transactions, then acks or fails each message (outside the batch's slot). */
   private async runBatch(batch: Delivery[]): Promise<void> {
     const started = performance.now();
+    this.options.metrics.batchMessages.observe({ queue: batch[0]!.queue.queue }, batch.length);
     const results = await this.transact(batch);
     batch.forEach((delivery, i) =>
       delivery.settle(
