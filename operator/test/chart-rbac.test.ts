@@ -114,10 +114,13 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
   );
 
   const limited = KubeClient.fromKubeconfigFile(identity.kubeconfigPath);
-  // Not granted: deleting namespaces, reading pods, writing the CRDs themselves.
+  // Not granted: deleting namespaces, a pod's logs or spec by name (pods are only listed, for a
+  // failed migration's termination message), writing the CRDs themselves.
   for (const call of [
     limited.remove(`/api/v1/namespaces/${env.namespace}`),
-    limited.list('/api/v1/pods'),
+    limited.get(`/api/v1/namespaces/${env.namespace}/pods/any/log`),
+    limited.get(`/api/v1/namespaces/${env.namespace}/pods/any`),
+    limited.remove(`/api/v1/namespaces/${env.namespace}/pods/any`),
     limited.remove(
       '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/eventroutes.warren.dev',
     ),

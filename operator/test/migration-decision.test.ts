@@ -8,6 +8,7 @@ import {
   migrationJob,
   migrationJobName,
   parseJobName,
+  podFailureDetail,
   summarizeJob,
   type JobSummary,
 } from '../src/controller/migration-job';
@@ -353,5 +354,62 @@ describe('decisions', () => {
     );
     expect(d.create).toBeUndefined();
     expect(d.status).toMatchObject({ lastJobName: running.name, failures: 1 });
+  });
+});
+
+describe('podFailureDetail', () => {
+  const pod = (terminated: object | undefined, status: object = {}) => ({
+    metadata: { name: 'users-0123abcd-1-x7k2p', namespace: 'shop' },
+    status: {
+      phase: 'Failed',
+      ...status,
+      containerStatuses: terminated ? [{ name: 'migrate', state: { terminated } }] : [],
+    },
+  });
+
+  it("names the exit code and ends with the end of Prisma's output, one line", () => {
+    const detail = podFailureDetail([
+      pod({
+        exitCode: 1,
+        reason: 'Error',
+        message:
+          'Datasource "db": PostgreSQL database\n\nError: P1001: Can\'t reach database server\n',
+      }),
+    ]);
+    expect(detail).toBe(
+      'container migrate exited 1 (Error): Datasource "db": PostgreSQL database Error: P1001: Can\'t reach database server',
+    );
+  });
+
+  it('keeps only the last 600 characters, marked as cut', () => {
+    const detail = podFailureDetail([
+      pod({ exitCode: 1, message: `${'x'.repeat(5000)} the cause` }),
+    ])!;
+    expect(detail.endsWith('the cause')).toBe(true);
+    expect(detail.length).toBeLessThanOrEqual('container migrate exited 1: '.length + 600);
+    expect(detail).toContain('…');
+  });
+
+  it('masks the password of a URL in the output', () => {
+    const detail = podFailureDetail([
+      pod({
+        exitCode: 1,
+        message: 'cannot connect to postgresql://app:s3cret@db.example:5432/users',
+      }),
+    ]);
+    expect(detail).toContain('postgresql://app:***@db.example:5432/users');
+    expect(detail).not.toContain('s3cret');
+  });
+
+  it("falls back to the pod's own reason (deadline, eviction), else says nothing", () => {
+    expect(
+      podFailureDetail([
+        pod(undefined, { reason: 'DeadlineExceeded', message: 'Pod was active too long' }),
+      ]),
+    ).toBe('DeadlineExceeded: Pod was active too long');
+    expect(podFailureDetail([])).toBeUndefined();
+    expect(
+      podFailureDetail([pod({ exitCode: 0, message: 'done' }, { phase: 'Succeeded' })]),
+    ).toBeUndefined();
   });
 });

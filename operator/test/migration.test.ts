@@ -5,16 +5,15 @@
  * resolved from the Secret the Job refers to) in the folder the image's working directory
  * holds, and then writes the Job's status the way the Job controller would.
  */
-import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import {
   createTestDatabase,
   ensureKubeBinaries,
   eventually,
   repoRoot,
+  runCommand,
   type TestDatabase,
 } from '@warren/testing';
 import type { DatabaseMigration } from '@warren/crds';
@@ -23,7 +22,6 @@ import type { RunningOperator } from '../src/runtime/operator';
 import { applyManifest, startOperatorTestEnv, type OperatorTestEnv } from './support/operator-env';
 
 jest.setTimeout(300_000);
-const run = promisify(execFile);
 
 interface EnvVar {
   name: string;
@@ -52,6 +50,7 @@ interface Job {
     backoffLimit: number;
     ttlSecondsAfterFinished?: number;
     template: {
+      metadata: { labels: Record<string, string> };
       spec: {
         containers: Container[];
         securityContext: Record<string, unknown>;
@@ -154,18 +153,11 @@ async function runContainer(job: Job): Promise<{ code: number; output: string }>
   expect(command).toBe('node');
   // The image's working directory is the service's folder (services/Dockerfile), node_modules
   // two levels up: the repository has the same layout.
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: SERVICE_DIR,
-      env: { PATH: process.env.PATH, ...variables },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  const { code, stdout, stderr } = await runCommand(process.execPath, args, {
+    cwd: SERVICE_DIR,
+    env: { PATH: process.env.PATH, ...variables },
   });
+  return { code, output: stdout + stderr };
 }
 
 const statusPath = (job: Job) =>
@@ -205,6 +197,7 @@ async function runJob(job: Job): Promise<{ code: number; output: string }> {
       },
     });
   } else {
+    await recordFailedPod(job, result);
     await env.admin.mergePatch(statusPath(job), {
       status: {
         active: 0,
@@ -226,6 +219,49 @@ async function runJob(job: Job): Promise<{ code: number; output: string }> {
     });
   }
   return result;
+}
+
+/**
+ * The Job's failed pod as the Job controller and the kubelet leave it: the pod carries the Job's
+ * labels plus job-name, and FallbackToLogsOnError keeps the last 80 lines (2 KiB at most) of the
+ * output as the container's termination message.
+ */
+async function recordFailedPod(job: Job, result: { code: number; output: string }) {
+  const { name, namespace } = job.metadata;
+  const pods = `/api/v1/namespaces/${namespace}/pods`;
+  await env.admin.create(pods, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${name}-pod`,
+      namespace,
+      labels: {
+        ...job.spec.template.metadata.labels,
+        'batch.kubernetes.io/job-name': name,
+        'job-name': name,
+      },
+    },
+    spec: job.spec.template.spec,
+  });
+  const message = Buffer.from(result.output.split('\n').slice(-80).join('\n'))
+    .subarray(-2048)
+    .toString();
+  const container = job.spec.template.spec.containers[0]!;
+  await env.admin.mergePatch(`${pods}/${name}-pod/status`, {
+    status: {
+      phase: 'Failed',
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image,
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: result.code, reason: 'Error', message } },
+        },
+      ],
+    },
+  });
 }
 
 async function appliedInDatabase(url: string): Promise<string[]> {
@@ -371,7 +407,7 @@ describe('DatabaseMigration', () => {
   it('runs a new Job when the image changes; kubectl wait (a service initContainer) holds until it ran', async () => {
     const kubectl = (await ensureKubeBinaries({ kubectl: true })).kubectl!;
     const waitReady = (timeout: string) =>
-      run(
+      runCommand(
         kubectl,
         [
           'wait',
@@ -382,10 +418,7 @@ describe('DatabaseMigration', () => {
           'databasemigration/user-service',
         ],
         { env: env.plane.env },
-      ).then(
-        () => 'Ready',
-        (error: { stderr?: string }) => `not Ready: ${error.stderr}`,
-      );
+      ).then(({ code, stderr }) => (code === 0 ? 'Ready' : `not Ready: ${stderr}`));
     expect(await waitReady('5s')).toBe('Ready');
     await env.admin.mergePatch(`${base()}/user-service`, {
       spec: { image: 'registry.example/warren/user-service:1.1.0' },
@@ -436,6 +469,13 @@ describe('DatabaseMigration', () => {
       return condition(m, 'Stalled')?.status === 'True' && m;
     });
     expect(condition(stalled, 'Stalled')?.reason).toBe('BackoffLimitExceeded');
+    // Why: the exit code and the end of what prisma migrate deploy printed, read from the pod.
+    const lastLine = failed.output.trim().split('\n').pop()!.replace(/\s+/g, ' ').trim();
+    expect(lastLine).not.toBe('');
+    for (const reported of [condition(afterOne, 'Ready'), condition(stalled, 'Ready')]) {
+      expect(reported?.message).toContain(`container migrate exited ${failed.code} (Error): `);
+      expect(reported?.message).toContain(lastLine);
+    }
     expect(condition(stalled, 'Ready')).toMatchObject({
       status: 'False',
       reason: 'BackoffLimitExceeded',

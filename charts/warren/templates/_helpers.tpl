@@ -32,10 +32,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
-# DatabaseMigration Jobs: watched by label, created per run, old ones deleted. No pods access.
+# DatabaseMigration Jobs: watched by label, created per run, old ones deleted.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
+# A failed migration Job's pod, listed by its job-name label once, for the end of Prisma's output.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
 - apiGroups: [monitoring.coreos.com]
   resources: [prometheusrules]
   verbs: [get, list, watch, create, update, patch, delete]

@@ -29,8 +29,10 @@ import {
   jobsToDelete,
   migrationInputOf,
   migrationJob,
+  podFailureDetail,
   summarizeJob,
   type JobObject,
+  type PodObject,
   type JobSettings,
   type JobSummary,
 } from './migration-job';
@@ -84,6 +86,10 @@ export class MigrationController {
   private readonly waiting = new Map<string, Set<string>>();
   /** When `_prisma_migrations` was last read per migration, and what went wrong. */
   private readonly lastRead = new Map<string, { at: number; error?: string }>();
+  /** What a failed Job's pod said, by Job: read once, since a finished pod does not change. */
+  private readonly failureDetails = new Map<string, string | undefined>();
+  /** Set at the first 403: the chart grants pods/list, a hand-made Role may not. */
+  private podsForbidden = false;
   private synced = false;
 
   constructor(
@@ -144,6 +150,8 @@ export class MigrationController {
   }
 
   private onJobEvent(type: string, job: JobObject) {
+    if (type === 'deleted')
+      this.failureDetails.delete(`${job.metadata.namespace}/${job.metadata.name}`);
     const migration = job.metadata.labels?.[MIGRATION_LABEL];
     if (migration) this.enqueue(`${job.metadata.namespace}/${migration}`);
     const database = job.metadata.labels?.[DATABASE_LABEL];
@@ -202,6 +210,8 @@ export class MigrationController {
     const encoded = secret?.data?.[secretKey];
     const url = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 
+    await this.readFailureDetails(namespace, found.metadata.name);
+
     // From here to the Job's creation nothing awaits: the database check and its claim are atomic.
     const migration = this.migrations.get(key) ?? found;
     const input: MigrationObservation['input'] = !secret
@@ -222,7 +232,8 @@ export class MigrationController {
           job.namespace === namespace &&
           job.migration === migration.metadata.name &&
           (job.ownerUid === undefined || job.ownerUid === migration.metadata.uid),
-      );
+      )
+      .map((job) => this.withFailureDetail(job));
     const observation: MigrationObservation = {
       migration,
       input,
@@ -287,6 +298,48 @@ export class MigrationController {
     }
     await this.deleteOldJobs(jobs, decision.status.lastJobName);
     return { requeueAfterMs: decision.requeueAfterMs ?? this.options.resyncMs };
+  }
+
+  /** Reads the pods of this migration's failed Jobs not read yet (a finished pod does not change). */
+  private async readFailureDetails(namespace: string, migration: string): Promise<void> {
+    const unread = this.jobs
+      .list()
+      .map(summarizeJob)
+      .filter(
+        (job) =>
+          job.namespace === namespace &&
+          job.migration === migration &&
+          job.phase === 'failed' &&
+          !this.failureDetails.has(`${namespace}/${job.name}`),
+      );
+    for (const job of unread) {
+      if (this.podsForbidden) return;
+      try {
+        const pods = await this.options.client.request<{ items: PodObject[] }>(
+          'GET',
+          corePath(namespace, 'pods'),
+          { query: { labelSelector: `batch.kubernetes.io/job-name=${job.name}` } },
+        );
+        this.failureDetails.set(`${namespace}/${job.name}`, podFailureDetail(pods.items));
+      } catch (error) {
+        if (error instanceof KubeApiError && error.status === 403) {
+          this.podsForbidden = true;
+          this.options.log.info(
+            { err: String(error) },
+            'pods cannot be listed: failed migrations are reported without their output',
+          );
+        } else {
+          // Not remembered: the next reconcile asks again.
+          this.options.log.warn({ err: String(error), job: job.name }, 'failed Job pod not read');
+        }
+      }
+    }
+  }
+
+  /** A failed Job's message, followed by what its pod said (exit code, end of Prisma's output). */
+  private withFailureDetail(job: JobSummary): JobSummary {
+    const detail = this.failureDetails.get(`${job.namespace}/${job.name}`);
+    return detail ? { ...job, message: `${job.message}; ${detail}` } : job;
   }
 
   private async readDatabase(

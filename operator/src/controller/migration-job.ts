@@ -350,3 +350,47 @@ export function jobsToDelete(
     .sort((a, b) => b.run - a.run);
   return finished.slice(Math.max(0, keep - 1));
 }
+
+/** The container of a migration Job's pod, as far as the operator reads it. */
+export interface PodObject extends KubeObject {
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    containerStatuses?: {
+      name: string;
+      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+    }[];
+  };
+}
+
+/** At most this much of a pod's termination message (the end of Prisma's output) reaches the status. */
+export const FAILURE_DETAIL_MAX_CHARS = 600;
+
+/**
+ * Why a failed Job's pod failed: the `migrate` container's exit code and the end of its termination
+ * message (its output: the Job sets terminationMessagePolicy FallbackToLogsOnError), so the
+ * condition says what Prisma said. Credentials in a URL are masked; undefined when no pod tells.
+ */
+export function podFailureDetail(pods: PodObject[]): string | undefined {
+  for (const pod of pods) {
+    const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'migrate')?.state
+      ?.terminated;
+    if (terminated && terminated.exitCode !== 0) {
+      const text = (terminated.message ?? '')
+        .replace(/(\w+:\/\/[^\s:@/]+):[^\s@/]*@/g, '$1:***@')
+        .replace(/\s+/g, ' ')
+        .trim();
+      const tail =
+        text.length > FAILURE_DETAIL_MAX_CHARS
+          ? `…${text.slice(-(FAILURE_DETAIL_MAX_CHARS - 1))}`
+          : text;
+      const exit = `container migrate exited ${terminated.exitCode ?? '?'}${terminated.reason ? ` (${terminated.reason})` : ''}`;
+      return tail ? `${exit}: ${tail}` : exit;
+    }
+    if (pod.status?.phase === 'Failed' && (pod.status.reason || pod.status.message)) {
+      return [pod.status.reason, pod.status.message].filter(Boolean).join(': ');
+    }
+  }
+  return undefined;
+}

@@ -16,7 +16,7 @@ export function objectPath(plural: Plural, namespace: string, name: string): str
 
 export const corePath = (
   namespace: string,
-  plural: 'configmaps' | 'secrets' | 'events',
+  plural: 'configmaps' | 'secrets' | 'events' | 'pods',
   name?: string,
 ) => `/api/v1/namespaces/${namespace}/${plural}${name ? `/${name}` : ''}`;
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '@warren/testing';
+import { repoRoot, runCommand } from '@warren/testing';
 
 export const SERVICE_NAMES = ['user-service', 'order-service', 'notification-service'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -19,23 +19,15 @@ export async function buildServices(log: (line: string) => void): Promise<void> 
   const tsc = require.resolve('typescript/bin/tsc');
   log('building the services (tsc -b; about a minute on a fresh clone) ...');
   const started = Date.now();
-  const { code, output } = await runNode([tsc, '-b', ...SERVICE_NAMES.map(serviceDir)]);
-  if (code !== 0) throw new Error(`building the services failed (tsc exit ${code}):\n${output}`);
+  const { code, stdout, stderr } = await runCommand(
+    process.execPath,
+    [tsc, '-b', ...SERVICE_NAMES.map(serviceDir)],
+    { cwd: repoRoot, timeoutMs: 600_000 },
+  );
+  if (code !== 0) {
+    throw new Error(`building the services failed (tsc exit ${code}):\n${stdout}${stderr}`);
+  }
   log(`services built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-}
-
-function runNode(args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
 }
 
 export interface ServiceProcessOptions {

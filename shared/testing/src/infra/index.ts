@@ -11,7 +11,7 @@ export {
   type InfraConfig,
   type ServerUrls,
 } from './config';
-export { InfraError } from './process';
+export { InfraError, run as runCommand, type RunResult } from './process';
 export { RabbitMqServer, PostgresServer, PrometheusServer, type LocalServer };
 
 /** Start order matters: Prometheus scrapes the broker. Stop order is the reverse. */
