@@ -4,8 +4,10 @@ import {
   connectionOf,
   databaseIdentity,
   inputHash,
+  jobShape,
   jobsToDelete,
   migrationJob,
+  migrationInputOf,
   migrationJobName,
   parseJobName,
   podFailureDetail,
@@ -30,6 +32,7 @@ function migration(
       image: 'example/user-service:1',
       migrationsPath: 'prisma',
       database: { secretRef: { name: 'users-db', key: 'DATABASE_URL' } },
+      job: { timeout: '1h' },
       backoffLimit: 1,
       ...spec,
     },
@@ -99,6 +102,35 @@ describe('input hash and database identity', () => {
     }
   });
 
+  it('takes spec.job into the input only where it differs from the defaults', () => {
+    // A migration that never set spec.job keeps its hash: an operator upgrade reruns nothing.
+    expect(inputHash(migrationInputOf(migration(), URL_A))).toBe(
+      inputHash({ ...input, migrationsPath: 'prisma' }),
+    );
+    expect(jobShape({ timeout: '1h' })).toBeUndefined();
+    expect(jobShape(undefined)).toBeUndefined();
+    // Order does not matter; any change does (a Stalled migration may try again with it).
+    expect(
+      jobShape({
+        imagePullSecrets: ['b', 'a'],
+        resources: { limits: { memory: '1Gi', cpu: '2' } },
+      }),
+    ).toBe(
+      jobShape({
+        resources: { limits: { cpu: '2', memory: '1Gi' } },
+        imagePullSecrets: ['a', 'b'],
+      }),
+    );
+    const hashes = [
+      { timeout: '1h' },
+      { timeout: '2h' },
+      { timeout: '1h', serviceAccountName: 'migrator' },
+      { timeout: '1h', imagePullSecrets: ['registry'] },
+      { timeout: '1h', resources: { requests: { memory: '256Mi' } } },
+    ].map((job) => inputHash(migrationInputOf(migration({}, { job }), URL_A)));
+    expect(new Set(hashes).size).toBe(hashes.length);
+  });
+
   it('identifies a database by host, port, name and schema, whatever the credentials', () => {
     const id = databaseIdentity(URL_A, 'shop/users-db/DATABASE_URL');
     expect(id).toBe('postgresql://db.example:5432/users?schema=public');
@@ -118,6 +150,18 @@ describe('input hash and database identity', () => {
     });
   });
 });
+
+interface JobSpecView {
+  activeDeadlineSeconds: number;
+  template: {
+    spec: {
+      serviceAccountName?: string;
+      imagePullSecrets?: { name: string }[];
+      automountServiceAccountToken?: boolean;
+      containers: { resources: unknown }[];
+    };
+  };
+}
 
 describe('the Job', () => {
   it('is named per run within 63 characters, and the name tells its input and run', () => {
@@ -162,6 +206,42 @@ describe('the Job', () => {
     expect(manifest.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: 'DatabaseMigration', uid: 'uid-1', controller: true }),
     ]);
+  });
+
+  it('shapes the pod from spec.job: deadline, ServiceAccount, pull Secrets, resources over the defaults', () => {
+    const run = { name: 'users-x-1', run: 1, attempt: 1, hash: HASH, database: DB };
+    const plain = migrationJob(migration(), run).spec as unknown as JobSpecView;
+    expect(plain.activeDeadlineSeconds).toBe(3600);
+    expect(plain.template.spec.serviceAccountName).toBeUndefined();
+    expect(plain.template.spec.imagePullSecrets).toBeUndefined();
+    expect(plain.template.spec.containers[0].resources).toEqual({
+      requests: { cpu: '100m', memory: '192Mi' },
+      limits: { cpu: '1', memory: '512Mi' },
+    });
+    const shaped = migrationJob(
+      migration(
+        {},
+        {
+          job: {
+            timeout: '1h30m',
+            serviceAccountName: 'migrator',
+            imagePullSecrets: ['registry-a', 'registry-b'],
+            resources: { requests: { memory: '1Gi' }, limits: { memory: '2Gi' } },
+          },
+        },
+      ),
+      run,
+    ).spec as unknown as JobSpecView;
+    expect(shaped.activeDeadlineSeconds).toBe(5400);
+    expect(shaped.template.spec).toMatchObject({
+      serviceAccountName: 'migrator',
+      imagePullSecrets: [{ name: 'registry-a' }, { name: 'registry-b' }],
+      automountServiceAccountToken: false,
+    });
+    expect(shaped.template.spec.containers[0].resources).toEqual({
+      requests: { cpu: '100m', memory: '1Gi' },
+      limits: { cpu: '1', memory: '2Gi' },
+    });
   });
 
   it('reads a Job as running until Complete or Failed is True', () => {
@@ -330,6 +410,19 @@ describe('decisions', () => {
     const again = decideMigration(
       observe({ migration: migration(d.status), holder: { migration: 'shop/orders', job: 'x' } }),
     );
+    expect(again.events).toEqual([]);
+  });
+
+  it("stalls with the API server's words when it refused the Job, and announces it once", () => {
+    const refusal =
+      'Job.batch "users-x-1" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: "1Gi": must be less than or equal to memory limit of 512Mi';
+    const d = decideMigration(observe({ rejected: refusal }));
+    expect(d.create).toBeUndefined();
+    expect(ready(d)).toMatchObject({ status: 'False', reason: 'JobRejected' });
+    expect(ready(d)?.message).toContain('must be less than or equal to memory limit');
+    expect(cond(d, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobRejected' });
+    expect(d.events.map((e) => e.reason)).toEqual(['JobRejected']);
+    const again = decideMigration(observe({ rejected: refusal, migration: migration(d.status) }));
     expect(again.events).toEqual([]);
   });
 

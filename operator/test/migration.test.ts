@@ -550,6 +550,56 @@ describe('DatabaseMigration', () => {
     });
   });
 
+  it('runs its Job as spec.job says; a Job the API server refuses stalls it with the reason until the spec is fixed', async () => {
+    const shaped = await newDatabase('dbm_shaped');
+    await createSecret('shaped-db', shaped.url);
+    // A 1Gi memory request over the default 512Mi limit: the API server's Job validation refuses it.
+    await createMigration('shaped', 'shaped-db', {
+      job: { resources: { requests: { memory: '1Gi' } } },
+    });
+    const refused = await eventually('JobRejected', async () => {
+      const m = await migration('shaped');
+      return condition(m, 'Ready')?.reason === 'JobRejected' && m;
+    });
+    expect(condition(refused, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobRejected' });
+    expect(condition(refused, 'Ready')?.message).toMatch(
+      /the API server refused the Job: .*resources\.requests.*memory limit/,
+    );
+    expect(await jobsOf('shaped')).toHaveLength(0);
+    expect((await events('shaped')).map((e) => e.reason)).toContain('JobRejected');
+
+    await env.admin.mergePatch(`${base()}/shaped`, {
+      spec: {
+        job: {
+          timeout: '10m',
+          serviceAccountName: 'migrator',
+          imagePullSecrets: ['registry'],
+          resources: { limits: { memory: '2Gi' } },
+        },
+      },
+    });
+    const job = await nthJob('shaped', 1);
+    expect(job.spec).toMatchObject({
+      activeDeadlineSeconds: 600,
+      template: {
+        spec: {
+          serviceAccountName: 'migrator',
+          imagePullSecrets: [{ name: 'registry' }],
+          automountServiceAccountToken: false,
+        },
+      },
+    });
+    expect(job.spec.template.spec.containers[0]!.resources).toEqual({
+      requests: { cpu: '100m', memory: '1Gi' },
+      limits: { cpu: '1', memory: '2Gi' },
+    });
+    expect((await runJob(job)).code).toBe(0);
+    await eventually(
+      'Ready with the fixed spec',
+      async () => condition(await migration('shaped'), 'Ready')?.status === 'True',
+    );
+  });
+
   it('is refused by the API server without an image, naming the field', async () => {
     const error = await env.admin
       .create(base(), {

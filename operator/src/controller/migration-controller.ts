@@ -86,6 +86,8 @@ export class MigrationController {
   private readonly waiting = new Map<string, Set<string>>();
   /** When `_prisma_migrations` was last read per migration, and what went wrong. */
   private readonly lastRead = new Map<string, { at: number; error?: string }>();
+  /** Inputs whose Job the API server refused, by migration key: not tried again before a resync. */
+  private readonly rejected = new Map<string, { hash: string; message: string; at: number }>();
   /** What a failed Job's pod said, by Job: read once, since a finished pod does not change. */
   private readonly failureDetails = new Map<string, string | undefined>();
   /** Set at the first 403: the chart grants pods/list, a hand-made Role may not. */
@@ -162,6 +164,7 @@ export class MigrationController {
 
   private forget(key: string) {
     this.pending.delete(key);
+    this.rejected.delete(key);
     this.lastRead.delete(key);
     for (const waiters of this.waiting.values()) waiters.delete(key);
   }
@@ -234,10 +237,18 @@ export class MigrationController {
           (job.ownerUid === undefined || job.ownerUid === migration.metadata.uid),
       )
       .map((job) => this.withFailureDetail(job));
+    const rejection = this.rejected.get(key);
     const observation: MigrationObservation = {
       migration,
       input,
       jobs,
+      rejected:
+        rejection &&
+        'hash' in input &&
+        rejection.hash === input.hash &&
+        Date.now() - rejection.at < this.options.resyncMs
+          ? rejection.message
+          : undefined,
       pending: this.pendingFor(key, jobs),
       holder: 'hash' in input ? this.holderOf(input.database, key) : undefined,
       now: new Date(),
@@ -247,17 +258,25 @@ export class MigrationController {
 
     if (decision.create && 'hash' in input) {
       this.pending.set(key, { ...decision.create, database: input.database, at: Date.now() });
-      try {
-        await this.createJob(migration, decision.create, input);
-      } catch (error) {
+      const refused = await this.createJob(migration, decision.create, input).catch(
+        (error: unknown) => {
+          this.pending.delete(key);
+          throw error;
+        },
+      );
+      if (refused) {
         this.pending.delete(key);
-        throw error;
+        this.rejected.set(key, { hash: input.hash, message: refused, at: Date.now() });
+        log.warn({ migration: key, err: refused }, 'migration Job refused by the API server');
+        decision = decideMigration({ ...observation, rejected: refused });
+      } else {
+        this.rejected.delete(key);
+        metrics.migrationJobsCreated.inc();
+        log.info({ migration: key, job: decision.create.name }, 'migration Job created');
+        // Recorded now: a status write that fails below would not bring this one back.
+        for (const event of decision.events.filter((e) => e.reason === MIGRATION_EVENTS.jobCreated))
+          await this.event(migration, event);
       }
-      metrics.migrationJobsCreated.inc();
-      log.info({ migration: key, job: decision.create.name }, 'migration Job created');
-      // Recorded now: a status write that fails below would not bring this one back.
-      for (const event of decision.events.filter((e) => e.reason === MIGRATION_EVENTS.jobCreated))
-        await this.event(migration, event);
     }
 
     // What the database says, once the input is applied (after a run, then once per resync).
@@ -364,11 +383,12 @@ export class MigrationController {
     }
   }
 
+  /** Creates the run's Job; answers why the API server refused it, if it did. */
   private async createJob(
     migration: Migration,
     run: { name: string; run: number; attempt: number },
     input: { hash: string; database: string },
-  ) {
+  ): Promise<string | undefined> {
     const job = migrationJob(
       migration,
       { ...run, hash: input.hash, database: input.database },
@@ -377,9 +397,14 @@ export class MigrationController {
     try {
       await this.options.client.create(jobsPath(migration.metadata.namespace ?? 'default'), job);
     } catch (error) {
+      if (!(error instanceof KubeApiError)) throw error;
       // Names are never reused for a migration: an existing Job is this very run.
-      if (!(error instanceof KubeApiError && error.status === 409)) throw error;
+      if (error.status === 409) return undefined;
+      // Invalid (spec.job), forbidden (quota, admission policy, RBAC): the user must act.
+      if ([400, 403, 422].includes(error.status)) return error.message;
+      throw error;
     }
+    return undefined;
   }
 
   /** Finished Jobs beyond the newest few go (with their pods); the TTL covers the rest. */

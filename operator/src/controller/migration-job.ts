@@ -4,7 +4,7 @@
  * says. No I/O: unit-tested on their own.
  */
 import { createHash } from 'node:crypto';
-import type { DatabaseMigration } from '@warren/crds';
+import { parseDuration, type DatabaseMigration } from '@warren/crds';
 import type { KubeObject } from '../kube/client';
 import {
   ATTEMPT_ANNOTATION,
@@ -41,7 +41,35 @@ export interface MigrationInput {
   secretKey: string;
   /** The database URL read from the Secret: only its hash enters the input hash. */
   databaseUrl: string;
+  /** spec.job where it differs from the defaults (see jobShape). */
+  job?: string;
 }
+
+type JobSpec = DatabaseMigration['spec']['job'];
+const DEFAULT_TIMEOUT = '1h';
+const DEFAULT_RESOURCES = {
+  requests: { cpu: '100m', memory: '192Mi' },
+  limits: { cpu: '1', memory: '512Mi' },
+};
+
+/**
+ * spec.job as part of the input: only what differs from the defaults, in a stable order, so a
+ * migration that never set it keeps the hash it had before the field existed (and is not run
+ * again by an operator upgrade). Undefined when everything is default.
+ */
+export function jobShape(job: Partial<JobSpec> | undefined): string | undefined {
+  const shape = {
+    ...(job?.timeout && job.timeout !== DEFAULT_TIMEOUT && { timeout: job.timeout }),
+    ...(job?.serviceAccountName && { serviceAccountName: job.serviceAccountName }),
+    ...(job?.imagePullSecrets?.length && { imagePullSecrets: [...job.imagePullSecrets].sort() }),
+    ...(job?.resources?.requests && { requests: sortedKeys(job.resources.requests) }),
+    ...(job?.resources?.limits && { limits: sortedKeys(job.resources.limits) }),
+  };
+  return Object.keys(shape).length > 0 ? JSON.stringify(shape) : undefined;
+}
+
+const sortedKeys = (record: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 
 /** What the migration runs with. A change of any part (a new URL included) runs it again. */
 export function inputHash(input: MigrationInput): string {
@@ -51,6 +79,7 @@ export function inputHash(input: MigrationInput): string {
       input.migrationsPath,
       `${input.namespace}/${input.secretName}/${input.secretKey}`,
       sha256(input.databaseUrl),
+      ...(input.job ? [input.job] : []),
     ]),
   ).slice(0, 40);
 }
@@ -67,6 +96,7 @@ export function migrationInputOf(
     secretName: ref.name,
     secretKey: ref.key ?? DEFAULT_SECRET_KEY,
     databaseUrl,
+    job: jobShape(migration.spec.job),
   };
 }
 
@@ -138,14 +168,9 @@ export function parseJobName(
 export interface JobSettings {
   /** Finished Jobs are deleted by Kubernetes after this long (the operator also keeps only a few). */
   ttlSecondsAfterFinished: number;
-  /** A run taking longer fails (and frees the database for the next one). */
-  activeDeadlineSeconds: number;
 }
 
-export const DEFAULT_JOB_SETTINGS: JobSettings = {
-  ttlSecondsAfterFinished: 24 * 3600,
-  activeDeadlineSeconds: 3600,
-};
+export const DEFAULT_JOB_SETTINGS: JobSettings = { ttlSecondsAfterFinished: 24 * 3600 };
 
 export interface JobManifest extends KubeObject {
   apiVersion: 'batch/v1';
@@ -165,6 +190,7 @@ export function migrationJob(
 ): JobManifest {
   const namespace = migration.metadata.namespace ?? 'default';
   const ref = migration.spec.database.secretRef;
+  const shape: Partial<JobSpec> = migration.spec.job ?? {};
   const labels = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [MIGRATION_LABEL]: migration.metadata.name,
@@ -198,11 +224,15 @@ export function migrationJob(
     spec: {
       backoffLimit: 0,
       ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished,
-      activeDeadlineSeconds: settings.activeDeadlineSeconds,
+      activeDeadlineSeconds: Math.ceil(parseDuration(shape.timeout ?? DEFAULT_TIMEOUT) / 1000),
       template: {
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          ...(shape.serviceAccountName && { serviceAccountName: shape.serviceAccountName }),
+          ...(shape.imagePullSecrets?.length && {
+            imagePullSecrets: shape.imagePullSecrets.map((name) => ({ name })),
+          }),
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: {
@@ -239,8 +269,8 @@ export function migrationJob(
                 { name: 'TMPDIR', value: '/tmp' },
               ],
               resources: {
-                requests: { cpu: '100m', memory: '192Mi' },
-                limits: { cpu: '1', memory: '512Mi' },
+                requests: { ...DEFAULT_RESOURCES.requests, ...shape.resources?.requests },
+                limits: { ...DEFAULT_RESOURCES.limits, ...shape.resources?.limits },
               },
               securityContext: {
                 allowPrivilegeEscalation: false,

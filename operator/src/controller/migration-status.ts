@@ -16,6 +16,7 @@ export const MIGRATION_REASONS = {
   backoffLimitExceeded: 'BackoffLimitExceeded',
   secretNotFound: 'SecretNotFound',
   waitingForDatabase: 'WaitingForDatabase',
+  jobRejected: 'JobRejected',
 } as const;
 
 /** Events the migration controller records (besides the reasons above). */
@@ -26,6 +27,7 @@ export const MIGRATION_EVENTS = {
   backoffLimitExceeded: 'BackoffLimitExceeded',
   secretNotFound: 'SecretNotFound',
   waitingForDatabase: 'WaitingForDatabase',
+  jobRejected: 'JobRejected',
 } as const;
 
 export interface MigrationObservation {
@@ -41,6 +43,8 @@ export interface MigrationObservation {
   now: Date;
   /** Delay before attempt n+1 after n consecutive failures. */
   backoffMs: (failures: number) => number;
+  /** Why the API server refused to create this input's Job (invalid spec.job, quota, policy). */
+  rejected?: string;
   /** What the operator read from `_prisma_migrations`, once the input is applied. */
   applied?: { migrations: { name: string }[] } | { error: string };
 }
@@ -113,6 +117,11 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
       [MIGRATION_REASONS.waitingForDatabase]: {
         type: 'Normal',
         reason: MIGRATION_EVENTS.waitingForDatabase,
+        message: conditions[0]!.message,
+      },
+      [MIGRATION_REASONS.jobRejected]: {
+        type: 'Warning',
+        reason: MIGRATION_EVENTS.jobRejected,
         message: conditions[0]!.message,
       },
       [MIGRATION_REASONS.backoffLimitExceeded]: {
@@ -274,7 +283,23 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
     );
   }
 
-  // 7. Run it.
+  // 7. The API server refused this input's Job: nothing runs until the spec (or, at the next
+  // resync, the cluster: a quota, an admission policy) changes.
+  if (observation.rejected) {
+    const message = `the API server refused the Job: ${observation.rejected}`;
+    return result(
+      MIGRATION_REASONS.jobRejected,
+      [
+        c('Ready', 'False', MIGRATION_REASONS.jobRejected, message),
+        c('Reconciling', 'False', MIGRATION_REASONS.jobRejected, 'waiting for a spec change'),
+        c('Degraded', 'True', MIGRATION_REASONS.jobRejected, message),
+        c('Stalled', 'True', MIGRATION_REASONS.jobRejected, message),
+      ],
+      extra,
+    );
+  }
+
+  // 8. Run it.
   const run = lastRun + 1;
   const name = migrationJobName(migration.metadata.name, hash, run);
   failures = failed;

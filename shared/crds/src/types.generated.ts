@@ -173,6 +173,32 @@ export interface DatabaseMigrationSpec {
       key: string;
     };
   };
+  /** How the migration Job's pod runs. Part of the input: a change runs `prisma migrate deploy` again (with nothing pending it only checks), and lets a Stalled migration try again. */
+  job: {
+    /** Longest a run may take (the Job's activeDeadlineSeconds): a run still going after it fails, and frees the database for the next one. Between 1m and 24h. */
+    timeout: string;
+    /** ServiceAccount the pod runs as, e.g. one carrying imagePullSecrets or a cloud identity for the database. No API token is mounted. Default: the namespace's `default`. */
+    serviceAccountName?: string;
+    /** Secrets (type kubernetes.io/dockerconfigjson) for pulling `image` from a private registry. */
+    imagePullSecrets?: string[];
+    /** CPU and memory of the `migrate` container; each value set replaces the default (requests cpu 100m, memory 192Mi; limits cpu 1, memory 512Mi). */
+    resources?: {
+      /** Guaranteed to the container. */
+      requests?: {
+        /** CPU, e.g. "250m" or "1". */
+        cpu?: string;
+        /** Memory, e.g. "256Mi" or "1Gi". */
+        memory?: string;
+      };
+      /** The most the container may use. */
+      limits?: {
+        /** CPU, e.g. "250m" or "1". */
+        cpu?: string;
+        /** Memory, e.g. "256Mi" or "1Gi". */
+        memory?: string;
+      };
+    };
+  };
   /** Failed Job runs of the same input tolerated before the migration is Stalled (BackoffLimitExceeded): at most backoffLimit + 1 runs, with a growing delay between them. A changed input, or a higher limit, runs again. */
   backoffLimit: number;
 }

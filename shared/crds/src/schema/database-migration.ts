@@ -3,6 +3,7 @@ import { ageColumn, readyColumn, reasonColumn } from './crd';
 import {
   array,
   conditions,
+  duration,
   integer,
   object,
   objectName,
@@ -10,6 +11,19 @@ import {
   serviceName,
   string,
 } from './openapi';
+
+/** A Kubernetes resource quantity ("250m", "1", "512Mi", "1.5Gi"). */
+const quantity = (description: string) =>
+  string(description, {
+    pattern: '^([0-9]+(\\.[0-9]+)?|\\.[0-9]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$',
+    maxLength: 32,
+  });
+
+const computeResources = (description: string) =>
+  object(description, {
+    cpu: quantity('CPU, e.g. "250m" or "1".'),
+    memory: quantity('Memory, e.g. "256Mi" or "1Gi".'),
+  });
 
 export const databaseMigration: ResourceDefinition = {
   kind: 'DatabaseMigration',
@@ -54,6 +68,40 @@ export const databaseMigration: ResourceDefinition = {
           ),
         },
         { required: ['secretRef'] },
+      ),
+      job: object(
+        "How the migration Job's pod runs. Part of the input: a change runs `prisma migrate deploy` again (with nothing pending it only checks), and lets a Stalled migration try again.",
+        {
+          timeout: duration(
+            'Longest a run may take (the Job\'s activeDeadlineSeconds): a run still going after it fails, and frees the database for the next one. Between 1m and 24h.',
+            { default: '1h' },
+          ),
+          serviceAccountName: objectName(
+            "ServiceAccount the pod runs as, e.g. one carrying imagePullSecrets or a cloud identity for the database. No API token is mounted. Default: the namespace's `default`.",
+          ),
+          imagePullSecrets: array(
+            'Secrets (type kubernetes.io/dockerconfigjson) for pulling `image` from a private registry.',
+            objectName('Secret name.'),
+            { maxItems: 16, 'x-kubernetes-list-type': 'set' },
+          ),
+          resources: object(
+            'CPU and memory of the `migrate` container; each value set replaces the default (requests cpu 100m, memory 192Mi; limits cpu 1, memory 512Mi).',
+            {
+              requests: computeResources('Guaranteed to the container.'),
+              limits: computeResources('The most the container may use.'),
+            },
+          ),
+        },
+        {
+          default: { timeout: '1h' },
+          'x-kubernetes-validations': [
+            {
+              rule: "duration(self.timeout) >= duration('1m') && duration(self.timeout) <= duration('24h')",
+              message: 'timeout must be between 1m and 24h',
+              fieldPath: '.timeout',
+            },
+          ],
+        },
       ),
       backoffLimit: integer(
         'Failed Job runs of the same input tolerated before the migration is Stalled (BackoffLimitExceeded): at most backoffLimit + 1 runs, with a growing delay between them. A changed input, or a higher limit, runs again.',
