@@ -73,7 +73,7 @@ export const databaseMigration: ResourceDefinition = {
         "How the migration Job's pod runs. Part of the input: a change runs `prisma migrate deploy` again (with nothing pending it only checks), and lets a Stalled migration try again.",
         {
           timeout: duration(
-            'Longest a run may take (the Job\'s activeDeadlineSeconds): a run still going after it fails, and frees the database for the next one. Between 1m and 24h.',
+            "Longest a run may take (the Job's activeDeadlineSeconds): a run still going after it fails, and frees the database for the next one. Between 1m and 24h.",
             { default: '1h' },
           ),
           serviceAccountName: objectName(
