@@ -1,6 +1,8 @@
 /**
- * The Helm chart: it lints and renders, installs into a real API server, and the operator runs
- * under exactly the RBAC the chart grants (a minted identity bound to the chart's roles).
+ * The Helm chart: it lints and renders, installs the whole platform into a real API server, and
+ * the operator runs under exactly the RBAC the chart grants (a minted identity bound to the
+ * chart's roles): the chart's own routes become Ready, its migrations get their Jobs, and every
+ * Secret and ConfigMap the services' Deployments reference is written by the operator.
  */
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
@@ -9,18 +11,13 @@ import { parseAllDocuments } from 'yaml';
 import { eventually, repoRoot } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError, KubeClient } from '../src/kube/client';
-import {
-  applyManifest,
-  loadManifests,
-  startOperatorTestEnv,
-  type OperatorTestEnv,
-} from './support/operator-env';
+import { startOperatorTestEnv, type OperatorTestEnv } from './support/operator-env';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
 const chart = path.join(repoRoot, 'charts/warren');
 const RELEASE = 'warren';
-const RELEASE_NAMESPACE = 'warren-system';
+const SERVICES = ['notification-service', 'order-service', 'user-service'];
 
 let env: OperatorTestEnv;
 
@@ -30,50 +27,73 @@ beforeAll(async () => {
 afterAll(() => env?.dispose());
 
 const helm = (...args: string[]) => run(env.plane.binaries.helm!, args, { env: env.plane.env });
+const ns = () => env.namespace;
+const rendered = async (...args: string[]) =>
+  parseAllDocuments(
+    (
+      await helm(
+        'template',
+        RELEASE,
+        chart,
+        '--namespace',
+        ns(),
+        '--kube-version',
+        env.plane.kubernetesVersion,
+        ...args,
+      )
+    ).stdout,
+  )
+    .map((doc) => doc.toJS() as { kind: string; metadata: { name: string } } | null)
+    .filter((doc) => doc !== null);
 
-it('lints and renders with the API server version', async () => {
-  const version = env.plane.kubernetesVersion;
-  const lint = await helm('lint', chart, '--kube-version', version);
+it('lints and renders the platform: operator, services, migrations, reference topology', async () => {
+  const lint = await helm('lint', chart, '--kube-version', env.plane.kubernetesVersion);
   expect(lint.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
-  const rendered = await helm(
-    'template',
-    RELEASE,
-    chart,
-    '--namespace',
-    RELEASE_NAMESPACE,
-    '--kube-version',
-    version,
+  const docs = await rendered();
+  const named = (kind: string) =>
+    docs
+      .filter((doc) => doc.kind === kind)
+      .map((doc) => doc.metadata.name)
+      .sort();
+  expect(named('Deployment')).toEqual([...SERVICES, `${RELEASE}-operator`]);
+  expect(named('DatabaseMigration')).toEqual(SERVICES);
+  expect(named('EventRoute')).toHaveLength(4);
+  expect(named('RetryPolicy')).toEqual(['three-strikes']);
+  expect(named('ClusterRole')).toEqual([`${RELEASE}-operator`]);
+
+  // Only the operator without services and topology; a ServiceMonitor on request.
+  const bare = await rendered('--set', 'services.enabled=false,topology.enabled=false');
+  expect(bare.map((doc) => doc.kind)).not.toContain('EventRoute');
+  expect(bare.filter((doc) => doc.kind === 'Deployment')).toHaveLength(1);
+  const monitored = await rendered('--set', 'monitoring.serviceMonitor=true');
+  expect(monitored.map((doc) => doc.kind)).toContain('ServiceMonitor');
+  // The release namespace must be watched when the chart puts objects into it.
+  const refused = await rendered('--set', 'operator.watchNamespaces={elsewhere}').then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
   );
-  const kinds = parseAllDocuments(rendered.stdout)
-    .map((doc) => doc.toJS()?.kind)
-    .filter(Boolean);
-  expect(kinds).toEqual(
-    expect.arrayContaining([
-      'ServiceAccount',
-      'ClusterRole',
-      'ClusterRoleBinding',
-      'Role',
-      'RoleBinding',
-      'Deployment',
-      'Service',
-    ]),
+  expect(refused).toContain(
+    `release namespace ${ns()}, which operator.watchNamespaces [elsewhere]`,
   );
 });
 
 it('installs into the real API server (CRDs included)', async () => {
-  await env.admin
-    .create('/api/v1/namespaces', {
+  // The databases' Secrets are the user's (values services.apps.<name>.database).
+  for (const service of SERVICES) {
+    await env.admin.create(`/api/v1/namespaces/${ns()}/secrets`, {
       apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: RELEASE_NAMESPACE },
-    })
-    .catch(() => undefined);
+      kind: 'Secret',
+      metadata: { name: `${service}-db`, namespace: ns() },
+      stringData: { DATABASE_URL: `postgresql://${service}@postgres.example:5432/${service}` },
+    });
+  }
   const installed = await helm(
     'install',
     RELEASE,
     chart,
     '--namespace',
-    RELEASE_NAMESPACE,
+    ns(),
+    // The operator runs in-process below, under the identity the chart's roles are bound to.
     '--set',
     'operator.replicas=0',
   );
@@ -98,20 +118,17 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
     },
     subjects: subject,
   });
-  await env.admin.create(
-    `/apis/rbac.authorization.k8s.io/v1/namespaces/${RELEASE_NAMESPACE}/rolebindings`,
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'operator-under-test-leader-election', namespace: RELEASE_NAMESPACE },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'Role',
-        name: `${RELEASE}-operator-leader-election`,
-      },
-      subjects: subject,
+  await env.admin.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns()}/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'operator-under-test-leader-election', namespace: ns() },
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: `${RELEASE}-operator-leader-election`,
     },
-  );
+    subjects: subject,
+  });
 
   const limited = KubeClient.fromKubeconfigFile(identity.kubeconfigPath);
   // Not granted: deleting namespaces, a pod's logs or spec by name (pods are only listed, for a
@@ -135,13 +152,12 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
 
   await env.startOperator({
     kubeconfig: identity.kubeconfigPath,
-    leaseNamespace: RELEASE_NAMESPACE,
+    leaseNamespace: ns(),
   });
-  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
-    await applyManifest(env.admin, doc);
-  await eventually('every route Ready under the chart identity', async () => {
+  // The chart's own routes (examples/), reconciled under the chart's RBAC.
+  await eventually('every route of the chart Ready under the chart identity', async () => {
     const routes = await env.admin.list<EventRoute>(
-      `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`,
+      `/apis/warren.dev/v1alpha1/namespaces/${ns()}/eventroutes`,
     );
     return (
       routes.items.length === 4 &&
@@ -151,41 +167,100 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
     );
   });
   const lease = await env.admin.get<{ spec: { holderIdentity: string } }>(
-    `/apis/coordination.k8s.io/v1/namespaces/${RELEASE_NAMESPACE}/leases/warren-operator`,
+    `/apis/coordination.k8s.io/v1/namespaces/${ns()}/leases/${RELEASE}-operator`,
   );
   expect(lease.spec.holderIdentity).toMatch(/^operator-/);
-  await env.admin.get(`/api/v1/namespaces/${env.namespace}/secrets/warren-broker-order-service`);
 
-  // DatabaseMigrations: the chart lets the operator read the Secret, create the Job (owned by the
-  // migration) and write the status.
-  await env.admin.create(`/api/v1/namespaces/${env.namespace}/secrets`, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'user-db', namespace: env.namespace },
-    stringData: { DATABASE_URL: 'postgresql://user@postgres.example:5432/users' },
-  });
-  await applyManifest(env.admin, {
-    apiVersion: 'warren.dev/v1alpha1',
-    kind: 'DatabaseMigration',
-    metadata: { name: 'user-service', namespace: env.namespace },
-    spec: {
-      service: 'user-service',
-      image: 'registry.example/warren/user-service:1.0.0',
-      database: { secretRef: { name: 'user-db' } },
-    },
-  });
-  await eventually('the migration Job under the chart identity', async () => {
-    const jobs = await env.admin.list(`/apis/batch/v1/namespaces/${env.namespace}/jobs`, {
-      labelSelector: 'warren.dev/database-migration=user-service',
-    });
-    const migration = await env.admin.get<{
+  // The chart's migrations: the operator reads each Secret, creates the Job (owned by the
+  // migration) and writes the status.
+  await eventually('a migration Job per service under the chart identity', async () => {
+    const jobs = await env.admin.list<{ metadata: { labels: Record<string, string> } }>(
+      `/apis/batch/v1/namespaces/${ns()}/jobs`,
+      { labelSelector: 'warren.dev/database-migration' },
+    );
+    const migrations = await env.admin.list<{
       status?: { conditions?: { type: string; reason: string }[] };
-    }>(`/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/databasemigrations/user-service`);
+    }>(`/apis/warren.dev/v1alpha1/namespaces/${ns()}/databasemigrations`);
     return (
-      jobs.items.length === 1 &&
-      migration.status?.conditions?.some(
-        (c) => c.type === 'Reconciling' && c.reason === 'JobRunning',
+      jobs.items
+        .map((job) => job.metadata.labels['warren.dev/service'])
+        .sort()
+        .join() === SERVICES.join() &&
+      migrations.items.every((m) =>
+        m.status?.conditions?.some((c) => c.type === 'Reconciling' && c.reason === 'JobRunning'),
       )
     );
   });
+});
+
+interface PodSpec {
+  serviceAccountName: string;
+  containers: {
+    env?: {
+      name: string;
+      value?: string;
+      valueFrom?: { secretKeyRef?: { name: string; key: string } };
+    }[];
+    volumeMounts?: { name: string; mountPath: string }[];
+  }[];
+  volumes?: { name: string; configMap?: { name: string } }[];
+}
+
+it("wires each service's Deployment to what the operator wrote, and lets it only wait for its migration", async () => {
+  for (const service of SERVICES) {
+    const deployment = await env.admin.get<{ spec: { template: { spec: PodSpec } } }>(
+      `/apis/apps/v1/namespaces/${ns()}/deployments/${service}`,
+    );
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0]!;
+    // Every Secret key the container reads exists: the database URL (the user's Secret) and the
+    // broker URL (the operator's Secret, with this service's own user).
+    const secretRefs = (container.env ?? []).flatMap((v) =>
+      v.valueFrom?.secretKeyRef ? [{ variable: v.name, ...v.valueFrom.secretKeyRef }] : [],
+    );
+    expect(secretRefs.map((ref) => ref.variable).sort()).toEqual(['DATABASE_URL', 'RABBITMQ_URL']);
+    for (const ref of secretRefs) {
+      const secret = await env.admin.get<{ data: Record<string, string> }>(
+        `/api/v1/namespaces/${ns()}/secrets/${ref.name}`,
+      );
+      expect(Object.keys(secret.data)).toContain(ref.key);
+    }
+    const brokerUrl = secretRefs.find((ref) => ref.variable === 'RABBITMQ_URL')!;
+    const secret = await env.admin.get<{ data: Record<string, string> }>(
+      `/api/v1/namespaces/${ns()}/secrets/${brokerUrl.name}`,
+    );
+    const url = new URL(Buffer.from(secret.data[brokerUrl.key]!, 'base64').toString('utf8'));
+    expect(decodeURIComponent(url.username)).toContain(service);
+
+    // The topology file the service reads is the operator's ConfigMap for this service.
+    const file = container.env!.find((v) => v.name === 'WARREN_TOPOLOGY_FILE')!.value!;
+    const mount = container.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`))!;
+    const configMapName = pod.volumes!.find((v) => v.name === mount.name)!.configMap!.name;
+    const configMap = await env.admin.get<{ data: Record<string, string> }>(
+      `/api/v1/namespaces/${ns()}/configmaps/${configMapName}`,
+    );
+    const document = JSON.parse(configMap.data[path.basename(file)]!) as { service: string };
+    expect(document.service).toBe(service);
+
+    // Its ServiceAccount may watch DatabaseMigrations (kubectl wait) and nothing else.
+    const allowed = async (verb: string, group: string, resource: string) => {
+      const review = await env.admin.create<{ status: { allowed: boolean } }>(
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: `system:serviceaccount:${ns()}:${pod.serviceAccountName}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${ns()}`],
+            resourceAttributes: { namespace: ns(), verb, group, resource },
+          },
+        },
+      );
+      return review.status.allowed;
+    };
+    expect(pod.serviceAccountName).toBe(service);
+    expect(await allowed('watch', 'warren.dev', 'databasemigrations')).toBe(true);
+    expect(await allowed('get', '', 'secrets')).toBe(false);
+    expect(await allowed('patch', 'warren.dev', 'databasemigrations')).toBe(false);
+  }
 });

@@ -44,3 +44,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   resources: [prometheusrules]
   verbs: [get, list, watch, create, update, patch, delete]
 {{- end -}}
+
+{{/* The services and the reference topology go into the release namespace: it must be watched. */}}
+{{- define "warren.assertReleaseNamespaceWatched" -}}
+{{- $watched := .Values.operator.watchNamespaces }}
+{{- if and $watched (or .Values.services.enabled .Values.topology.enabled) (not (has .Release.Namespace $watched)) }}
+{{- fail (printf "services.enabled / topology.enabled put objects into the release namespace %s, which operator.watchNamespaces [%s] does not include: add it, or disable both" .Release.Namespace (join ", " $watched)) }}
+{{- end }}
+{{- end -}}

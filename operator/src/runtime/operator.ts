@@ -27,6 +27,8 @@ export interface OperatorConfig {
   port: number;
   /** Delay before a failed DatabaseMigration runs again (doubled per failure); default 10. */
   migrationRetrySeconds?: number;
+  /** Write a PrometheusRule per route when the Prometheus Operator API exists; default true. */
+  prometheusRules?: boolean;
   env: NodeJS.ProcessEnv;
 }
 
@@ -37,6 +39,13 @@ const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
   if (!Number.isFinite(value) || value <= 0)
     throw new Error(`${name}=${raw} must be a positive number`);
   return value;
+};
+
+const flag = (env: NodeJS.ProcessEnv, name: string, fallback: boolean) => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new Error(`${name}=${raw} must be true or false`);
+  return raw === 'true';
 };
 
 /** Settings from the environment (every variable is documented in the README). */
@@ -55,6 +64,7 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
     identity: env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
     port: number(env, 'WARREN_HTTP_PORT', 8080),
     migrationRetrySeconds: number(env, 'WARREN_MIGRATION_RETRY_SECONDS', 10),
+    prometheusRules: flag(env, 'WARREN_PROMETHEUS_RULES', true),
     env,
   };
 }
@@ -94,6 +104,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       namespaces: config.namespaces,
       resyncMs: config.resyncSeconds * 1000,
       finalizerTimeoutMs: config.finalizerTimeoutSeconds * 1000,
+      prometheusRules: config.prometheusRules,
       metrics,
       events,
       log,

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { crdYaml, typesSource } from './codegen';
@@ -24,6 +25,8 @@ export async function generatedFiles(): Promise<{ path: string; content: string 
       path: resolve(REPO_ROOT, 'docs/crd-reference.md'),
       content: crdReference(resourceDefinitions),
     },
+    // Helm reads files only from inside the chart: the reference topology is copied in.
+    { path: resolve(REPO_ROOT, 'charts/warren/files/topology.yaml'), content: chartTopology() },
   ];
   return Promise.all(
     files.map(async (file) => ({
@@ -34,4 +37,14 @@ export async function generatedFiles(): Promise<{ path: string; content: string 
       }),
     })),
   );
+}
+
+/** examples/*.yaml as one multi-document file, for the chart's `topology.enabled`. */
+function chartTopology(): string {
+  const folder = resolve(REPO_ROOT, 'examples');
+  const documents = readdirSync(folder)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => `# examples/${name}\n${readFileSync(resolve(folder, name), 'utf8').trim()}\n`);
+  return `# Generated from examples/ by \`npm run generate -w @warren/crds\`: edit examples/ instead.\n${documents.join('---\n')}`;
 }
