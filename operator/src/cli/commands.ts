@@ -1,16 +1,18 @@
 /** The `warren` commands. Each returns its exit code; output goes through `out`/`err`. */
 import { applyPlan } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
+import { listDeadLetters, redriveDeadLetters } from '../broker/dead-letters';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { UserObject } from '../engine/model';
 import { CompileError, compile } from '../engine/compile';
-import type { DesiredTopology } from '../engine/model';
+import { parseReasons } from '../engine/dead-letters';
+import type { DesiredTopology, RouteObjects } from '../engine/model';
 import { plan } from '../engine/plan';
 import { routeStatuses } from '../engine/status';
 import type { BrokerSettings } from './connection';
 import { UsageError } from './connection';
-import { formatApply, formatErrors, formatPlan, formatStatus } from './format';
+import { formatApply, formatDeadLetters, formatErrors, formatPlan, formatStatus } from './format';
 import type { LoadedResources } from './load';
 import { loadResources, retryPoliciesOf, routesOf } from './load';
 
@@ -25,6 +27,12 @@ export interface CommandOptions {
   detailedExitcode: boolean;
   service?: string;
   vhost?: string;
+  /** dead-letters, redrive: the EventRoute, as `name` or `namespace/name`. */
+  route?: string;
+  /** dead-letters: how many to show; redrive: how many to send back at most. */
+  limit?: number;
+  /** redrive: only these dead-letter reasons (comma-separated). */
+  reason?: string;
   env: NodeJS.ProcessEnv;
   broker: () => BrokerSettings;
   /** The vhost of routes without spec.vhost, without needing a broker. */
@@ -147,5 +155,80 @@ export async function topologyCommand(options: CommandOptions, io: Output): Prom
     );
   }
   io.out(JSON.stringify(documents[0], null, 2));
+  return EXIT.ok;
+}
+
+/** The route named by --route, with its dead-letter queue. */
+async function deadLetterRoute(options: CommandOptions, io: Output, command: string) {
+  if (!options.route) throw new UsageError(`${command} needs --route NAME`);
+  const loaded = await loadValid(options, io);
+  if (!loaded) return undefined;
+  const settings = options.broker();
+  const { routes } = desiredOf(loaded, settings.defaultVhost);
+  const wanted = options.route;
+  const matches = routes.filter(
+    (r) => r.route === wanted || r.route.slice(r.route.indexOf('/') + 1) === wanted,
+  );
+  if (matches.length === 0) {
+    throw new UsageError(
+      `no EventRoute "${wanted}" in ${options.file} (routes: ${routes.map((r) => r.route).join(', ')})`,
+    );
+  }
+  if (matches.length > 1) {
+    throw new UsageError(
+      `"${wanted}" names several routes (${matches.map((r) => r.route).join(', ')}): pass namespace/name`,
+    );
+  }
+  const route: RouteObjects = matches[0]!;
+  if (!route.deadLetterQueue)
+    throw new UsageError(`route ${route.route} has dead-lettering off (spec.deadLetter.enabled)`);
+  return {
+    route,
+    ref: { amqpUrl: settings.amqpUrl, vhost: route.vhost, deadLetterQueue: route.deadLetterQueue },
+  };
+}
+
+export async function deadLettersCommand(options: CommandOptions, io: Output): Promise<number> {
+  const found = await deadLetterRoute(options, io, 'dead-letters');
+  if (!found) return EXIT.error;
+  const listing = await listDeadLetters(found.ref, options.limit ?? 20);
+  print(
+    io,
+    options,
+    {
+      route: found.route.route,
+      vhost: found.route.vhost,
+      queue: found.ref.deadLetterQueue,
+      ...listing,
+    },
+    () => formatDeadLetters(found.ref.deadLetterQueue, listing),
+  );
+  return EXIT.ok;
+}
+
+export async function redriveCommand(options: CommandOptions, io: Output): Promise<number> {
+  const reasons = parseReasons(options.reason);
+  const found = await deadLetterRoute(options, io, 'redrive');
+  if (!found) return EXIT.error;
+  const { route, ref } = found;
+  const result = await redriveDeadLetters(ref, {
+    queue: route.queue,
+    limit: options.limit ?? Number.POSITIVE_INFINITY,
+    reasons,
+    // Progress on stderr, so `-o json` output stays parseable.
+    onProgress: (redriven) => io.err(`redriven ${redriven} ...`),
+  });
+  print(
+    io,
+    options,
+    { route: route.route, from: ref.deadLetterQueue, to: route.queue, ...result },
+    () =>
+      [
+        `Redrove ${result.redriven} message${result.redriven === 1 ? '' : 's'} from ${ref.deadLetterQueue} to ${route.queue}` +
+          (result.skipped ? ` (${result.skipped} of other reasons left in place)` : '') +
+          '.',
+        `${result.remaining} left in ${ref.deadLetterQueue}.`,
+      ].join('\n'),
+  );
   return EXIT.ok;
 }

@@ -1,5 +1,6 @@
 /** Human output of the CLI. JSON output (`-o json`) prints the same data structures as they are. */
 import type { ApplyResult } from '../broker/apply';
+import type { DeadLetterListing } from '../broker/dead-letters';
 import type { Plan, PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
 import type { FileError } from './load';
@@ -57,6 +58,17 @@ export function formatApply(result: ApplyResult, calls: number): string {
   return lines.join('\n');
 }
 
+/** Columns padded to their widest cell, two spaces apart. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
 export function formatStatus(statuses: RouteStatus[]): string {
   const header = ['ROUTE', 'VHOST', 'QUEUE', 'STATUS', 'DEPTH', 'CONSUMERS', 'RETRY', 'DLQ'];
   const rows = statuses.map((s) => [
@@ -69,16 +81,38 @@ export function formatStatus(statuses: RouteStatus[]): string {
     String(s.retryDepth ?? '-'),
     String(s.deadLetterDepth ?? '-'),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
   const details = statuses.flatMap((s) =>
     s.pending.map((item) => `${s.route}:\n${formatItem(item)}`),
   );
-  return [line(header), ...rows.map(line), ...(details.length ? ['', ...details] : [])].join('\n');
+  return [...table(header, rows), ...(details.length ? ['', ...details] : [])].join('\n');
+}
+
+export function formatDeadLetters(queue: string, listing: DeadLetterListing): string {
+  const { depth, messages } = listing;
+  const title = `${queue}: ${depth} dead letter${depth === 1 ? '' : 's'}${messages.length < depth ? `, the first ${messages.length} shown` : ''}`;
+  if (messages.length === 0) return title;
+  const rows = messages.map((m, i) => [
+    String(i + 1),
+    m.eventType ?? '-',
+    m.messageId ?? '-',
+    m.reason,
+    String(m.attempts ?? '-'),
+    m.errorKind ?? '-',
+    m.lastFailureAt ?? '-',
+    String(m.redrives),
+  ]);
+  const errors = messages.map((m, i) => `  ${i + 1}. ${m.error ?? '(no error recorded)'}`);
+  const header = [
+    '#',
+    'EVENT',
+    'MESSAGE ID',
+    'REASON',
+    'ATTEMPTS',
+    'ERROR KIND',
+    'LAST FAILURE',
+    'REDRIVES',
+  ];
+  return [title, '', ...table(header, rows), '', 'Errors:', ...errors].join('\n');
 }
 
 export function formatErrors(errors: FileError[]): string {

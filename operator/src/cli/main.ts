@@ -8,7 +8,9 @@ import type { CommandOptions, Output } from './commands';
 import {
   EXIT,
   applyCommand,
+  deadLettersCommand,
   planCommand,
+  redriveCommand,
   statusCommand,
   topologyCommand,
   validateCommand,
@@ -18,17 +20,23 @@ import { UsageError, brokerSettings, defaultVhost } from './connection';
 const USAGE = `Usage: warren <command> -f PATH [options]
 
 Commands:
-  validate   check resources with the CRDs' OpenAPI schemas and CEL rules (no broker needed)
-  plan       show what apply would change on the broker
-  apply      make the broker match the resources
-  status     per-route state read back from the broker (depth, consumers, drift)
-  topology   print the topology document of one service (--service NAME)
+  validate      check resources with the CRDs' OpenAPI schemas and CEL rules (no broker needed)
+  plan          show what apply would change on the broker
+  apply         make the broker match the resources
+  status        per-route state read back from the broker (depth, consumers, drift)
+  topology      print the topology document of one service (--service NAME)
+  dead-letters  list a route's dead letters (--route NAME), leaving them in place
+  redrive       send a route's dead letters back to its queue with a fresh set of attempts
 
 Options:
   -f, --filename PATH       a YAML/JSON file or a folder of them (read recursively)
   -o, --output text|json    output format (default text)
       --detailed-exitcode   plan: exit 0 when nothing would change, 2 when something would
       --service NAME        topology: the service
+      --route NAME          dead-letters, redrive: the EventRoute (name or namespace/name)
+      --limit N             dead-letters: how many to show (default 20); redrive: at most N
+      --reason LIST         redrive: only these reasons (retries-exhausted, non-retryable,
+                            contract-invalid; comma-separated)
       --vhost NAME          vhost of routes without spec.vhost (default: the AMQP URL's, else "/")
       --rabbitmq-url URL    AMQP URL (env RABBITMQ_URL)
       --management-url URL  management API URL with credentials (env RABBITMQ_MANAGEMENT_URL)
@@ -42,7 +50,16 @@ const COMMANDS = {
   apply: applyCommand,
   status: statusCommand,
   topology: topologyCommand,
+  'dead-letters': deadLettersCommand,
+  redrive: redriveCommand,
 } as const;
+
+function positiveInteger(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`${flag} takes a whole number of at least 1, not "${raw}"`);
+  return value;
+}
 
 export async function run(
   argv: string[],
@@ -58,6 +75,9 @@ export async function run(
         output: { type: 'string', short: 'o', default: 'text' },
         'detailed-exitcode': { type: 'boolean', default: false },
         service: { type: 'string' },
+        route: { type: 'string' },
+        limit: { type: 'string' },
+        reason: { type: 'string' },
         vhost: { type: 'string' },
         'rabbitmq-url': { type: 'string' },
         'management-url': { type: 'string' },
@@ -80,6 +100,9 @@ export async function run(
       json: values.output === 'json',
       detailedExitcode: values['detailed-exitcode'],
       service: values.service,
+      route: values.route,
+      limit: values.limit === undefined ? undefined : positiveInteger('--limit', values.limit),
+      reason: values.reason,
       vhost: values.vhost,
       env,
       defaultVhost: () =>

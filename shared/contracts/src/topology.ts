@@ -85,7 +85,7 @@ export interface DeadLetterTarget {
   queue: string;
 }
 
-/** Headers the consumer writes; `warren dlq` and redrive read them back. */
+/** Headers the consumer writes; `warren dead-letters` and `warren redrive` read them back. */
 export const WARREN_HEADERS = {
   attempt: 'x-warren-attempt',
   error: 'x-warren-error',
@@ -97,6 +97,15 @@ export const WARREN_HEADERS = {
   firstFailureAt: 'x-warren-first-failure-at',
   lastFailureAt: 'x-warren-last-failure-at',
   correlationId: 'x-correlation-id',
+  /** Written by `warren redrive`: how often the message was sent back, and when last. */
+  redrives: 'x-warren-redrives',
+  redrivenAt: 'x-warren-redriven-at',
 } as const;
+
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+  'retries-exhausted',
+  'non-retryable',
+  'contract-invalid',
+];
 
 export type DeadLetterReason = 'retries-exhausted' | 'non-retryable' | 'contract-invalid';
