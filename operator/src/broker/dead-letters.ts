@@ -33,6 +33,19 @@ async function confirmChannel(connection: ChannelModel): Promise<ConfirmChannel>
   return channel;
 }
 
+/** Runs `work` on a confirm channel of a connection to the ref's vhost, closed afterwards. */
+async function withChannel<T>(
+  ref: DeadLetterQueueRef,
+  work: (channel: ConfirmChannel, connection: ChannelModel) => Promise<T>,
+): Promise<T> {
+  const connection = await open(ref);
+  try {
+    return await work(await confirmChannel(connection), connection);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
 /** The queue's message count, or an error naming the queue when it does not exist. */
 async function depthOf(channel: ConfirmChannel, queue: string, vhost: string): Promise<number> {
   try {
@@ -61,9 +74,7 @@ export async function listDeadLetters(
   ref: DeadLetterQueueRef,
   limit: number,
 ): Promise<DeadLetterListing> {
-  const connection = await open(ref);
-  try {
-    const channel = await confirmChannel(connection);
+  return withChannel(ref, async (channel) => {
     const depth = await depthOf(channel, ref.deadLetterQueue, ref.vhost);
     const messages: DeadLetterListing['messages'] = [];
     while (messages.length < Math.min(limit, depth)) {
@@ -73,9 +84,7 @@ export async function listDeadLetters(
     }
     await channel.close();
     return { depth, messages };
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  });
 }
 
 export interface RedriveOptions {
@@ -106,9 +115,7 @@ export async function redriveDeadLetters(
   ref: DeadLetterQueueRef,
   options: RedriveOptions,
 ): Promise<RedriveResult> {
-  const connection = await open(ref);
-  try {
-    const channel = await confirmChannel(connection);
+  return withChannel(ref, async (channel, connection) => {
     // A message the broker cannot route (the queue vanished meanwhile) comes back: stop, keep it.
     let unroutable: string | undefined;
     channel.on(
@@ -161,7 +168,5 @@ export async function redriveDeadLetters(
       ref.vhost,
     );
     return { redriven, skipped, remaining };
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  });
 }

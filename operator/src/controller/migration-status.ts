@@ -195,20 +195,28 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
     });
   }
   const extra = { finished };
-
-  // 3. Without the Secret there is no input to run.
-  if ('problem' in observation.input) {
-    const problem = observation.input.problem;
-    return result(
-      MIGRATION_REASONS.secretNotFound,
+  /** A state only the user can end: Stalled, and Degraded when something failed. */
+  const stalled = (
+    state: MigrationDecision['state'],
+    message: string,
+    reconciling: string,
+    degraded: boolean,
+  ) =>
+    result(
+      state,
       [
-        c('Ready', 'False', MIGRATION_REASONS.secretNotFound, problem),
-        c('Reconciling', 'False', MIGRATION_REASONS.secretNotFound, 'waiting for the Secret'),
-        c('Degraded', 'False', MIGRATION_REASONS.secretNotFound, ''),
-        c('Stalled', 'True', MIGRATION_REASONS.secretNotFound, problem),
+        c('Ready', 'False', state, message),
+        c('Reconciling', 'False', state, reconciling),
+        c('Degraded', degraded ? 'True' : 'False', state, degraded ? message : ''),
+        c('Stalled', 'True', state, message),
       ],
       extra,
     );
+
+  // 3. Without the Secret there is no input to run.
+  if ('problem' in observation.input) {
+    const { problem } = observation.input;
+    return stalled(MIGRATION_REASONS.secretNotFound, problem, 'waiting for the Secret', false);
   }
   const { hash } = observation.input;
 
@@ -239,16 +247,7 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
   const lastFailure = last?.phase === 'failed' ? `: Job ${last.name}: ${last.message}` : '';
   if (failed >= allowed) {
     const message = `${failed} runs failed (spec.backoffLimit ${backoffLimit})${lastFailure}. Fix the cause, then change the spec (or raise spec.backoffLimit) to run again`;
-    return result(
-      MIGRATION_REASONS.backoffLimitExceeded,
-      [
-        c('Ready', 'False', MIGRATION_REASONS.backoffLimitExceeded, message),
-        c('Reconciling', 'False', MIGRATION_REASONS.backoffLimitExceeded, 'no attempts left'),
-        c('Degraded', 'True', MIGRATION_REASONS.backoffLimitExceeded, message),
-        c('Stalled', 'True', MIGRATION_REASONS.backoffLimitExceeded, message),
-      ],
-      extra,
-    );
+    return stalled(MIGRATION_REASONS.backoffLimitExceeded, message, 'no attempts left', true);
   }
   const failedMessage = `attempt ${failed} of ${allowed} failed${lastFailure}`;
   if (failed > 0 && last?.finishedAt) {
@@ -287,16 +286,7 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
   // resync, the cluster: a quota, an admission policy) changes.
   if (observation.rejected) {
     const message = `the API server refused the Job: ${observation.rejected}`;
-    return result(
-      MIGRATION_REASONS.jobRejected,
-      [
-        c('Ready', 'False', MIGRATION_REASONS.jobRejected, message),
-        c('Reconciling', 'False', MIGRATION_REASONS.jobRejected, 'waiting for a spec change'),
-        c('Degraded', 'True', MIGRATION_REASONS.jobRejected, message),
-        c('Stalled', 'True', MIGRATION_REASONS.jobRejected, message),
-      ],
-      extra,
-    );
+    return stalled(MIGRATION_REASONS.jobRejected, message, 'waiting for a spec change', true);
   }
 
   // 8. Run it.
