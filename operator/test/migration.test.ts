@@ -472,10 +472,16 @@ describe('DatabaseMigration', () => {
     // Why: the exit code and the end of what prisma migrate deploy printed, read from the pod.
     const lastLine = failed.output.trim().split('\n').pop()!.replace(/\s+/g, ' ').trim();
     expect(lastLine).not.toBe('');
-    for (const reported of [condition(afterOne, 'Ready'), condition(stalled, 'Ready')]) {
-      expect(reported?.message).toContain(`container migrate exited ${failed.code} (Error): `);
-      expect(reported?.message).toContain(lastLine);
+    // (The first failure's own state may already have moved on to attempt 2: its Event stays.)
+    const jobFailed = (await events('unreachable')).filter((e) => e.reason === 'JobFailed');
+    for (const message of [
+      ...jobFailed.map((e) => e.message),
+      condition(stalled, 'Ready')?.message,
+    ]) {
+      expect(message).toContain(`container migrate exited ${failed.code} (Error): `);
+      expect(message).toContain(lastLine);
     }
+    expect(jobFailed.length).toBeGreaterThan(0);
     expect(condition(stalled, 'Ready')).toMatchObject({
       status: 'False',
       reason: 'BackoffLimitExceeded',
