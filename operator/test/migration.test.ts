@@ -285,7 +285,7 @@ const newDatabase = async (prefix: string) => {
 
 beforeAll(async () => {
   env = await startOperatorTestEnv('migration');
-  operator = await env.startOperator({ migrationRetrySeconds: 1 });
+  operator = await env.startOperator({ migrationRetrySeconds: 1, migrationJobTtlSeconds: 600 });
 });
 
 afterAll(async () => {
@@ -335,7 +335,7 @@ describe('DatabaseMigration', () => {
       'warren.dev/service': 'user-service',
     });
     expect(firstJob.spec.backoffLimit).toBe(0);
-    expect(firstJob.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(firstJob.spec.ttlSecondsAfterFinished).toBe(600);
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });

@@ -27,6 +27,8 @@ export interface OperatorConfig {
   port: number;
   /** Delay before a failed DatabaseMigration runs again (doubled per failure); default 10. */
   migrationRetrySeconds?: number;
+  /** Finished migration Jobs are deleted by Kubernetes after this long; default 86400. */
+  migrationJobTtlSeconds?: number;
   /** Write a PrometheusRule per route when the Prometheus Operator API exists; default true. */
   prometheusRules?: boolean;
   env: NodeJS.ProcessEnv;
@@ -64,6 +66,7 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
     identity: env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
     port: number(env, 'WARREN_HTTP_PORT', 8080),
     migrationRetrySeconds: number(env, 'WARREN_MIGRATION_RETRY_SECONDS', 10),
+    migrationJobTtlSeconds: number(env, 'WARREN_MIGRATION_JOB_TTL_SECONDS', 24 * 3600),
     prometheusRules: flag(env, 'WARREN_PROMETHEUS_RULES', true),
     env,
   };
@@ -119,6 +122,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       namespaces: config.namespaces,
       resyncMs: config.resyncSeconds * 1000,
       retryBaseMs: (config.migrationRetrySeconds ?? 10) * 1000,
+      ...(config.migrationJobTtlSeconds && {
+        jobSettings: { ttlSecondsAfterFinished: config.migrationJobTtlSeconds },
+      }),
       metrics,
       events,
       log,

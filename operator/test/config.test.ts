@@ -1,0 +1,47 @@
+/** The operator's settings from the environment: defaults, and a clear error for a bad value. */
+import { operatorConfigFromEnv } from '../src/runtime/operator';
+
+describe('operatorConfigFromEnv', () => {
+  it('has the documented defaults', () => {
+    const config = operatorConfigFromEnv({});
+    expect(config).toMatchObject({
+      namespaces: [],
+      resyncSeconds: 60,
+      finalizerTimeoutSeconds: 300,
+      leaseName: 'warren-operator',
+      leaseDurationSeconds: 15,
+      port: 8080,
+      migrationRetrySeconds: 10,
+      migrationJobTtlSeconds: 86400,
+      prometheusRules: true,
+    });
+  });
+
+  it('reads every variable the chart sets', () => {
+    const config = operatorConfigFromEnv({
+      WARREN_WATCH_NAMESPACES: 'shop, billing',
+      WARREN_RESYNC_SECONDS: '30',
+      WARREN_LEASE_NAME: 'warren-eu-operator',
+      WARREN_MIGRATION_JOB_TTL_SECONDS: '600',
+      WARREN_PROMETHEUS_RULES: 'false',
+      POD_NAMESPACE: 'warren-system',
+    });
+    expect(config).toMatchObject({
+      namespaces: ['shop', 'billing'],
+      resyncSeconds: 30,
+      leaseName: 'warren-eu-operator',
+      leaseNamespace: 'warren-system',
+      migrationJobTtlSeconds: 600,
+      prometheusRules: false,
+    });
+  });
+
+  it('names the variable and the value it refuses', () => {
+    expect(() => operatorConfigFromEnv({ WARREN_RESYNC_SECONDS: 'soon' })).toThrow(
+      'WARREN_RESYNC_SECONDS=soon must be a positive number',
+    );
+    expect(() => operatorConfigFromEnv({ WARREN_PROMETHEUS_RULES: 'yes' })).toThrow(
+      'WARREN_PROMETHEUS_RULES=yes must be true or false',
+    );
+  });
+});
