@@ -69,6 +69,14 @@ export interface MigrationDecision {
   requeueAfterMs?: number;
 }
 
+/** States announced by an Event (named after the state) when a migration enters them. */
+const ANNOUNCED_STATES: Partial<Record<MigrationDecision['state'], MigrationEvent['type']>> = {
+  [MIGRATION_REASONS.secretNotFound]: 'Warning',
+  [MIGRATION_REASONS.waitingForDatabase]: 'Normal',
+  [MIGRATION_REASONS.jobRejected]: 'Warning',
+  [MIGRATION_REASONS.backoffLimitExceeded]: 'Warning',
+};
+
 const seconds = (ms: number) => `${Math.ceil(ms / 1000)}s`;
 
 export function decideMigration(observation: MigrationObservation): MigrationDecision {
@@ -108,30 +116,9 @@ export function decideMigration(observation: MigrationObservation): MigrationDec
       now,
     );
     // Steady states are announced once, when the migration enters them.
-    const announce: Partial<Record<string, MigrationEvent>> = {
-      [MIGRATION_REASONS.secretNotFound]: {
-        type: 'Warning',
-        reason: MIGRATION_EVENTS.secretNotFound,
-        message: conditions[0]!.message,
-      },
-      [MIGRATION_REASONS.waitingForDatabase]: {
-        type: 'Normal',
-        reason: MIGRATION_EVENTS.waitingForDatabase,
-        message: conditions[0]!.message,
-      },
-      [MIGRATION_REASONS.jobRejected]: {
-        type: 'Warning',
-        reason: MIGRATION_EVENTS.jobRejected,
-        message: conditions[0]!.message,
-      },
-      [MIGRATION_REASONS.backoffLimitExceeded]: {
-        type: 'Warning',
-        reason: MIGRATION_EVENTS.backoffLimitExceeded,
-        message: conditions[0]!.message,
-      },
-    };
-    const announcement = announce[state];
-    if (announcement && readyBefore?.reason !== state) events.push(announcement);
+    const announced = ANNOUNCED_STATES[state];
+    if (announced && readyBefore?.reason !== state)
+      events.push({ type: announced, reason: state, message: conditions[0]!.message });
     return {
       state,
       status: {
