@@ -100,7 +100,7 @@ export function routeRuleGroup(input: RouteAlertInput): RuleGroup {
       labels: { ...labels, severity: 'warning', dead_letter_queue: input.deadLetterQueue },
       annotations: {
         summary: `Dead-letter queue ${input.deadLetterQueue} holds {{ $value }} messages`,
-        description: `Messages of ${where} failed for good. Inspect them with \`warren dlq list\` and redrive with \`warren dlq redrive\`.`,
+        description: `Messages of ${where} failed for good. See why with \`warren dead-letters -f <resources> --route ${input.route}\`; once the cause is fixed, \`warren redrive\` with the same flags sends them back.`,
       },
     });
   }
