@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WarrenResource } from '@warren/crds';
+import type { ChannelModel, GetMessage } from 'amqplib';
 import type { TestVhost } from '@warren/testing';
 import { stringify } from 'yaml';
 import { run } from '../src/cli/main';
@@ -54,4 +55,19 @@ export function serviceAmqpUrl(vhost: TestVhost, user: string, password: string)
   url.username = encodeURIComponent(user);
   url.password = encodeURIComponent(password);
   return url.toString();
+}
+
+/** Takes every message now in `queue` off it (acknowledged on delivery). */
+export async function drainQueue(connection: ChannelModel, queue: string): Promise<GetMessage[]> {
+  const channel = await connection.createChannel();
+  const messages: GetMessage[] = [];
+  for (
+    let message = await channel.get(queue, { noAck: true });
+    message;
+    message = await channel.get(queue, { noAck: true })
+  ) {
+    messages.push(message);
+  }
+  await channel.close();
+  return messages;
 }

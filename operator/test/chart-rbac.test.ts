@@ -7,16 +7,14 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
-import { eventually, repoRoot } from '@warren/testing';
+import { eventually } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError, KubeClient } from '../src/kube/client';
+import { CHART as chart, RELEASE, renderChart } from './support/chart';
 import { startOperatorTestEnv, type OperatorTestEnv } from './support/operator-env';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
-const chart = path.join(repoRoot, 'charts/warren');
-const RELEASE = 'warren';
 const SERVICES = ['notification-service', 'order-service', 'user-service'];
 
 let env: OperatorTestEnv;
@@ -28,23 +26,13 @@ afterAll(() => env?.dispose());
 
 const helm = (...args: string[]) => run(env.plane.binaries.helm!, args, { env: env.plane.env });
 const ns = () => env.namespace;
-const rendered = async (...args: string[]) =>
-  parseAllDocuments(
-    (
-      await helm(
-        'template',
-        RELEASE,
-        chart,
-        '--namespace',
-        ns(),
-        '--kube-version',
-        env.plane.kubernetesVersion,
-        ...args,
-      )
-    ).stdout,
-  )
-    .map((doc) => doc.toJS() as { kind: string; metadata: { name: string } } | null)
-    .filter((doc) => doc !== null);
+const rendered = (...args: string[]) =>
+  renderChart(
+    env.plane.binaries.helm!,
+    ns(),
+    ['--kube-version', env.plane.kubernetesVersion, ...args],
+    env.plane.env,
+  );
 
 it('lints and renders the platform: operator, services, migrations, reference topology', async () => {
   const lint = await helm('lint', chart, '--kube-version', env.plane.kubernetesVersion);

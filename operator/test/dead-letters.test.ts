@@ -5,13 +5,13 @@
  * on the way through the retry queues.
  */
 import { connect } from 'amqplib';
-import type { ChannelModel, GetMessage } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import type { ServiceTopology } from '@warren/contracts';
 import { WARREN_HEADERS as H } from '@warren/contracts';
 import type { TestVhost } from '@warren/testing';
 import { createTestVhost } from '@warren/testing';
 import { retryPolicy, route } from './resources';
-import { cliEnv, warren, writeResources } from './broker-helpers';
+import { cliEnv, drainQueue, warren, writeResources } from './broker-helpers';
 
 let vhost: TestVhost;
 let env: NodeJS.ProcessEnv;
@@ -100,20 +100,7 @@ async function depth(queue: string): Promise<number> {
   }
 }
 
-async function drain(queue: string): Promise<GetMessage[]> {
-  const channel = await admin.createChannel();
-  const messages: GetMessage[] = [];
-  for (
-    let m = await channel.get(queue, { noAck: true });
-    m;
-    m = await channel.get(queue, { noAck: true })
-  ) {
-    messages.push(m);
-    if (messages.length > 100) break;
-  }
-  await channel.close();
-  return messages;
-}
+const drain = (queue: string) => drainQueue(admin, queue);
 
 it('lists dead letters with why they failed, and leaves them in the queue', async () => {
   const listed = await warren(['dead-letters', '-f', dir, '--route', 'welcome'], env);

@@ -3,14 +3,14 @@
  * check rules), firing on synthetic series exactly as documented (promtool test rules), and
  * written against metric names the operator really exports.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
-import { ensureKubeBinaries, repoRoot } from '@warren/testing';
+import { stringify } from 'yaml';
+import { ensureKubeBinaries } from '@warren/testing';
 import { createOperatorMetrics } from '../src/observability/metrics';
+import { renderChart } from './support/chart';
 
 interface Rule {
   alert: string;
@@ -26,21 +26,13 @@ let rulesFile: string;
 
 beforeAll(async () => {
   const { helm } = await ensureKubeBinaries();
-  const { stdout } = await promisify(execFile)(helm, [
-    'template',
-    'warren',
-    path.join(repoRoot, 'charts/warren'),
-    '--namespace',
-    NAMESPACE,
-    '--api-versions',
-    'monitoring.coreos.com/v1',
-  ]);
-  const rule = parseAllDocuments(stdout)
-    .map((doc) => doc.toJS() as { kind?: string; spec?: { groups: { rules: Rule[] }[] } } | null)
-    .find((doc) => doc?.kind === 'PrometheusRule')!;
-  rules = rule.spec!.groups[0]!.rules;
+  const docs = await renderChart(helm, NAMESPACE, ['--api-versions', 'monitoring.coreos.com/v1']);
+  const { groups } = docs.find((doc) => doc.kind === 'PrometheusRule')!.spec as {
+    groups: { rules: Rule[] }[];
+  };
+  rules = groups[0]!.rules;
   rulesFile = path.join(dir, 'operator-rules.yml');
-  fs.writeFileSync(rulesFile, stringify({ groups: rule.spec!.groups }));
+  fs.writeFileSync(rulesFile, stringify({ groups }));
 });
 
 const alertsOf = (alert: string, labels: Record<string, string>) => {

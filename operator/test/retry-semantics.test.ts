@@ -11,7 +11,7 @@ import { WARREN_HEADERS as H } from '@warren/contracts';
 import type { TestVhost } from '@warren/testing';
 import { createTestVhost } from '@warren/testing';
 import { retryPolicy, route } from './resources';
-import { cliEnv, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
+import { cliEnv, drainQueue, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
 
 const DELAYS = [300, 600];
 const TOLERANCE_MS = 250;
@@ -150,19 +150,10 @@ describe('retry and dead-letter semantics on the applied topology', () => {
     }
   }
 
-  async function deadLetters(): Promise<ConsumeMessage[]> {
+  async function deadLetters() {
     const admin = await connect(vhost.amqpUrl);
     connections.push(admin);
-    const channel = await admin.createChannel();
-    const messages: ConsumeMessage[] = [];
-    for (
-      let message = await channel.get(notification.deadLetter!.queue, { noAck: true });
-      message;
-      message = await channel.get(notification.deadLetter!.queue, { noAck: true })
-    ) {
-      messages.push(message as unknown as ConsumeMessage);
-    }
-    return messages;
+    return drainQueue(admin, notification.deadLetter!.queue);
   }
 
   it('delivers a failing message exactly maxAttempts times, spaced by the policy delays, then dead-letters it with the reasons', async () => {

@@ -7,6 +7,7 @@ import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
 import type { DeadLetterReason } from '@warren/contracts';
 import { describeDeadLetter, redriveHeaders, type DeadLetterSummary } from '../engine/dead-letters';
+import { vhostAmqpUrl } from './queue-probe';
 
 /** Messages published between two waits for confirms. */
 const CONFIRM_BATCH = 100;
@@ -19,9 +20,7 @@ export interface DeadLetterQueueRef {
 }
 
 async function open(ref: DeadLetterQueueRef): Promise<ChannelModel> {
-  const url = new URL(ref.amqpUrl);
-  url.pathname = `/${encodeURIComponent(ref.vhost)}`;
-  const connection = await connect(url.toString());
+  const connection = await connect(vhostAmqpUrl(ref.amqpUrl, ref.vhost));
   // Channel and connection errors also reject the call in progress: that is where they surface.
   connection.on('error', () => undefined);
   return connection;
@@ -82,7 +81,6 @@ export async function listDeadLetters(
       if (!message) break;
       messages.push({ ...describeDeadLetter(message), body: message.content.toString('utf8') });
     }
-    await channel.close();
     return { depth, messages };
   });
 }

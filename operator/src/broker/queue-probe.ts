@@ -18,15 +18,20 @@ export interface ClosableProbe {
   close(): Promise<void>;
 }
 
+/** `amqpUrl` (with its credentials) pointed at `vhost`. */
+export function vhostAmqpUrl(amqpUrl: string, vhost: string): string {
+  const url = new URL(amqpUrl);
+  url.pathname = `/${encodeURIComponent(vhost)}`;
+  return url.toString();
+}
+
 /** One connection per vhost, opened on first use; `amqpUrl` carries the credentials. */
 export function amqpQueueProbe(amqpUrl: string): ClosableProbe {
   const connections = new Map<string, Promise<ChannelModel>>();
   const connectionFor = (vhost: string) => {
     let connection = connections.get(vhost);
     if (!connection) {
-      const url = new URL(amqpUrl);
-      url.pathname = `/${encodeURIComponent(vhost)}`;
-      connection = connect(url.toString());
+      connection = connect(vhostAmqpUrl(amqpUrl, vhost));
       connections.set(vhost, connection);
     }
     return connection;

@@ -71,6 +71,9 @@ const MIGRATION = { apiVersion: GROUP_VERSION, kind: 'DatabaseMigration' } as co
 const PENDING_TTL_MS = 60_000;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
+/** Key of a Job in failureDetails. */
+const jobKey = (job: { namespace: string; name: string }) => `${job.namespace}/${job.name}`;
+
 const jobsPath = (namespace?: string) =>
   namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : '/apis/batch/v1/jobs';
 
@@ -152,8 +155,7 @@ export class MigrationController {
   }
 
   private onJobEvent(type: string, job: JobObject) {
-    if (type === 'deleted')
-      this.failureDetails.delete(`${job.metadata.namespace}/${job.metadata.name}`);
+    if (type === 'deleted') this.failureDetails.delete(jobKey(summarizeJob(job)));
     const migration = job.metadata.labels?.[MIGRATION_LABEL];
     if (migration) this.enqueue(`${job.metadata.namespace}/${migration}`);
     const database = job.metadata.labels?.[DATABASE_LABEL];
@@ -213,7 +215,7 @@ export class MigrationController {
     const encoded = secret?.data?.[secretKey];
     const url = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 
-    await this.readFailureDetails(namespace, found.metadata.name);
+    await this.readFailureDetails(found);
 
     // From here to the Job's creation nothing awaits: the database check and its claim are atomic.
     const migration = this.migrations.get(key) ?? found;
@@ -227,16 +229,7 @@ export class MigrationController {
             hash: inputHash(migrationInputOf(migration, url)),
             database: databaseLabel(databaseIdentity(url, `${namespace}/${ref.name}/${secretKey}`)),
           };
-    const jobs = this.jobs
-      .list()
-      .map(summarizeJob)
-      .filter(
-        (job) =>
-          job.namespace === namespace &&
-          job.migration === migration.metadata.name &&
-          (job.ownerUid === undefined || job.ownerUid === migration.metadata.uid),
-      )
-      .map((job) => this.withFailureDetail(job));
+    const jobs = this.jobsOf(migration).map((job) => this.withFailureDetail(job));
     const rejection = this.rejected.get(key);
     const observation: MigrationObservation = {
       migration,
@@ -319,27 +312,34 @@ export class MigrationController {
     return { requeueAfterMs: decision.requeueAfterMs ?? this.options.resyncMs };
   }
 
-  /** Reads the pods of this migration's failed Jobs not read yet (a finished pod does not change). */
-  private async readFailureDetails(namespace: string, migration: string): Promise<void> {
-    const unread = this.jobs
+  /** The cached Jobs of a migration (of this very object, when they name their owner). */
+  private jobsOf(migration: Migration): JobSummary[] {
+    const namespace = migration.metadata.namespace ?? 'default';
+    return this.jobs
       .list()
       .map(summarizeJob)
       .filter(
         (job) =>
           job.namespace === namespace &&
-          job.migration === migration &&
-          job.phase === 'failed' &&
-          !this.failureDetails.has(`${namespace}/${job.name}`),
+          job.migration === migration.metadata.name &&
+          (job.ownerUid === undefined || job.ownerUid === migration.metadata.uid),
       );
+  }
+
+  /** Reads the pods of this migration's failed Jobs not read yet (a finished pod does not change). */
+  private async readFailureDetails(migration: Migration): Promise<void> {
+    const unread = this.jobsOf(migration).filter(
+      (job) => job.phase === 'failed' && !this.failureDetails.has(jobKey(job)),
+    );
     for (const job of unread) {
       if (this.podsForbidden) return;
       try {
         const pods = await this.options.client.request<{ items: PodObject[] }>(
           'GET',
-          corePath(namespace, 'pods'),
+          corePath(job.namespace, 'pods'),
           { query: { labelSelector: `batch.kubernetes.io/job-name=${job.name}` } },
         );
-        this.failureDetails.set(`${namespace}/${job.name}`, podFailureDetail(pods.items));
+        this.failureDetails.set(jobKey(job), podFailureDetail(pods.items));
       } catch (error) {
         if (error instanceof KubeApiError && error.status === 403) {
           this.podsForbidden = true;
@@ -357,7 +357,7 @@ export class MigrationController {
 
   /** A failed Job's message, followed by what its pod said (exit code, end of Prisma's output). */
   private withFailureDetail(job: JobSummary): JobSummary {
-    const detail = this.failureDetails.get(`${job.namespace}/${job.name}`);
+    const detail = this.failureDetails.get(jobKey(job));
     return detail ? { ...job, message: `${job.message}; ${detail}` } : job;
   }
 

@@ -19,15 +19,11 @@ export const MIGRATION_REASONS = {
   jobRejected: 'JobRejected',
 } as const;
 
-/** Events the migration controller records (besides the reasons above). */
+/** Events of one run; the steady states of ANNOUNCED_STATES are Events named after the state. */
 export const MIGRATION_EVENTS = {
   jobCreated: 'JobCreated',
   succeeded: 'Succeeded',
   jobFailed: 'JobFailed',
-  backoffLimitExceeded: 'BackoffLimitExceeded',
-  secretNotFound: 'SecretNotFound',
-  waitingForDatabase: 'WaitingForDatabase',
-  jobRejected: 'JobRejected',
 } as const;
 
 export interface MigrationObservation {

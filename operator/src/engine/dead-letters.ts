@@ -11,7 +11,6 @@ export interface DeadLetterMessage {
     messageId?: unknown;
     type?: unknown;
     correlationId?: unknown;
-    timestamp?: unknown;
     headers?: Record<string, unknown>;
   };
 }

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import type * as http from 'node:http';
 import { brokerSettings } from '../cli/connection';
 import { MigrationController } from '../controller/migration-controller';
+import { DEFAULT_JOB_SETTINGS } from '../controller/migration-job';
 import { TopologyController } from '../controller/topology-controller';
 import { KubeClient } from '../kube/client';
 import { EventRecorder } from '../kube/events';
@@ -66,7 +67,11 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
     identity: env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
     port: number(env, 'WARREN_HTTP_PORT', 8080),
     migrationRetrySeconds: number(env, 'WARREN_MIGRATION_RETRY_SECONDS', 10),
-    migrationJobTtlSeconds: number(env, 'WARREN_MIGRATION_JOB_TTL_SECONDS', 24 * 3600),
+    migrationJobTtlSeconds: number(
+      env,
+      'WARREN_MIGRATION_JOB_TTL_SECONDS',
+      DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished,
+    ),
     prometheusRules: flag(env, 'WARREN_PROMETHEUS_RULES', true),
     env,
   };

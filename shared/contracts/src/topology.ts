@@ -102,10 +102,10 @@ export const WARREN_HEADERS = {
   redrivenAt: 'x-warren-redriven-at',
 } as const;
 
-export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+export const DEAD_LETTER_REASONS = [
   'retries-exhausted',
   'non-retryable',
   'contract-invalid',
-];
+] as const;
 
-export type DeadLetterReason = 'retries-exhausted' | 'non-retryable' | 'contract-invalid';
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
