@@ -1,22 +1,9 @@
 import { compile } from '../src/engine/compile';
-import type { BrokerState, DesiredTopology, QueueObject } from '../src/engine/model';
+import type { BrokerState, QueueObject } from '../src/engine/model';
 import { emptyState } from '../src/engine/model';
 import { groupKey, plan } from '../src/engine/plan';
 import { routeStatuses } from '../src/engine/status';
-import { route } from './resources';
-
-/** What the broker would report after applying `desired` exactly. */
-function asActual(desired: DesiredTopology): BrokerState {
-  return structuredClone({
-    vhosts: desired.vhosts,
-    exchanges: desired.exchanges,
-    queues: desired.queues,
-    bindings: desired.bindings,
-    policies: desired.policies,
-    users: desired.users,
-    permissions: desired.permissions,
-  });
-}
+import { asActual, route } from './resources';
 
 const Q = 'notification-service.r';
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { EventRoute, RetryPolicy, WarrenResource } from '@warren/crds';
 import { validateResource } from '@warren/crds';
 import { loadResources, retryPoliciesOf, routesOf } from '../src/cli/load';
+import type { BrokerState, DesiredTopology } from '../src/engine/model';
 
 export const EXAMPLES = resolve(__dirname, '../../examples');
 
@@ -49,4 +50,17 @@ export async function loadExamples(): Promise<{ routes: EventRoute[]; policies: 
   const loaded = await loadResources(EXAMPLES);
   if (loaded.errors.length > 0) throw new Error(JSON.stringify(loaded.errors));
   return { routes: routesOf(loaded.resources), policies: retryPoliciesOf(loaded.resources) };
+}
+
+/** What the broker would report after applying `desired` exactly. */
+export function asActual(desired: DesiredTopology): BrokerState {
+  return structuredClone({
+    vhosts: desired.vhosts,
+    exchanges: desired.exchanges,
+    queues: desired.queues,
+    bindings: desired.bindings,
+    policies: desired.policies,
+    users: desired.users,
+    permissions: desired.permissions,
+  });
 }

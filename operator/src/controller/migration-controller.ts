@@ -4,11 +4,12 @@
  * database, counts failures against spec.backoffLimit with backoff between runs, and reports
  * what `_prisma_migrations` says was applied. Level-based, one work-queue key per migration.
  */
-import type { DatabaseMigration } from '@warren/crds';
+import type { DatabaseMigration, DatabaseMigrationStatus } from '@warren/crds';
 import type { KubeClient, KubeObject } from '../kube/client';
 import { KubeApiError } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer, objectKey } from '../kube/informer';
+import { eventsFor, patchStatus, statusChanged, unlessGone } from '../kube/status';
 import { WatchedCollection } from '../kube/watched';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
@@ -44,7 +45,6 @@ import {
   type MigrationObservation,
 } from './migration-status';
 import { collectionPath, corePath, GROUP_VERSION, objectPath } from './resources';
-import { statusChanged } from './route-status';
 
 export interface MigrationControllerOptions {
   client: KubeClient;
@@ -96,11 +96,15 @@ export class MigrationController {
   /** Set at the first 403: the chart grants pods/list, a hand-made Role may not. */
   private podsForbidden = false;
   private synced = false;
+  private readonly event: ReturnType<typeof eventsFor>;
 
   constructor(
     private readonly options: MigrationControllerOptions,
     private readonly enqueue: (key: string) => void,
   ) {
+    this.event = eventsFor(options.events, MIGRATION, (error) =>
+      options.log.warn({ err: String(error) }, 'event not recorded'),
+    );
     const scopes = options.namespaces.length > 0 ? options.namespaces : [undefined];
     const relistIntervalMs = Math.max(options.resyncMs * 5, 300_000);
     const onError = (path: string) => (error: unknown) =>
@@ -289,7 +293,7 @@ export class MigrationController {
       ...decision.status,
       ...(appliedMigrations !== undefined && { appliedMigrations }),
     };
-    if (statusChanged(migration.status as never, next as never)) {
+    if (statusChanged(migration.status, next)) {
       await this.writeStatus(migration, next);
     }
     for (const event of decision.events.filter((e) => e.reason !== MIGRATION_EVENTS.jobCreated))
@@ -410,41 +414,23 @@ export class MigrationController {
   /** Finished Jobs beyond the newest few go (with their pods); the TTL covers the rest. */
   private async deleteOldJobs(jobs: JobSummary[], lastJobName: string | undefined) {
     for (const job of jobsToDelete(jobs, lastJobName)) {
-      await this.options.client
-        .request('DELETE', `${jobsPath(job.namespace)}/${job.name}`, {
+      await unlessGone(
+        this.options.client.request('DELETE', `${jobsPath(job.namespace)}/${job.name}`, {
           query: { propagationPolicy: 'Background' },
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof KubeApiError && error.status === 404))
-            this.options.log.warn({ err: String(error), job: job.name }, 'old Job not deleted');
-        });
+        }),
+      ).catch((error: unknown) =>
+        this.options.log.warn({ err: String(error), job: job.name }, 'old Job not deleted'),
+      );
     }
   }
 
   /** Merge patch guarded by resourceVersion: a stale view gets 409 and the key is retried. */
-  private async writeStatus(migration: Migration, status: unknown) {
-    try {
-      await this.options.client.mergePatch(
-        `${objectPath('databasemigrations', migration.metadata.namespace ?? 'default', migration.metadata.name)}/status`,
-        { metadata: { resourceVersion: migration.metadata.resourceVersion }, status },
-      );
-    } catch (error) {
-      if (error instanceof KubeApiError && error.status === 404) return;
-      throw error;
-    }
-  }
-
-  private event(
-    migration: Migration,
-    event: { type: 'Normal' | 'Warning'; reason: string; message: string },
-  ) {
-    return this.options.events
-      .record(
-        { ...MIGRATION, metadata: migration.metadata },
-        event.type,
-        event.reason,
-        event.message,
-      )
-      .catch((error) => this.options.log.warn({ err: String(error) }, 'event not recorded'));
+  private writeStatus(migration: Migration, status: DatabaseMigrationStatus) {
+    const path = objectPath(
+      'databasemigrations',
+      migration.metadata.namespace ?? 'default',
+      migration.metadata.name,
+    );
+    return patchStatus(this.options.client, path, status, migration.metadata.resourceVersion);
   }
 }

@@ -6,12 +6,7 @@ import type { EventRoute, EventRouteStatus } from '@warren/crds';
 import type { RouteObjects } from '../engine/model';
 import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
-import {
-  sameConditions,
-  setConditions,
-  type Condition,
-  type ConditionInput,
-} from '../kube/conditions';
+import { setConditions, type Condition, type ConditionInput } from '../kube/conditions';
 import type { Rejection } from './resilient-compile';
 
 /** Every reason a condition can carry (documented in the README). */
@@ -188,27 +183,4 @@ export function driftStatusFor(
     now,
   );
   return { ...route.status, observedGeneration: route.metadata.generation, conditions };
-}
-
-/** JSON with sorted keys: the API server need not keep our key order. */
-const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
-
-/** True when writing `next` would change what the route's status says. */
-export function statusChanged(
-  previous: EventRouteStatus | undefined,
-  next: EventRouteStatus,
-): boolean {
-  const { conditions: before, ...restBefore } = previous ?? {};
-  const { conditions: after, ...restAfter } = next;
-  return (
-    !sameConditions(before as Condition[] | undefined, after as Condition[]) ||
-    canonical(restBefore) !== canonical(restAfter)
-  );
 }

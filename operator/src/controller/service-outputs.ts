@@ -5,6 +5,7 @@
  */
 import type { ServiceTopology } from '@warren/contracts';
 import type { EventRoute } from '@warren/crds';
+import { serviceUserName } from '../engine/naming';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './annotations';
 
 export const topologyConfigMapName = (service: string) => `warren-topology-${service}`;
@@ -89,4 +90,71 @@ export function credentialsSecret(
       url: url.toString(),
     },
   };
+}
+
+/** What the cache holds of an object the operator wrote before. */
+interface Written {
+  metadata: { name: string; namespace?: string };
+  data?: { [key: string]: string };
+}
+
+export interface OutputWrite {
+  namespace: string;
+  plural: 'configmaps' | 'secrets';
+  name: string;
+  body: ReturnType<typeof topologyConfigMap> | ReturnType<typeof credentialsSecret>;
+}
+
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+const cacheKey = (namespace: string | undefined, name: string) => `${namespace}/${name}`;
+
+/**
+ * The ConfigMaps and Secrets that differ from what the cache shows. A service whose user has
+ * no known password (being created on a broker that refused it, say) gets no Secret yet.
+ */
+export function serviceOutputWrites(options: {
+  placements: readonly ServicePlacement[];
+  passwords: ReadonlyMap<string, string>;
+  configMaps: readonly Written[];
+  secrets: readonly Written[];
+  brokerAmqpUrl: string;
+}): OutputWrite[] {
+  const index = (objects: readonly Written[]) =>
+    new Map(objects.map((o) => [cacheKey(o.metadata.namespace, o.metadata.name), o]));
+  const configMaps = index(options.configMaps);
+  const secrets = index(options.secrets);
+  const writes: OutputWrite[] = [];
+  for (const placement of options.placements) {
+    const { namespace, document } = placement;
+    const configMap = topologyConfigMap(placement);
+    const name = configMap.metadata.name;
+    const current = configMaps.get(cacheKey(namespace, name));
+    if (current?.data?.['topology.json'] !== configMap.data['topology.json'])
+      writes.push({ namespace, plural: 'configmaps', name, body: configMap });
+
+    const user = serviceUserName(document.service, document.vhost);
+    const password = options.passwords.get(user);
+    if (password === undefined) continue;
+    const secret = credentialsSecret(placement, { user, password }, options.brokerAmqpUrl);
+    const existing = secrets.get(cacheKey(namespace, secret.metadata.name));
+    const same =
+      existing?.data?.password === base64(password) &&
+      existing?.data?.url === base64(secret.stringData.url);
+    if (!same)
+      writes.push({ namespace, plural: 'secrets', name: secret.metadata.name, body: secret });
+  }
+  return writes;
+}
+
+/** Passwords of service users, from the Secrets the operator wrote before. */
+export function passwordsOf(
+  secrets: readonly (Written & { metadata: { annotations?: Record<string, string> } })[],
+): Map<string, string> {
+  const passwords = new Map<string, string>();
+  for (const secret of secrets) {
+    const user = secret.metadata.annotations?.[BROKER_USER_ANNOTATION];
+    const password = secret.data?.password;
+    if (user && password) passwords.set(user, Buffer.from(password, 'base64').toString('utf8'));
+  }
+  return passwords;
 }
