@@ -1,13 +1,16 @@
 /**
- * One Jest run for the whole monorepo. Workspace packages resolve to their TypeScript sources
- * through the `warren-source` export condition, so tests never need a build first.
- * The global setup brings up real servers (RabbitMQ, PostgreSQL, Prometheus) once per run.
+ * One Jest run for the whole monorepo, in two projects. `unit`: suites named `*.unit.test.ts`,
+ * which need no server (`npm run test:unit` runs them alone, in seconds). `integration`: every
+ * other suite, against real servers (RabbitMQ, PostgreSQL, Prometheus) that its global setup
+ * brings up once per run, and only when one of its suites is selected. Workspace packages
+ * resolve to their TypeScript sources through the `warren-source` export condition, so tests
+ * never need a build first.
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** @type {import('jest').Config} */
-module.exports = {
+/** What both projects share. */
+const shared = {
   testEnvironment: 'node',
   testEnvironmentOptions: {
     customExportConditions: ['warren-source', 'node', 'require', 'default'],
@@ -15,7 +18,6 @@ module.exports = {
   roots: ['shared', 'operator', 'services', 'bench']
     .filter((dir) => fs.existsSync(path.join(__dirname, dir)))
     .map((dir) => `<rootDir>/${dir}`),
-  testMatch: ['**/?(*.)+(spec|test).ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
     '^.+\\.(t|j)sx?$': [
@@ -34,8 +36,22 @@ module.exports = {
   transformIgnorePatterns: [
     '/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)',
   ],
-  globalSetup: '<rootDir>/shared/testing/src/jest/global-setup.ts',
-  globalTeardown: '<rootDir>/shared/testing/src/jest/global-teardown.ts',
+  testTimeout: 60_000,
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['**/*.unit.test.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['**/?(*.)+(spec|test).ts'],
+      testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '\\.unit\\.test\\.ts$'],
+      globalSetup: '<rootDir>/shared/testing/src/jest/global-setup.ts',
+      globalTeardown: '<rootDir>/shared/testing/src/jest/global-teardown.ts',
+    },
+  ],
   testTimeout: 60_000,
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/shared/testing/src/jest/summary-reporter.js'],

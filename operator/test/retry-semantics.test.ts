@@ -9,7 +9,7 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { ConsumerQueue, ServiceTopology } from '@warren/contracts';
 import { WARREN_HEADERS as H } from '@warren/contracts';
 import type { TestVhost } from '@warren/testing';
-import { createTestVhost } from '@warren/testing';
+import { createTestVhost, eventually } from '@warren/testing';
 import { retryPolicy, route } from './resources';
 import { cliEnv, drainQueue, serviceAmqpUrl, warren, writeResources } from './broker-helpers';
 
@@ -79,20 +79,6 @@ async function failingConsumer(
   });
 }
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('retry and dead-letter semantics on the applied topology', () => {
   let vhost: TestVhost;
   let connections: ChannelModel[] = [];
@@ -158,7 +144,7 @@ describe('retry and dead-letter semantics on the applied topology', () => {
 
   it('delivers a failing message exactly maxAttempts times, spaced by the policy delays, then dead-letters it with the reasons', async () => {
     await publishAsUserService({ id: 'transient-1', failWith: 'TimeoutError' });
-    const attempts = await until('three deliveries', async () => {
+    const attempts = await eventually('three deliveries', async () => {
       const mine = deliveries.filter((d) => d.id === 'transient-1');
       return mine.length >= 3 ? mine : undefined;
     });
@@ -206,7 +192,7 @@ describe('retry and dead-letter semantics on the applied topology', () => {
 
   it('dead-letters a non-retryable error at once', async () => {
     await publishAsUserService({ id: 'invalid-1', failWith: 'ValidationError' });
-    const [dead] = await until('the dead letter', async () => {
+    const [dead] = await eventually('the dead letter', async () => {
       const found = await deadLetters();
       return found.length > 0 ? found : undefined;
     });

@@ -15,13 +15,8 @@ import {
   type TransactionRunner,
 } from '../src';
 import { declareTopology, testTopology } from './support/topology';
-import {
-  orderPayload,
-  suiteServers,
-  testLogger,
-  waitFor,
-  type SuiteServers,
-} from './support/suite';
+import { orderPayload, suiteServers, testLogger, type SuiteServers } from './support/suite';
+import { eventually } from '@warren/testing';
 
 /**
  * Shared inbox transactions against real RabbitMQ and PostgreSQL. One transaction at a time, and
@@ -103,10 +98,10 @@ describe('consumer batching', () => {
   async function publishBehindGate(events: EventEnvelope[]) {
     const gate = `gate-${++gates}`;
     await publish([order(gate)]);
-    await waitFor('the gate', async () => (calls.has(gate) ? true : undefined));
+    await eventually('the gate', async () => (calls.has(gate) ? true : undefined));
     await publish(events);
     // Every message delivered (none ready in the queue) and waiting for the slot.
-    await waitFor('the deliveries', async () => {
+    await eventually('the deliveries', async () => {
       const channel = await admin.createChannel();
       const { messageCount } = await channel.checkQueue(topology.consumes[0].queue);
       await channel.close();
@@ -175,13 +170,13 @@ describe('consumer batching', () => {
     ].map(order);
     await publishBehindGate(events);
 
-    const dead = await waitFor('the dead letter', async () => {
+    const dead = await eventually('the dead letter', async () => {
       const channel = await admin.createChannel();
       const message = await channel.get(topology.consumes[0].deadLetter!.queue, { noAck: true });
       await channel.close();
       return message || undefined;
     });
-    await waitFor('every other effect', async () =>
+    await eventually('every other effect', async () =>
       (await handled([...ids, 'db-blip'].map(order))) ? true : undefined,
     );
     const counts = await effects();
@@ -201,14 +196,14 @@ describe('consumer batching', () => {
     await start();
     const first = Array.from({ length: 10 }, (_, i) => order(`once-${i}`));
     await publishBehindGate(first);
-    await waitFor('the first batch', async () => ((await handled(first)) ? true : undefined));
+    await eventually('the first batch', async () => ((await handled(first)) ? true : undefined));
     expect(new Set(first.map((e) => calls.get(e.payload.orderId)![0].tx)).size).toBe(1);
 
     // The same events again (as after a lost ack), mixed with new ones, in one batch again.
     const fresh = Array.from({ length: 5 }, (_, i) => order(`fresh-${i}`));
     await publishBehindGate([...first.slice(0, 5), ...fresh, ...first.slice(5)]);
-    await waitFor('the fresh events', async () => ((await handled(fresh)) ? true : undefined));
-    await waitFor('the duplicates', async () => {
+    await eventually('the fresh events', async () => ((await handled(fresh)) ? true : undefined));
+    await eventually('the duplicates', async () => {
       const metric = await messaging!.metrics.duplicates.get();
       return metric.values.reduce((sum, v) => sum + v.value, 0) === first.length ? true : undefined;
     });

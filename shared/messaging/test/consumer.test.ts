@@ -15,9 +15,9 @@ import {
   orderPayload,
   suiteServers,
   testLogger,
-  waitFor,
   type SuiteServers,
 } from './support/suite';
+import { eventually } from '@warren/testing';
 
 describe('consumer against real RabbitMQ and PostgreSQL', () => {
   let servers: SuiteServers;
@@ -147,7 +147,9 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     } finally {
       client.release();
     }
-    await waitFor('the effect', async () => ((await effectsOf('happy')) === 1 ? true : undefined));
+    await eventually('the effect', async () =>
+      (await effectsOf('happy')) === 1 ? true : undefined,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(await effectsOf('rolled-back')).toBe(0);
     expect(await messaging.backlog()).toMatchObject({ size: 0 });
@@ -162,7 +164,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     });
     await publishRaw(event, eventProperties(event));
     await publishRaw(event, eventProperties(event));
-    await waitFor('the duplicate', async () =>
+    await eventually('the duplicate', async () =>
       (await dupCount(messaging)) >= 1 ? true : undefined,
     );
     expect(await effectsOf('twice')).toBe(1);
@@ -179,7 +181,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       correlationId: 'c-poison',
     });
     await publishRaw(event, eventProperties(event));
-    const [dead] = await waitFor('the dead letter', async () => {
+    const [dead] = await eventually('the dead letter', async () => {
       const messages = await dlqMessages();
       return messages.length > 0 ? messages : undefined;
     });
@@ -211,7 +213,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       correlationId: 'c',
     });
     await publishRaw(event, eventProperties(event));
-    const [dead] = await waitFor('the dead letter', async () =>
+    const [dead] = await eventually('the dead letter', async () =>
       ((m) => (m.length ? m : undefined))(await dlqMessages()),
     );
     expect(attempts.get('invalid-state')).toEqual([1]);
@@ -233,7 +235,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       correlationId: 'c',
     });
     await publishRaw(good, eventProperties(good));
-    const dead = await waitFor('two dead letters', async () => {
+    const dead = await eventually('two dead letters', async () => {
       const messages = await dlqMessages();
       return messages.length >= 2 ? messages : undefined;
     });
@@ -242,7 +244,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       expect(message.properties.headers![WARREN_HEADERS.attempt]).toBe(1);
     }
     expect(dead[0].properties.headers![WARREN_HEADERS.error]).toContain('payload.items');
-    await waitFor('the next good message', async () =>
+    await eventually('the next good message', async () =>
       (await effectsOf('after-bad')) === 1 ? true : undefined,
     );
     expect(attempts.has('bad')).toBe(false);
@@ -260,7 +262,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       correlationId: 'c',
     });
     await publishRaw(event, eventProperties(event));
-    await waitFor('the effect', async () =>
+    await eventually('the effect', async () =>
       (await effectsOf('db-down')) === 1 ? true : undefined,
     );
     // Three deliveries, all on attempt 1: the retry queues were never used.
@@ -273,10 +275,12 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
     await messaging.start();
     const channel = await admin.createChannel();
     await channel.deleteQueue('svc.orders');
-    await waitFor('readiness to drop', async () => (messaging.health().ready ? undefined : true));
+    await eventually('readiness to drop', async () =>
+      messaging.health().ready ? undefined : true,
+    );
     expect(messaging.health()).toMatchObject({ consumers: 'not subscribed' });
     await declareTopology(servers.vhost.amqpUrl, topology); // the operator repairing the drift
-    await waitFor(
+    await eventually(
       'readiness to return',
       async () => (messaging.health().ready ? true : undefined),
       30_000,
@@ -286,7 +290,7 @@ describe('consumer against real RabbitMQ and PostgreSQL', () => {
       correlationId: 'c',
     });
     await publishRaw(event, eventProperties(event));
-    await waitFor('the effect', async () =>
+    await eventually('the effect', async () =>
       (await effectsOf('after-repair')) === 1 ? true : undefined,
     );
     await channel.close();

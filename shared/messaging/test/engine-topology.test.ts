@@ -7,7 +7,7 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import type { PoolClient } from 'pg';
 import { WARREN_HEADERS, type ServiceTopology } from '@warren/contracts';
-import { createTestDatabase, type TestDatabase } from '@warren/testing';
+import { createTestDatabase, eventually, type TestDatabase } from '@warren/testing';
 import {
   HandlerRegistry,
   TopologyMissingError,
@@ -22,7 +22,7 @@ import {
   warren,
   writeResources,
 } from '../../../operator/test/broker-helpers';
-import { suiteServers, testLogger, waitFor, type SuiteServers } from './support/suite';
+import { suiteServers, testLogger, type SuiteServers } from './support/suite';
 
 describe('on the topology applied by the engine', () => {
   let servers: SuiteServers;
@@ -141,14 +141,14 @@ describe('on the topology applied by the engine', () => {
       client.release();
     }
 
-    await waitFor('the welcome effect', async () => {
+    await eventually('the welcome effect', async () => {
       const { rows } = await servers.pool.query("SELECT 1 FROM effects WHERE note = 'ann'");
       return rows.length === 1 ? true : undefined;
     });
     const admin = await connect(servers.vhost.amqpUrl);
     try {
       const channel = await admin.createChannel();
-      const dead = await waitFor('the dead letter', async () => {
+      const dead = await eventually('the dead letter', async () => {
         const message = await channel.get(queue.deadLetter!.queue, { noAck: true });
         return message || undefined;
       });

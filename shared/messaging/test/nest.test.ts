@@ -19,13 +19,8 @@ import {
   WarrenMessagingModule,
 } from '../src/nest';
 import { declareTopology, testTopology } from './support/topology';
-import {
-  orderPayload,
-  suiteServers,
-  testLogger,
-  waitFor,
-  type SuiteServers,
-} from './support/suite';
+import { orderPayload, suiteServers, testLogger, type SuiteServers } from './support/suite';
+import { eventually } from '@warren/testing';
 
 describe('WarrenMessagingModule (NestJS)', () => {
   let servers: SuiteServers;
@@ -89,7 +84,7 @@ describe('WarrenMessagingModule (NestJS)', () => {
     });
     client.release();
 
-    await waitFor('the handler', async () => (seen.length === 1 ? true : undefined));
+    await eventually('the handler', async () => (seen.length === 1 ? true : undefined));
     expect(seen[0].event.payload.email).toBe('ann@example.com');
     expect(seen[0].event.correlationId).toBe('from-http');
     expect(seen[0].correlationId).toBe('from-http');
@@ -168,7 +163,7 @@ describe('WarrenMessagingModule (NestJS)', () => {
       expect(response.status).toBe(201);
       expect(response.headers.get(CORRELATION_HEADER)).toBe('req-42');
       expect(await response.json()).toEqual({ correlationId: 'req-42' });
-      await waitFor('the handler', async () => (handled.length === 1 ? true : undefined));
+      await eventually('the handler', async () => (handled.length === 1 ? true : undefined));
       expect(handled[0]).toEqual({ correlationId: 'req-42', causationId: null });
       const seen = lines.find((line) => line.msg === 'order seen');
       expect(seen).toMatchObject({

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PoolClient } from 'pg';
-import { RabbitMqServer, type InfraConfig } from '@warren/testing';
+import { eventually, RabbitMqServer, type InfraConfig } from '@warren/testing';
 import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
 import { declareTopology, testTopology } from './support/topology';
 import {
@@ -10,7 +10,6 @@ import {
   orderPayload,
   suiteServers,
   testLogger,
-  waitFor,
   type SuiteServers,
 } from './support/suite';
 
@@ -92,12 +91,12 @@ describe('broker outage', () => {
       ).rows[0];
 
     await write(50);
-    await waitFor('the first events', async () =>
+    await eventually('the first events', async () =>
       (await effects()).total === 50 ? true : undefined,
     );
 
     await broker.stop(log);
-    await waitFor('the module to notice', async () =>
+    await eventually('the module to notice', async () =>
       messaging.health().broker === 'disconnected' ? true : undefined,
     );
     expect(messaging.health().ready).toBe(false);
@@ -105,7 +104,7 @@ describe('broker outage', () => {
     expect((await messaging.backlog()).size).toBe(150);
 
     await broker.start(log);
-    await waitFor(
+    await eventually(
       'the backlog to drain and every event to be handled',
       async () => ((await effects()).total >= 200 ? true : undefined),
       90_000,

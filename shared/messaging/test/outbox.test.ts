@@ -3,13 +3,8 @@ import { Pool } from 'pg';
 import type { ServiceTopology } from '@warren/contracts';
 import { ConfirmPublisher, ConnectionManager, MessagingMetrics, Outbox, OutboxRelay } from '../src';
 import { declareTopology, testTopology } from './support/topology';
-import {
-  orderPayload,
-  suiteServers,
-  testLogger,
-  waitFor,
-  type SuiteServers,
-} from './support/suite';
+import { orderPayload, suiteServers, testLogger, type SuiteServers } from './support/suite';
+import { eventually } from '@warren/testing';
 
 /** One relay process: its own broker connection, publisher and database pool. */
 async function startRelay(servers: SuiteServers, topology: ServiceTopology) {
@@ -76,7 +71,7 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
     }
     const total = aggregates * perAggregate;
     const channel = await admin.createChannel();
-    await waitFor('every row to be published', async () => {
+    await eventually('every row to be published', async () => {
       const { messageCount } = await channel.checkQueue(topology.consumes[0].queue);
       return messageCount >= total ? true : undefined;
     });

@@ -41,20 +41,6 @@ export async function suiteServers(prefix: string): Promise<SuiteServers> {
 /** Logs go to a silent logger in tests unless LOG_LEVEL asks for them. */
 export const testLogger = createLogger('test', { level: process.env.LOG_LEVEL ?? 'silent' });
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Commits one event through the outbox in a transaction of its own (what a request does). */
 export async function commitEvent(
   pool: Pool,
