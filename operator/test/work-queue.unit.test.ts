@@ -1,4 +1,4 @@
-import { WorkQueue } from '../src/kube/work-queue';
+import { TerminalError, WorkQueue } from '../src/kube/work-queue';
 
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,7 +38,7 @@ describe('WorkQueue', () => {
 
   it('retries a failing key with exponential backoff and resets it after success', async () => {
     const attempts: number[] = [];
-    const errors: number[] = [];
+    const errors: (number | undefined)[] = [];
     const started = Date.now();
     const queue = new WorkQueue(
       async () => {
@@ -94,5 +94,30 @@ describe('WorkQueue', () => {
     queue.add('y');
     await tick(30);
     expect(finished).toBe(1);
+  });
+
+  it('does not retry a TerminalError, but honours its requeue', async () => {
+    const runs: string[] = [];
+    const errors: (number | undefined)[] = [];
+    const queue = new WorkQueue(
+      async (key) => {
+        runs.push(key);
+        if (key === 'fatal') throw new TerminalError('cannot be fixed by retrying');
+        if (key === 'later' && runs.filter((k) => k === 'later').length === 1)
+          throw new TerminalError('come back at the resync', 20);
+      },
+      (_key, _error, retryInMs) => errors.push(retryInMs),
+      2,
+      { baseDelayMs: 5, maxDelayMs: 5 },
+    );
+    queue.add('fatal');
+    queue.add('later');
+    await tick(80);
+    await queue.whenIdle();
+    expect(runs.filter((k) => k === 'fatal')).toHaveLength(1);
+    expect(runs.filter((k) => k === 'later')).toHaveLength(2);
+    expect(errors).toEqual([undefined, undefined]);
+    expect(queue.failureCount('fatal')).toBe(0);
+    await queue.shutDown();
   });
 });

@@ -21,6 +21,7 @@ import type { ManagementClient } from './client';
 import { runLimited } from '../util/run-limited';
 import { ManagementError, segment } from './client';
 import type { QueueProbe } from './queue-probe';
+import { compositeKey } from '../util/keys';
 
 /** Queue use from the management API's statistics (may lag up to 5 s). */
 const managementProbe =
@@ -299,11 +300,11 @@ export async function applyPlan(
   const exchangeGroups = new Map(
     plan.items
       .filter((item) => item.kind === 'exchange')
-      .map((item) => [`${item.vhost}\u0000${item.name}`, item.group]),
+      .map((item) => [compositeKey(item.vhost, item.name), item.group]),
   );
   const inflow = (item: PlanItem) =>
     item.actual?.kind === 'binding' &&
-    exchangeGroups.get(`${item.vhost}\u0000${item.actual.source}`) !== item.group;
+    exchangeGroups.get(compositeKey(item.vhost, item.actual.source)) !== item.group;
   const keptGroups = new Map<string, string>();
   const removeItem = async (item: PlanItem) => {
     const kept = item.group === null ? undefined : keptGroups.get(groupKey(item.vhost, item.group));

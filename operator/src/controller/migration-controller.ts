@@ -4,7 +4,9 @@
  * database, counts failures against spec.backoffLimit with backoff between runs, and reports
  * what `_prisma_migrations` says was applied. Level-based, one work-queue key per migration.
  */
+import type { V1Secret } from '@kubernetes/client-node';
 import type { DatabaseMigration, DatabaseMigrationStatus } from '@warren/crds';
+import { API_VERSION } from '@warren/crds';
 import type { KubeClient, KubeObject } from '../kube/client';
 import { KubeApiError } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
@@ -44,7 +46,7 @@ import {
   type MigrationDecision,
   type MigrationObservation,
 } from './migration-status';
-import { collectionPath, corePath, GROUP_VERSION, objectPath } from './resources';
+import { collectionPath, corePath, objectPath } from './resources';
 
 export interface MigrationControllerOptions {
   client: KubeClient;
@@ -62,11 +64,9 @@ export interface MigrationControllerOptions {
 }
 
 type Migration = DatabaseMigration & KubeObject;
-interface SecretObject extends KubeObject {
-  data?: Record<string, string>;
-}
+type SecretObject = V1Secret & KubeObject;
 
-const MIGRATION = { apiVersion: GROUP_VERSION, kind: 'DatabaseMigration' } as const;
+const MIGRATION = { apiVersion: API_VERSION, kind: 'DatabaseMigration' } as const;
 /** How long a created Job may stay unseen by the cache before the claim on its database lapses. */
 const PENDING_TTL_MS = 60_000;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;

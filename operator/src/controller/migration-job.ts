@@ -4,7 +4,7 @@
  * says. No I/O: unit-tested on their own.
  */
 import { createHash } from 'node:crypto';
-import { parseDuration, type DatabaseMigration } from '@warren/crds';
+import { API_VERSION, parseDuration, type DatabaseMigration } from '@warren/crds';
 import type { KubeObject } from '../kube/client';
 import {
   ATTEMPT_ANNOTATION,
@@ -16,7 +16,6 @@ import {
   RUN_ANNOTATION,
   SERVICE_LABEL,
 } from './annotations';
-import { GROUP_VERSION } from './resources';
 
 /** Only the operator's own migration Jobs are watched. */
 export const MIGRATION_JOB_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${MIGRATION_LABEL}`;
@@ -212,7 +211,7 @@ export function migrationJob(
       },
       ownerReferences: [
         {
-          apiVersion: GROUP_VERSION,
+          apiVersion: API_VERSION,
           kind: 'DatabaseMigration',
           name: migration.metadata.name,
           uid: migration.metadata.uid,

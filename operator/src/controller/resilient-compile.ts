@@ -8,6 +8,7 @@ import type { EventRoute, RetryPolicy } from '@warren/crds';
 import { resourceKey } from '@warren/crds';
 import { CompileError, compile, type CompileOptions } from '../engine/compile';
 import type { DesiredTopology } from '../engine/model';
+import { compositeKey } from '../util/keys';
 
 export type RejectionReason = 'InvalidRoute' | 'Conflict';
 
@@ -23,7 +24,7 @@ export interface ResilientCompileResult {
 }
 
 const age = (route: EventRoute) =>
-  `${route.metadata.creationTimestamp ?? ''}\u0000${resourceKey(route)}`;
+  compositeKey(route.metadata.creationTimestamp ?? '', resourceKey(route));
 
 function problemsOf(
   routes: EventRoute[],

@@ -1,13 +1,13 @@
 /** API paths of the resources the operator watches and writes. */
-export const GROUP_VERSION = 'warren.dev/v1alpha1';
+import { API_VERSION } from '@warren/crds';
 
 export type Plural = 'eventroutes' | 'retrypolicies' | 'databasemigrations';
 
 /** Collection path, cluster-wide (namespace undefined) or in one namespace. */
 export function collectionPath(plural: Plural, namespace?: string): string {
   return namespace
-    ? `/apis/${GROUP_VERSION}/namespaces/${namespace}/${plural}`
-    : `/apis/${GROUP_VERSION}/${plural}`;
+    ? `/apis/${API_VERSION}/namespaces/${namespace}/${plural}`
+    : `/apis/${API_VERSION}/${plural}`;
 }
 
 export function objectPath(plural: Plural, namespace: string, name: string): string {

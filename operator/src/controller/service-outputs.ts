@@ -7,6 +7,7 @@ import type { ServiceTopology } from '@warren/contracts';
 import type { EventRoute } from '@warren/crds';
 import { serviceUserName } from '../engine/naming';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './annotations';
+import { compositeKey, keyParts } from '../util/keys';
 
 export const topologyConfigMapName = (service: string) => `warren-topology-${service}`;
 export const credentialsSecretName = (service: string) => `warren-broker-${service}`;
@@ -28,12 +29,12 @@ export function servicePlacements(
   for (const route of routes) {
     const vhost = vhostOf(route);
     for (const service of [route.spec.source.service, route.spec.consumer.service]) {
-      wanted.add(`${route.metadata.namespace ?? 'default'}\u0000${vhost}\u0000${service}`);
+      wanted.add(compositeKey(route.metadata.namespace ?? 'default', vhost, service));
     }
   }
   const placements: ServicePlacement[] = [];
   for (const key of wanted) {
-    const [namespace, vhost, service] = key.split('\u0000') as [string, string, string];
+    const [namespace, vhost, service] = keyParts(key) as [string, string, string];
     const document = documents.find((d) => d.vhost === vhost && d.service === service);
     if (document) placements.push({ namespace, document });
   }

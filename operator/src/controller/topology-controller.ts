@@ -6,7 +6,7 @@
  */
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { API_VERSION, resourceKey } from '@warren/crds';
 import { applyPlan, type ApplyResult } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
 import { amqpQueueProbe } from '../broker/queue-probe';
@@ -19,19 +19,14 @@ import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
 import { eventsFor, finalizersWith, patchMetadata, patchStatus } from '../kube/status';
 import { WatchedCollection } from '../kube/watched';
+import { TerminalError } from '../kube/work-queue';
 import { runLimited } from '../util/run-limited';
 import { phaseTimer } from '../util/phase-timer';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import { FINALIZER, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
 import { compileResilient } from './resilient-compile';
-import {
-  collectionPath,
-  coreCollectionPath,
-  corePath,
-  GROUP_VERSION,
-  objectPath,
-} from './resources';
+import { collectionPath, coreCollectionPath, corePath, objectPath } from './resources';
 import { passwordsOf, serviceOutputWrites, type ServicePlacement } from './service-outputs';
 import {
   decideTopology,
@@ -62,7 +57,7 @@ export interface ControllerOptions {
 type SecretObject = V1Secret & KubeObject;
 type ConfigMapObject = V1ConfigMap & KubeObject;
 
-const ROUTE = { apiVersion: GROUP_VERSION, kind: 'EventRoute' } as const;
+const ROUTE = { apiVersion: API_VERSION, kind: 'EventRoute' } as const;
 const FIELD_MANAGER = 'warren-operator';
 const routePath = (route: EventRoute) =>
   objectPath('eventroutes', route.metadata.namespace ?? 'default', route.metadata.name);
@@ -146,7 +141,7 @@ export class TopologyController {
   /** One pass over everything. Throws (and so backs off) when the broker cannot be reached. */
   async reconcile(): Promise<{ requeueAfterMs: number }> {
     const phases = phaseTimer();
-    const broker = new ManagementClient(this.options.broker.managementUrl);
+    const broker = this.brokerClient();
     const observation = await this.observe(broker);
     phases.mark('readAndPlan');
     const decision = decideTopology(observation);
@@ -182,6 +177,15 @@ export class TopologyController {
     if (result.failed.length > 0)
       throw new Error(`${result.failed.length} broker changes failed: ${result.failed[0]!.error}`);
     return { requeueAfterMs: this.options.resyncMs };
+  }
+
+  /** Broker settings a retry cannot fix wait for the next resync, without backoff. */
+  private brokerClient(): ManagementClient {
+    try {
+      return new ManagementClient(this.options.broker.managementUrl);
+    } catch (error) {
+      throw new TerminalError((error as Error).message, this.options.resyncMs);
+    }
   }
 
   /** The caches, compiled, and what the broker has in the vhosts they concern. */

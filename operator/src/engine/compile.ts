@@ -30,6 +30,7 @@ import {
   retryQueueName,
   serviceUserName,
 } from './naming';
+import { compositeKey } from '../util/keys';
 
 export class CompileError extends Error {
   constructor(readonly problems: string[]) {
@@ -58,7 +59,7 @@ class Registry<T extends { name: string; vhost: string }> {
 
   /** Adds the object; the same object again is fine (shared exchanges), a different one is a conflict. */
   add(object: T, owner: string, same: (a: T, b: T) => boolean): void {
-    const key = `${object.vhost}\u0000${object.name}`;
+    const key = compositeKey(object.vhost, object.name);
     const existing = this.byKey.get(key);
     if (!existing) {
       this.byKey.set(key, { object, owner });
@@ -150,14 +151,14 @@ export function compile(
     const queue =
       spec.consumer.queue ?? consumerQueueName(spec.consumer.service, route.metadata.name);
 
-    const claimedBy = queueOwners.get(`${vhost}\u0000${queue}`);
+    const claimedBy = queueOwners.get(compositeKey(vhost, queue));
     if (claimedBy) {
       problems.push(
         `${claimedBy} and ${label} both claim queue "${queue}" in vhost "${vhost}": a queue belongs to one EventRoute`,
       );
       continue;
     }
-    queueOwners.set(`${vhost}\u0000${queue}`, label);
+    queueOwners.set(compositeKey(vhost, queue), label);
 
     let policy: RetryPolicy | undefined;
     if (spec.retryPolicyRef) {

@@ -10,6 +10,7 @@ import type {
   QueueObject,
 } from './model';
 import { byCodePoint } from './model';
+import { compositeKey } from '../util/keys';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'unchanged' | 'impossible' | 'retain';
 
@@ -75,7 +76,7 @@ export const DELETE_ORDER: BrokerObjectKind[] = [
   'exchange',
 ];
 
-export const groupKey = (vhost: string, group: string) => `${vhost}\u0000${group}`;
+export const groupKey = (vhost: string, group: string) => compositeKey(vhost, group);
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -169,7 +170,7 @@ function objectsOf(state: BrokerState): BrokerObject[] {
 }
 
 const indexKey = (object: BrokerObject) =>
-  `${object.kind}\u0000${object.kind === 'user' ? '' : object.vhost}\u0000${identity(object).key}`;
+  compositeKey(object.kind, object.kind === 'user' ? '' : object.vhost, identity(object).key);
 
 export function plan(
   desired: DesiredTopology | BrokerState,
@@ -234,7 +235,7 @@ export function plan(
     }
   }
   const exchangeGroups = new Map(
-    actual.exchanges.map((e) => [`${e.vhost}\u0000${e.name}`, e.group]),
+    actual.exchanges.map((e) => [compositeKey(e.vhost, e.name), e.group]),
   );
   for (const object of deletions) {
     const { name, group } = identity(object);
@@ -249,7 +250,7 @@ export function plan(
     // A binding from outside the group brings new messages in: it goes even when the group stays.
     const inflow =
       object.kind === 'binding' &&
-      exchangeGroups.get(`${object.vhost}\u0000${object.source}`) !== group;
+      exchangeGroups.get(compositeKey(object.vhost, object.source)) !== group;
     const holder =
       group === null || inflow ? undefined : retainedGroups.get(groupKey(object.vhost, group));
     if (holder) {

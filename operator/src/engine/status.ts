@@ -1,6 +1,7 @@
 /** Per-route status from a plan and the read-back state: what `warren status` and EventRoute status show. */
 import type { BrokerState, RouteObjects } from './model';
 import type { Plan, PlanItem } from './plan';
+import { compositeKey } from '../util/keys';
 
 export type RouteReadiness = 'Ready' | 'Drifted' | 'Blocked';
 
@@ -23,10 +24,10 @@ export function routeStatuses(
   actual: BrokerState,
 ): RouteStatus[] {
   const queues = new Map(
-    actual.queues.map((queue) => [`${queue.vhost}\u0000${queue.name}`, queue]),
+    actual.queues.map((queue) => [compositeKey(queue.vhost, queue.name), queue]),
   );
   const queueOf = (vhost: string, name: string | null) =>
-    name === null ? undefined : queues.get(`${vhost}\u0000${name}`);
+    name === null ? undefined : queues.get(compositeKey(vhost, name));
   // Outstanding items indexed by group and by exchange: scanning the whole plan per route was
   // quadratic (seconds per pass at 500 routes).
   const byGroup = new Map<string, PlanItem[]>();
@@ -38,15 +39,15 @@ export function routeStatuses(
   };
   for (const item of plan.items) {
     if (item.action === 'unchanged' || item.action === 'retain') continue;
-    if (item.group !== null) add(byGroup, `${item.vhost}\u0000${item.group}`, item);
-    if (item.kind === 'exchange') add(byExchange, `${item.vhost}\u0000${item.name}`, item);
+    if (item.group !== null) add(byGroup, compositeKey(item.vhost, item.group), item);
+    if (item.kind === 'exchange') add(byExchange, compositeKey(item.vhost, item.name), item);
   }
   const order = new Map(plan.items.map((item, index) => [item, index]));
   return routes.map((route) => {
-    const found = new Set(byGroup.get(`${route.vhost}\u0000${route.queue}`) ?? []);
+    const found = new Set(byGroup.get(compositeKey(route.vhost, route.queue)) ?? []);
     for (const object of route.objects) {
       if (object.kind !== 'exchange') continue;
-      for (const item of byExchange.get(`${route.vhost}\u0000${object.name}`) ?? [])
+      for (const item of byExchange.get(compositeKey(route.vhost, object.name)) ?? [])
         found.add(item);
     }
     const pending = [...found].sort((a, b) => order.get(a)! - order.get(b)!);

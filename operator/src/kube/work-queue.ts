@@ -2,7 +2,7 @@
  * A keyed work queue with the controller-runtime contract: a key is processed by at most one
  * worker at a time; adding a key that is queued is a no-op; adding a key that is being
  * processed marks it dirty so it runs once more afterwards; failures are retried with
- * per-key exponential backoff, reset by success (`forget`).
+ * per-key exponential backoff, reset by success (`forget`). A `TerminalError` is not retried.
  */
 export interface BackoffOptions {
   baseDelayMs: number;
@@ -10,6 +10,20 @@ export interface BackoffOptions {
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseDelayMs: 500, maxDelayMs: 5 * 60_000 };
+
+/**
+ * A failure retrying cannot fix (controller-runtime's TerminalError): reported, then the key
+ * waits for the next change (or `requeueAfterMs`, a resync) instead of being retried with backoff.
+ */
+export class TerminalError extends Error {
+  override name = 'TerminalError';
+  constructor(
+    message: string,
+    readonly requeueAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
 
 export type Processor = (key: string) => Promise<ProcessResult>;
 
@@ -29,7 +43,8 @@ export class WorkQueue {
 
   constructor(
     private readonly process: Processor,
-    private readonly onError: (key: string, error: unknown, retryInMs: number) => void,
+    /** `retryInMs` is undefined for a TerminalError: the key is not retried. */
+    private readonly onError: (key: string, error: unknown, retryInMs: number | undefined) => void,
     private readonly concurrency = 4,
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {}
@@ -120,6 +135,12 @@ export class WorkQueue {
       this.failures.delete(key);
       if (result && result.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
     } catch (error) {
+      if (error instanceof TerminalError) {
+        this.failures.delete(key);
+        this.onError(key, error, undefined);
+        if (error.requeueAfterMs !== undefined) this.addAfter(key, error.requeueAfterMs);
+        return;
+      }
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
       const delay = this.backoffDelay(failures);

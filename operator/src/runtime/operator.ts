@@ -11,7 +11,8 @@ import { TopologyController } from '../controller/topology-controller';
 import { KubeClient } from '../kube/client';
 import { EventRecorder } from '../kube/events';
 import { LeaderElector } from '../kube/leader-election';
-import { WorkQueue } from '../kube/work-queue';
+import { reconcileRunner } from '../kube/reconcile-runner';
+import type { WorkQueue } from '../kube/work-queue';
 import { startHealthServer } from '../observability/http-server';
 import { createLogger, redactUrl } from '../observability/log';
 import { createOperatorMetrics } from '../observability/metrics';
@@ -138,52 +139,26 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   );
 
   const startMigrationWork = () => {
-    migrationQueue = new WorkQueue(
-      async (key) => {
-        const end = metrics.reconcileDuration.startTimer({ kind: 'DatabaseMigration' });
-        try {
-          const result = await migrations.reconcile(key);
-          metrics.reconciles.inc({ kind: 'DatabaseMigration', result: 'success' });
-          return result;
-        } catch (error) {
-          metrics.reconciles.inc({ kind: 'DatabaseMigration', result: 'error' });
-          metrics.reconcileErrors.inc({ kind: 'DatabaseMigration', reason: (error as Error).name });
-          throw error;
-        } finally {
-          end();
-        }
-      },
-      (key, error, retryInMs) =>
-        log.warn(
-          { migration: key, err: (error as Error).message, retryInMs },
-          'migration reconcile failed; backing off',
-        ),
-      2,
-    );
+    migrationQueue = reconcileRunner({
+      kind: 'DatabaseMigration',
+      reconcile: (key) => migrations.reconcile(key),
+      describeKey: (key) => ({ migration: key }),
+      concurrency: 2,
+      metrics,
+      log,
+    });
     for (const key of migrations.keys()) migrationQueue.add(key);
   };
 
   const startWork = () => {
-    queue = new WorkQueue(
-      async () => {
-        const end = metrics.reconcileDuration.startTimer({ kind: 'EventRoute' });
-        try {
-          const result = await controller.reconcile();
-          metrics.reconciles.inc({ kind: 'EventRoute', result: 'success' });
-          return result;
-        } catch (error) {
-          metrics.reconciles.inc({ kind: 'EventRoute', result: 'error' });
-          metrics.reconcileErrors.inc({ kind: 'EventRoute', reason: (error as Error).name });
-          throw error;
-        } finally {
-          end();
-          metrics.workQueueDepth.set(queue?.length ?? 0);
-        }
-      },
-      (_key, error, retryInMs) =>
-        log.warn({ err: (error as Error).message, retryInMs }, 'reconcile failed; backing off'),
-      1,
-    );
+    queue = reconcileRunner({
+      kind: 'EventRoute',
+      reconcile: () => controller.reconcile(),
+      concurrency: 1,
+      reportsDepth: true,
+      metrics,
+      log,
+    });
     enqueue();
   };
 
