@@ -14,3 +14,7 @@ export {
 } from './control-plane';
 export { installCrds } from './crds';
 export { KubeError } from './proc';
+export { NodeCluster, startNodeCluster, type NodeClusterOptions } from './node';
+export { NODE_NETWORK, PAUSE_IMAGE } from './node-config';
+export { busyboxImage, pauseImage, BUSYBOX_IMAGE, type ImageArchive } from './node-images';
+export { writeImageArchive, type ImageSpec } from './oci-image';

@@ -1,0 +1,93 @@
+/**
+ * The node's own images: the pause image (the sandbox of every pod: a static Go binary FROM
+ * scratch, source in tools/pause) and a busybox image for tests of the node itself. Both are
+ * cached as OCI archives next to the binaries, keyed by what they are made from.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PAUSE_IMAGE } from './node-config';
+import { writeImageArchive, type ImageSpec } from './oci-image';
+import { toolsCacheRoot, toolsDir } from './paths';
+import { KubeError } from './proc';
+
+export interface ImageArchive {
+  name: string;
+  archive: string;
+}
+
+/** The pause image's archive, built on first use (a `go build` of a few seconds). */
+export function pauseImage(): ImageArchive {
+  const source = path.join(toolsDir, 'pause');
+  const hash = createHash('sha256');
+  for (const file of ['go.mod', 'main.go']) hash.update(fs.readFileSync(path.join(source, file)));
+  const dir = path.join(toolsCacheRoot(), `pause-${hash.digest('hex').slice(0, 10)}`);
+  const archive = path.join(dir, 'pause.oci.tar');
+  if (!fs.existsSync(archive)) {
+    withRootfs((rootfs) => {
+      try {
+        execFileSync(
+          'go',
+          ['build', '-trimpath', '-ldflags=-s -w', '-o', path.join(rootfs, 'pause'), '.'],
+          {
+            cwd: source,
+            env: { ...process.env, CGO_ENABLED: '0' },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+      } catch (error) {
+        throw new KubeError(
+          `building the pause image failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`,
+        );
+      }
+      writeImageArchive({ name: PAUSE_IMAGE, rootfs, entrypoint: ['/pause'] }, archive);
+    });
+  }
+  return { name: PAUSE_IMAGE, archive };
+}
+
+export const BUSYBOX_IMAGE = 'warren.local/busybox:1';
+const BUSYBOX = '/bin/busybox'; // Debian's busybox-static
+
+/** busybox (sh, wget with TLS, nc, sleep...) from Debian's busybox-static, for tests of the node. */
+export function busyboxImage(): ImageArchive {
+  if (!fs.existsSync(BUSYBOX))
+    throw new KubeError(`${BUSYBOX} is missing: apt-get install busybox-static`);
+  const hash = createHash('sha256').update(fs.readFileSync(BUSYBOX)).digest('hex').slice(0, 10);
+  const archive = path.join(toolsCacheRoot(), `busybox-${hash}`, 'busybox.oci.tar');
+  if (!fs.existsSync(archive)) {
+    withRootfs((rootfs) => {
+      const bin = path.join(rootfs, 'bin');
+      fs.mkdirSync(bin);
+      fs.copyFileSync(BUSYBOX, path.join(bin, 'busybox'));
+      fs.chmodSync(path.join(bin, 'busybox'), 0o755);
+      const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean);
+      for (const applet of applets)
+        if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(bin, applet));
+      for (const dir of ['tmp', 'etc', 'proc', 'sys', 'dev', 'var/run'])
+        fs.mkdirSync(path.join(rootfs, dir), { recursive: true });
+      fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+      fs.writeFileSync(
+        path.join(rootfs, 'etc', 'passwd'),
+        'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+      );
+      fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
+      const spec: ImageSpec = { name: BUSYBOX_IMAGE, rootfs, cmd: ['sh'] };
+      writeImageArchive(spec, archive);
+    });
+  }
+  return { name: BUSYBOX_IMAGE, archive };
+}
+
+function withRootfs(build: (rootfs: string) => void): void {
+  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-rootfs-'));
+  try {
+    build(rootfs);
+  } finally {
+    fs.rmSync(rootfs, { recursive: true, force: true });
+  }
+}
