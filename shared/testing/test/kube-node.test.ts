@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as k8s from '@kubernetes/client-node';
-import { busyboxImage, BUSYBOX_IMAGE, NODE_NETWORK, NodeCluster } from '../src/kube';
+import { toolboxImage, TOOLBOX_IMAGE, NODE_NETWORK, NodeCluster } from '../src/kube';
 import { waitUntil } from '../src/kube/proc';
 
 jest.setTimeout(240_000);
@@ -79,7 +79,7 @@ const pod = (name: string, script: string, spec: Partial<k8s.V1PodSpec> = {}): k
     containers: [
       {
         name: 'main',
-        image: BUSYBOX_IMAGE,
+        image: TOOLBOX_IMAGE,
         imagePullPolicy: 'Never',
         command: ['sh', '-c', script],
       },
@@ -111,7 +111,7 @@ async function runPod(body: k8s.V1Pod): Promise<{ phase: string; log: string; po
 
 beforeAll(async () => {
   before = snapshot();
-  node = await NodeCluster.start({ images: [busyboxImage()] });
+  node = await NodeCluster.start({ images: [toolboxImage()] });
   process.stderr.write(`node cluster start-up: ${(node.startupMs / 1000).toFixed(1)} s\n`);
   const config = new k8s.KubeConfig();
   config.loadFromFile(node.kubeconfigPath);
@@ -217,7 +217,7 @@ test('a Deployment becomes Available and its Service answers by ClusterIP from a
             containers: [
               {
                 name: 'httpd',
-                image: BUSYBOX_IMAGE,
+                image: TOOLBOX_IMAGE,
                 imagePullPolicy: 'Never',
                 command: [
                   'sh',

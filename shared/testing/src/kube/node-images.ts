@@ -1,6 +1,6 @@
 /**
  * The node's own images: the pause image (the sandbox of every pod: a static Go binary FROM
- * scratch, source in tools/pause) and a busybox image for tests of the node itself. Both are
+ * scratch, source in tools/pause) and a toolbox image for tests of the node itself. Both are
  * cached as OCI archives next to the binaries, keyed by what they are made from.
  */
 import { execFileSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PAUSE_IMAGE } from './node-config';
-import { writeImageArchive, type ImageSpec } from './oci-image';
+import { writeImageArchive } from './oci-image';
 import { toolsCacheRoot, toolsDir } from './paths';
 import { KubeError } from './proc';
 
@@ -48,26 +48,44 @@ export function pauseImage(): ImageArchive {
   return { name: PAUSE_IMAGE, archive };
 }
 
-export const BUSYBOX_IMAGE = 'warren.local/busybox:1';
+export const TOOLBOX_IMAGE = 'warren.local/toolbox:1';
 const BUSYBOX = '/bin/busybox'; // Debian's busybox-static
 
-/** busybox (sh, wget with TLS, nc, sleep...) from Debian's busybox-static, for tests of the node. */
-export function busyboxImage(): ImageArchive {
+/**
+ * For tests of the node itself: busybox (sh, wget, nc, httpd...) from Debian's busybox-static
+ * and this process's own `node` with the libraries it links (an HTTPS client that verifies the
+ * cluster CA: busybox's TLS cannot talk to the API server's ECDSA certificate).
+ */
+export function toolboxImage(): ImageArchive {
   if (!fs.existsSync(BUSYBOX))
     throw new KubeError(`${BUSYBOX} is missing: apt-get install busybox-static`);
-  const hash = createHash('sha256').update(fs.readFileSync(BUSYBOX)).digest('hex').slice(0, 10);
-  const archive = path.join(toolsCacheRoot(), `busybox-${hash}`, 'busybox.oci.tar');
+  const libraries = linkedLibraries(process.execPath);
+  const hash = createHash('sha256').update(fs.readFileSync(BUSYBOX));
+  for (const file of [process.execPath, ...libraries]) {
+    const stat = fs.statSync(file);
+    hash.update(`${fs.realpathSync(file)} ${stat.size} ${stat.mtimeMs}\n`);
+  }
+  const archive = path.join(
+    toolsCacheRoot(),
+    `toolbox-${hash.digest('hex').slice(0, 10)}`,
+    'toolbox.oci.tar',
+  );
   if (!fs.existsSync(archive)) {
     withRootfs((rootfs) => {
       const bin = path.join(rootfs, 'bin');
       fs.mkdirSync(bin);
-      fs.copyFileSync(BUSYBOX, path.join(bin, 'busybox'));
-      fs.chmodSync(path.join(bin, 'busybox'), 0o755);
+      copyExecutable(BUSYBOX, path.join(bin, 'busybox'));
       const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
         .split('\n')
         .filter(Boolean);
       for (const applet of applets)
         if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(bin, applet));
+      copyExecutable(process.execPath, path.join(bin, 'node'));
+      for (const library of libraries) {
+        const target = path.join(rootfs, library);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        copyExecutable(library, target);
+      }
       for (const dir of ['tmp', 'etc', 'proc', 'sys', 'dev', 'var/run'])
         fs.mkdirSync(path.join(rootfs, dir), { recursive: true });
       fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
@@ -76,11 +94,26 @@ export function busyboxImage(): ImageArchive {
         'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
       );
       fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\n');
-      const spec: ImageSpec = { name: BUSYBOX_IMAGE, rootfs, cmd: ['sh'] };
-      writeImageArchive(spec, archive);
+      writeImageArchive({ name: TOOLBOX_IMAGE, rootfs, cmd: ['sh'] }, archive);
     });
   }
-  return { name: BUSYBOX_IMAGE, archive };
+  return { name: TOOLBOX_IMAGE, archive };
+}
+
+/** The shared libraries (and loader) `ldd` lists for a dynamically linked executable. */
+function linkedLibraries(executable: string): string[] {
+  let out: string;
+  try {
+    out = execFileSync('ldd', [executable], { encoding: 'utf8' });
+  } catch {
+    return []; // static
+  }
+  return [...out.matchAll(/(\/[^\s]+) \(0x/g)].map((match) => match[1]);
+}
+
+function copyExecutable(from: string, to: string): void {
+  fs.copyFileSync(fs.realpathSync(from), to);
+  fs.chmodSync(to, 0o755);
 }
 
 function withRootfs(build: (rootfs: string) => void): void {
