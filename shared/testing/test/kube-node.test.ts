@@ -72,7 +72,13 @@ function fromPods(url: string): { host: string; port: number } {
   return { host, port: Number(parsed.port) };
 }
 
-const pod = (name: string, script: string, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod => ({
+/** A pod running `script` once: a shell script, or a Node.js one with `interpreter` 'node'. */
+const pod = (
+  name: string,
+  script: string,
+  spec: Partial<k8s.V1PodSpec> = {},
+  interpreter: 'sh' | 'node' = 'sh',
+): k8s.V1Pod => ({
   metadata: { name, labels: { test: name } },
   spec: {
     restartPolicy: 'Never',
@@ -81,7 +87,7 @@ const pod = (name: string, script: string, spec: Partial<k8s.V1PodSpec> = {}): k
         name: 'main',
         image: TOOLBOX_IMAGE,
         imagePullPolicy: 'Never',
-        command: ['sh', '-c', script],
+        command: interpreter === 'sh' ? ['sh', '-c', script] : ['node', '-e', script],
       },
     ],
     ...spec,
@@ -145,18 +151,21 @@ test('a hostNetwork pod runs in the node namespace, with the node address', asyn
 });
 
 test('a pod has its own address and reaches the API server through the kubernetes Service with its token', async () => {
-  const review = JSON.stringify({
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'SelfSubjectReview',
-  });
-  const result = await runPod(
-    pod(
-      'service-account',
-      `wget -qO- --no-check-certificate --header "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" ` +
-        `--header 'Content-Type: application/json' --post-data '${review}' ` +
-        `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/apis/authentication.k8s.io/v1/selfsubjectreviews`,
-    ),
-  );
+  // The in-cluster configuration every client library uses: Service env, token, CA.
+  const selfReview = `
+    const fs = require('fs');
+    const dir = '/var/run/secrets/kubernetes.io/serviceaccount/';
+    require('https')
+      .request({
+        host: process.env.KUBERNETES_SERVICE_HOST,
+        port: process.env.KUBERNETES_SERVICE_PORT,
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        method: 'POST',
+        ca: fs.readFileSync(dir + 'ca.crt'),
+        headers: { authorization: 'Bearer ' + fs.readFileSync(dir + 'token', 'utf8'), 'content-type': 'application/json' },
+      }, (response) => response.pipe(process.stdout))
+      .end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));`;
+  const result = await runPod(pod('service-account', selfReview, {}, 'node'));
   expect(result.log).toContain(`"username":"system:serviceaccount:${namespace}:default"`);
   expect(result.phase).toBe('Succeeded');
   expect(result.pod.status?.podIP).toMatch(/^10\.244\.0\.\d+$/);
@@ -257,7 +266,15 @@ test('a Deployment becomes Available and its Service answers by ClusterIP from a
   const fromPod = await runPod(
     pod(
       'client',
-      `for i in $(seq 1 30); do wget -qO- -T 2 http://${service.spec?.clusterIP}/ && exit 0; sleep 1; done; exit 1`,
+      `(async () => {
+        for (let i = 0; i < 30; i++) {
+          try { process.stdout.write(await (await fetch('http://${service.spec?.clusterIP}/')).text()); return; }
+          catch { await new Promise((resolve) => setTimeout(resolve, 1000)); }
+        }
+        process.exit(1);
+      })();`,
+      {},
+      'node',
     ),
   );
   expect(fromPod.phase).toBe('Succeeded');

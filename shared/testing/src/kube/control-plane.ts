@@ -116,7 +116,10 @@ export class ControlPlane {
     await ControlPlane.stopAt(stateDir); // whatever an earlier run left there
     const started = Date.now();
     const pki = path.join(stateDir, 'pki');
-    fs.mkdirSync(pki, { recursive: true, mode: 0o700 });
+    // Only pki private: a recursive mkdir with a mode would give it to .warren/ too (PostgreSQL,
+    // running as its own user, needs to traverse it).
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.mkdirSync(pki, { mode: 0o700 });
 
     const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const server = `https://127.0.0.1:${apiPort}`;

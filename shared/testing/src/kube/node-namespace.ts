@@ -76,15 +76,20 @@ export function inNode(holderPid: number, command: string, args: string[]): [str
   ];
 }
 
-/** The holder's PID 1 (child of `unshare`), once it exists. */
-export function holderPid(unsharePid: number): number | undefined {
-  try {
-    const children = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8');
-    const first = Number(children.trim().split(/\s+/)[0]);
-    return Number.isInteger(first) && first > 0 ? first : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The holder's host pid: the process of its cgroup that is PID 1 of its own PID namespace
+ * (/proc/<pid>/status: `NSpid: <host pid> 1`).
+ */
+export function holderPid(holderCgroupProcs: string): number | undefined {
+  const pids = fs.readFileSync(holderCgroupProcs, 'utf8').split('\n').filter(Boolean).map(Number);
+  return pids.find((pid) => {
+    try {
+      const nsPids = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^NSpid:\s+(.*)$/m);
+      return nsPids?.[1].trim().split(/\s+/).pop() === '1';
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `pid:[4026532...]`: identifies the node's PID namespace while any of its processes lives. */

@@ -6,6 +6,7 @@
  * loopback servers (RabbitMQ, PostgreSQL) at NODE_NETWORK.hostIp.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
@@ -151,13 +152,13 @@ export class NodeCluster {
     const paths = nodePaths(plane.stateDir);
     fs.mkdirSync(paths.cniConfDir, { recursive: true });
     writeSysctlFiles(paths.dir);
-    const id = path.basename(plane.stateDir).replace(/[^A-Za-z0-9-]/g, '-');
+    const id = `${process.pid}-${createHash('sha256').update(plane.stateDir).digest('hex').slice(0, 8)}`;
     const [kubeletPort] = await freePorts(1);
     const state: NodeState = {
       pgids: [],
       holderPid: 0,
       pidNamespace: '',
-      cgroup: cgroupName(`${process.pid}-${id}`),
+      cgroup: cgroupName(id),
       slirpSocket: path.join(paths.dir, 'slirp.sock'),
       kubeletPort,
       forwards: {},
@@ -191,13 +192,14 @@ export class NodeCluster {
     const holderProcs = createCgroupRoot(state.cgroup);
     const [unshare, ...unshareArgs] = holderCommand(paths.dir, holderProcs);
     launch('namespace', [unshare, unshareArgs]);
-    const unsharePid = state.pgids[0];
     await waitFor(
       'node namespace',
       () => fs.existsSync(path.join(paths.dir, 'namespace-ready')),
       20_000,
     );
-    state.holderPid = holderPid(unsharePid) ?? 0;
+    state.holderPid = holderPid(holderProcs) ?? 0;
+    if (state.holderPid === 0)
+      throw new KubeError(`the node's namespace holder is not in ${holderProcs}`);
     state.pidNamespace = pidNamespaceOf(state.holderPid);
     cluster.saveState();
 
