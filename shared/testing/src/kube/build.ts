@@ -298,7 +298,7 @@ function buildParallelism(): number {
 }
 
 /** A lock file holding the builder's pid: two runs never build the same cache at once. */
-async function acquireLock(file: string, log: (line: string) => void): Promise<() => void> {
+export async function acquireLock(file: string, log: (line: string) => void): Promise<() => void> {
   let announced = false;
   for (;;) {
     try {
