@@ -124,3 +124,31 @@ function withRootfs(build: (rootfs: string) => void): void {
     fs.rmSync(rootfs, { recursive: true, force: true });
   }
 }
+
+/**
+ * kubectl alone in an image (the chart's wait-for-migration initContainer runs `kubectl wait`):
+ * the static kubectl of the pinned Kubernetes, on PATH, FROM scratch.
+ */
+export function kubectlImage(kubectl: string, version: string): ImageArchive {
+  const name = `warren.local/kubectl:${version}`;
+  const stat = fs.statSync(kubectl);
+  const hash = createHash('sha256').update(`${kubectl} ${stat.size} ${stat.mtimeMs}`).digest('hex');
+  const archive = path.join(
+    toolsCacheRoot(),
+    `kubectl-image-${hash.slice(0, 10)}`,
+    'kubectl.oci.tar',
+  );
+  if (!fs.existsSync(archive)) {
+    withRootfs((rootfs) => {
+      fs.mkdirSync(path.join(rootfs, 'bin'));
+      fs.mkdirSync(path.join(rootfs, 'tmp'));
+      fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+      copyExecutable(kubectl, path.join(rootfs, 'bin', 'kubectl'));
+      writeImageArchive(
+        { name, rootfs, entrypoint: ['/bin/kubectl'], env: ['PATH=/bin'] },
+        archive,
+      );
+    });
+  }
+  return { name, archive };
+}
