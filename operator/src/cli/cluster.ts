@@ -108,10 +108,9 @@ export async function loadFromCluster(cluster: Cluster): Promise<LoadedResources
       throw apiError(error, `cannot list ${plural}`, `list ${plural}.warren.dev`, cluster);
     }
   };
-  const [routes, policies] = await Promise.all([
-    list('eventroutes', 'EventRoute'),
-    list('retrypolicies', 'RetryPolicy'),
-  ]);
+  // One after the other, so a refusal always names the first thing missing.
+  const routes = await list('eventroutes', 'EventRoute');
+  const policies = await list('retrypolicies', 'RetryPolicy');
   const loaded = emptyLoad([cluster.describe]);
   const seen = new Map<string, string>();
   for (const object of [...routes.filter(managed), ...policies]) {
