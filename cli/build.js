@@ -36,5 +36,7 @@ module.exports = { bundle };
 if (require.main === module) {
   const result = bundle();
   const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-  process.stderr.write(`bundled ${path.relative(process.cwd(), DIST)} (${Math.round(bytes / 1024)} KiB)\n`);
+  process.stderr.write(
+    `bundled ${path.relative(process.cwd(), DIST)} (${Math.round(bytes / 1024)} KiB)\n`,
+  );
 }

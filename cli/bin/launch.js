@@ -11,7 +11,11 @@ const BUILD = join(__dirname, '../build.js'); // not packed: present only in the
 const BUNDLE = join(__dirname, '../dist/warren.cjs');
 
 function bundleOfSources() {
-  const fresh = join(__dirname, '../../node_modules/.cache/warren-cli', `warren-${process.pid}.cjs`);
+  const fresh = join(
+    __dirname,
+    '../../node_modules/.cache/warren-cli',
+    `warren-${process.pid}.cjs`,
+  );
   require(BUILD).bundle(fresh);
   const loaded = require(fresh);
   require('node:fs').rmSync(fresh, { force: true });
