@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -149,6 +150,20 @@ describe('warren: input, output and shell conventions', () => {
     expect(paintFor({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(PLAIN);
     expect(paintFor({}, false)).toBe(PLAIN);
     expect(paintFor({ FORCE_COLOR: '1' }, false)).not.toBe(PLAIN);
+  });
+
+  it('names the cause of an unreachable broker, without its credentials', async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    const result = await warren(
+      ['plan', '-f', EXAMPLES, '--management-url', `http://admin:pa55word@127.0.0.1:${port}/`],
+      env,
+    );
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^warren: fetch failed: connect ECONNREFUSED/);
+    expect(result.err).not.toContain('pa55word');
   });
 
   it('explains usage errors with exit code 1', async () => {

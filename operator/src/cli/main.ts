@@ -36,6 +36,18 @@ Generated passwords of new service users go to a file of mode 0600 (--credential
 the output; WARREN_PASSWORD_<SERVICE> sets one instead.`;
 }
 
+/** The message, and its cause's when that adds something (fetch's "fetch failed" says nothing). */
+function describeError(error: unknown): string {
+  // Duck-typed: errors of Node's own fetch come from another realm under Jest.
+  const messageOf = (value: unknown) =>
+    typeof value === 'object' && value !== null && 'message' in value
+      ? String(value.message)
+      : undefined;
+  const message = messageOf(error) ?? String(error);
+  const cause = messageOf((error as { cause?: unknown } | null)?.cause);
+  return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
+}
+
 function positiveInteger(flag: string, raw: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1)
@@ -145,7 +157,7 @@ export async function run(
     return await command.run(options, io);
   } catch (error) {
     // Usage, compile, broker and API errors alike: one line naming what is wrong, exit 1.
-    io.err(`warren: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`warren: ${describeError(error)}`);
     return EXIT.error;
   }
 }
