@@ -119,7 +119,7 @@ describe('warren against the cluster (--kube, kubectl warren)', () => {
     const missing = await kube(['plan', '--kube', '-A']);
     expect(missing.code).toBe(1);
     expect(missing.err).toBe(
-      "warren: no broker Secret default/warren-broker (the operator's broker Secret): pass --management-url and --rabbitmq-url (or set RABBITMQ_MANAGEMENT_URL and RABBITMQ_URL), or --broker-secret NAMESPACE/NAME",
+      'warren: no broker Secret default/warren-broker (the operator\'s broker Secret): pass --management-url and --rabbitmq-url (or set RABBITMQ_MANAGEMENT_URL and RABBITMQ_URL), or --broker-secret NAMESPACE/NAME: secrets "warren-broker" not found',
     );
   });
 

@@ -14,6 +14,7 @@ import { FLAGS, flagsHelp } from './flags';
 import { loadResources } from './load';
 import type { Output, OutputFormat } from './output';
 import { OUTPUT_FORMATS, paintFor } from './output';
+import type { CommandSpec } from './registry';
 import { COMMANDS, commandNamed } from './registry';
 import { versions } from './version';
 
@@ -62,6 +63,38 @@ function outputFormat(raw: string | undefined): OutputFormat {
   return format as OutputFormat;
 }
 
+/**
+ * Where a command's resources come from: -f, the cluster (--kube, implied by kubectl warren when
+ * no -f is given), or nowhere; throws a UsageError for combinations that make no sense.
+ */
+export function resourceSource(
+  command: CommandSpec,
+  given: { files: number; kube: boolean; clusterFlags: boolean; invokedAs: InvokedAs },
+): 'files' | 'cluster' | 'none' {
+  const { name, resources } = command;
+  const kube = given.kube || (given.invokedAs === 'kubectl-warren' && given.files === 0);
+  if (resources === 'none') {
+    if (given.files > 0) throw new UsageError(`${name} takes no -f`);
+    return 'none';
+  }
+  if (kube && resources === 'files')
+    throw new UsageError(
+      `${name} reads files only (-f PATH); --kube is for ${COMMANDS.filter(
+        (c) => c.resources === 'files-or-cluster',
+      )
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
+  if (kube && given.files > 0) throw new UsageError(`${name}: give -f PATH or --kube, not both`);
+  if (!kube && given.clusterFlags) throw new UsageError('-n, -A and --context go with --kube');
+  if (kube) return 'cluster';
+  if (given.files === 0)
+    throw new UsageError(
+      `${name} needs -f PATH${resources === 'files-or-cluster' ? ' (or --kube to read the cluster)' : ''}`,
+    );
+  return 'files';
+}
+
 export async function run(
   argv: string[],
   io: Output,
@@ -88,31 +121,16 @@ export async function run(
     if (!command.args && args.length > 0)
       throw new UsageError(`unexpected arguments: ${args.join(' ')}`);
     const files = values.filename ?? [];
-    const kube = values.kube || invokedAs === 'kubectl-warren';
-    const clusterFlagGiven =
-      values.namespace !== undefined || values['all-namespaces'] || values.context !== undefined;
-    if (command.resources === 'none' && files.length > 0)
-      throw new UsageError(`${name} takes no -f`);
-    if (
-      command.resources === 'files' &&
-      kube &&
-      invokedAs === 'kubectl-warren' &&
-      files.length === 0
-    )
-      throw new UsageError(`${name} reads files only: kubectl warren ${name} -f PATH`);
-    if (command.resources === 'files' && values.kube)
-      throw new UsageError(
-        `${name} reads files only (-f PATH); --kube is for plan, status, dead-letters and redrive`,
-      );
-    const fromCluster = command.resources === 'files-or-cluster' && kube && files.length === 0;
-    if (command.resources === 'files-or-cluster' && values.kube && files.length > 0)
-      throw new UsageError(`${name}: give -f PATH or --kube, not both`);
-    if (command.resources !== 'none' && !fromCluster && files.length === 0)
-      throw new UsageError(
-        `${name} needs -f PATH${command.resources === 'files-or-cluster' ? ' (or --kube to read the cluster)' : ''}`,
-      );
-    if (!fromCluster && clusterFlagGiven)
-      throw new UsageError('-n, -A and --context go with --kube');
+    const fromCluster =
+      resourceSource(command, {
+        files: files.length,
+        kube: values.kube ?? false,
+        clusterFlags:
+          values.namespace !== undefined ||
+          !!values['all-namespaces'] ||
+          values.context !== undefined,
+        invokedAs,
+      }) === 'cluster';
 
     const brokerFlags = {
       rabbitmqUrl: values['rabbitmq-url'],
