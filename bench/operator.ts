@@ -10,6 +10,7 @@ import { ControlPlane, createTestVhost, ensureKubeBinaries, repoRoot } from '@wa
 import * as path from 'node:path';
 import type { EventRoute } from '@warren/crds';
 import { KubeClient } from '../operator/src/kube/client';
+import { brokerSettings } from '../operator/src/broker/settings';
 import { runOperator } from '../operator/src/runtime/operator';
 
 const { values } = parseArgs({
@@ -79,12 +80,11 @@ async function main() {
       leaseDurationSeconds: 15,
       identity: 'bench',
       port: 0,
-      env: {
-        ...process.env,
-        RABBITMQ_URL: vhost.amqpUrl,
-        RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
-        WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn',
-      },
+      broker: brokerSettings(
+        {},
+        { RABBITMQ_URL: vhost.amqpUrl, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl },
+      ),
+      logLevel: process.env.WARREN_LOG_LEVEL ?? 'warn',
     });
     const port = (operator.server.address() as { port: number }).port;
 

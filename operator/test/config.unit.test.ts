@@ -3,7 +3,7 @@ import { operatorConfigFromEnv } from '../src/runtime/operator';
 
 describe('operatorConfigFromEnv', () => {
   it('has the documented defaults', () => {
-    const config = operatorConfigFromEnv({});
+    const config = operatorConfigFromEnv({ RABBITMQ_URL: 'amqp://warren:pw@rabbit:5672' });
     expect(config).toMatchObject({
       namespaces: [],
       resyncSeconds: 60,
@@ -14,6 +14,11 @@ describe('operatorConfigFromEnv', () => {
       migrationRetrySeconds: 10,
       migrationJobTtlSeconds: 86400,
       prometheusRules: true,
+      broker: {
+        amqpUrl: 'amqp://warren:pw@rabbit:5672',
+        managementUrl: 'http://warren:pw@rabbit:15672/',
+        defaultVhost: '/',
+      },
     });
   });
 
@@ -25,6 +30,7 @@ describe('operatorConfigFromEnv', () => {
       WARREN_MIGRATION_JOB_TTL_SECONDS: '600',
       WARREN_PROMETHEUS_RULES: 'false',
       POD_NAMESPACE: 'warren-system',
+      RABBITMQ_MANAGEMENT_URL: 'http://warren:pw@rabbit:15672',
     });
     expect(config).toMatchObject({
       namespaces: ['shop', 'billing'],
@@ -37,6 +43,7 @@ describe('operatorConfigFromEnv', () => {
   });
 
   it('names the variable and the value it refuses', () => {
+    expect(() => operatorConfigFromEnv({})).toThrow('no broker: pass --management-url');
     expect(() => operatorConfigFromEnv({ WARREN_RESYNC_SECONDS: 'soon' })).toThrow(
       'WARREN_RESYNC_SECONDS=soon must be a positive number',
     );

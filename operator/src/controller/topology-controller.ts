@@ -11,7 +11,7 @@ import { applyPlan, type ApplyResult } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
-import type { BrokerSettings } from '../cli/connection';
+import type { BrokerSettings } from '../broker/settings';
 import type { RouteObjects, UserObject } from '../engine/model';
 import { prometheusRuleFor } from '../alerts/rules';
 import type { KubeClient, KubeObject } from '../kube/client';

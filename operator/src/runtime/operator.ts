@@ -4,7 +4,7 @@
  */
 import * as os from 'node:os';
 import type * as http from 'node:http';
-import { brokerSettings } from '../cli/connection';
+import { brokerSettings, type BrokerSettings } from '../broker/settings';
 import { MigrationController } from '../controller/migration-controller';
 import { DEFAULT_JOB_SETTINGS } from '../controller/migration-job';
 import { TopologyController } from '../controller/topology-controller';
@@ -33,7 +33,10 @@ export interface OperatorConfig {
   migrationJobTtlSeconds?: number;
   /** Write a PrometheusRule per route when the Prometheus Operator API exists; default true. */
   prometheusRules?: boolean;
-  env: NodeJS.ProcessEnv;
+  /** Where the broker is (RABBITMQ_URL / RABBITMQ_MANAGEMENT_URL). */
+  broker: BrokerSettings;
+  /** WARREN_LOG_LEVEL; default info. */
+  logLevel?: string;
 }
 
 const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
@@ -74,7 +77,8 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
       DEFAULT_JOB_SETTINGS.ttlSecondsAfterFinished,
     ),
     prometheusRules: flag(env, 'WARREN_PROMETHEUS_RULES', true),
-    env,
+    broker: brokerSettings({}, env),
+    logLevel: env.WARREN_LOG_LEVEL,
   };
 }
 
@@ -87,9 +91,9 @@ export interface RunningOperator {
 const TOPOLOGY_KEY = 'topology';
 
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
-  const log = createLogger('operator', config.env.WARREN_LOG_LEVEL);
+  const { broker } = config;
+  const log = createLogger('operator', config.logLevel);
   const metrics = createOperatorMetrics();
-  const broker = brokerSettings({}, config.env);
   const client = KubeClient.fromKubeconfigFile(config.kubeconfig);
   client.onRequest = (method) => metrics.kubeRequests.inc({ method });
   const events = new EventRecorder(client, 'warren-operator');

@@ -13,6 +13,7 @@ import {
   type TestVhost,
 } from '@warren/testing';
 import { KubeClient, KubeApiError } from '../../src/kube/client';
+import { brokerSettings } from '../../src/broker/settings';
 import { runOperator, type OperatorConfig, type RunningOperator } from '../../src/runtime/operator';
 
 export interface OperatorTestEnv {
@@ -54,12 +55,11 @@ export async function startOperatorTestEnv(prefix: string): Promise<OperatorTest
         leaseDurationSeconds: 4,
         identity: `operator-${++count}`,
         port: 0,
-        env: {
-          ...process.env,
-          RABBITMQ_URL: vhost.amqpUrl,
-          RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
-          WARREN_LOG_LEVEL: process.env.WARREN_TEST_LOG_LEVEL ?? 'error',
-        },
+        broker: brokerSettings(
+          {},
+          { RABBITMQ_URL: vhost.amqpUrl, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl },
+        ),
+        logLevel: process.env.WARREN_TEST_LOG_LEVEL ?? 'error',
         ...overrides,
       });
       operators.push(operator);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { runWarren, serviceUserName } from '@warren/operator';
+import { serviceUserName } from '@warren/contracts/naming';
+import { runWarren } from '@warren/operator';
 import { managementRequest } from '@warren/testing';
 import type { ServiceName } from './services';
 

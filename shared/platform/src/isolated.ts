@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { serviceUserName } from '@warren/operator';
+import { serviceUserName } from '@warren/contracts/naming';
 import {
   createTestDatabase,
   createTestVhost,
