@@ -63,8 +63,8 @@ beforeAll(async () => {
   images = await buildImages({ log });
   log(`images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   node = await NodeCluster.start({ log });
-  const kubectl = node.plane.binaries.kubectl;
-  if (kubectl) await node.importImage(kubectlImage(kubectl, node.plane.kubernetesVersion).archive);
+  const kubectl = kubectlImage(node.plane.binaries.kubectl as string, node.plane.kubernetesVersion);
+  await node.importImage(kubectl.archive);
   const loadMs = await loadImages(images.refs, { containerdSocket: node.containerdSocket, log });
   log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
   admin = KubeClient.fromKubeconfigFile(node.kubeconfigPath);
@@ -99,7 +99,10 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
     await secret(`${service}-db`, { DATABASE_URL: fromPods(databases[index].url) });
 
   const [registry, tag] = [images.operator.ref.split('/')[0], images.operator.ref.split(':').pop()];
-  const kubectlRef = `warren.local/kubectl:${node.plane.kubernetesVersion}`;
+  const kubectlRef = kubectlImage(
+    node.plane.binaries.kubectl as string,
+    node.plane.kubernetesVersion,
+  ).name;
   const installed = await helm(
     'install',
     RELEASE,

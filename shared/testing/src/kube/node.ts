@@ -112,7 +112,8 @@ export class NodeCluster {
     const log = options.log ?? defaultLog;
     for (const [binary, debianPackage] of PACKAGES)
       await ensureInstalled(binary, debianPackage, log);
-    const binaries = await ensureKubeBinaries({ node: true, log });
+    // kubectl too: people and the kubectl image (kubectlImage) use it.
+    const binaries = await ensureKubeBinaries({ node: true, kubectl: true, log });
     const pause = pauseImage();
     const stateDir = path.resolve(options.stateDir ?? newRunDir('node'));
     refuseHiddenStateDir(stateDir);
