@@ -13,3 +13,4 @@ export * from './bootstrap';
 export * from './messaging';
 export * from './openapi';
 export * from './database-pool';
+export * from './load-shedding';

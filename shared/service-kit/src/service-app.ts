@@ -13,6 +13,10 @@ import { IDEMPOTENCY_HEADER } from './idempotency';
 import { createJsonLogger, NestJsonLogger } from './logger';
 import { MetricsController, ServiceMetrics } from './metrics';
 import { completeDocument, methodNotAllowed } from './openapi';
+import { loadShedding } from './load-shedding';
+import type { PoolSettings } from './database-pool';
+import { DATABASE_POOL, DATABASE_POOL_SETTINGS } from './service-database';
+import type { Pool } from 'pg';
 import { createValidationPipe } from './validation';
 
 export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
@@ -70,6 +74,13 @@ export function configureServiceApp(
   app.use(app.get(ServiceMetrics).middleware);
   app.use(accessLog(logger));
   app.use(methodNotAllowed(document));
+  app.use(
+    loadShedding(
+      app.get<Pool>(DATABASE_POOL),
+      app.get<PoolSettings>(DATABASE_POOL_SETTINGS),
+      app.get(ServiceMetrics),
+    ),
+  );
   app.use(jsonBodyParser);
   app.use(bodyParserErrors);
   app.use(correlationContextMiddleware);

@@ -11,12 +11,15 @@ import {
 import type { Pool } from 'pg';
 import { createPool, poolSettingsFrom, SqlTransactions, type PoolSettings } from './database-pool';
 import { databaseChecks, ReadinessChecks } from './health';
+import { ServiceMetrics } from './metrics';
 import type { RawSqlClient } from './idempotency';
 
 /** The connection string of the service's database. */
 export const DATABASE_URL = Symbol('DATABASE_URL');
 /** The service's one bounded pg pool: its PrismaService is built on it (`new PrismaPg(pool)`). */
 export const DATABASE_POOL = Symbol('DATABASE_POOL');
+/** The pool's size, queue bound and wait (load shedding reads the queue bound). */
+export const DATABASE_POOL_SETTINGS = Symbol('DATABASE_POOL_SETTINGS');
 const SERVICE_DATABASE = Symbol('SERVICE_DATABASE');
 const MIGRATIONS_DIR = Symbol('MIGRATIONS_DIR');
 
@@ -65,9 +68,17 @@ export class ServiceDatabaseModule {
         { provide: DATABASE_URL, useValue: options.databaseUrl },
         { provide: MIGRATIONS_DIR, useValue: options.migrationsDir },
         {
+          provide: DATABASE_POOL_SETTINGS,
+          useFactory: () => options.pool ?? poolSettingsFrom(process.env),
+        },
+        {
           provide: DATABASE_POOL,
-          useFactory: () =>
-            createPool(options.databaseUrl, options.pool ?? poolSettingsFrom(process.env)),
+          inject: [DATABASE_POOL_SETTINGS, ServiceMetrics],
+          useFactory: (settings: PoolSettings, metrics: ServiceMetrics) => {
+            const pool = createPool(options.databaseUrl, settings);
+            metrics.watchPool(pool, settings.size);
+            return pool;
+          },
         },
         {
           provide: SqlTransactions,
@@ -78,7 +89,7 @@ export class ServiceDatabaseModule {
         { provide: SERVICE_DATABASE, useExisting: options.client },
         DatabaseLifecycle,
       ],
-      exports: [options.client, DATABASE_POOL, SqlTransactions],
+      exports: [options.client, DATABASE_POOL, DATABASE_POOL_SETTINGS, SqlTransactions],
     };
   }
 }
