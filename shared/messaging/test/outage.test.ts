@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PoolClient } from 'pg';
-import { RabbitMqServer, type InfraConfig } from '@warren/testing';
+import { loadInfraConfig, RabbitMqServer, type InfraConfig } from '@warren/testing';
 import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
 import { declareTopology, testTopology } from './support/topology';
 import {
@@ -21,6 +21,7 @@ import {
  */
 function privateBrokerConfig(): InfraConfig {
   const base = 30_000 + Math.floor(Math.random() * 5_000) * 2;
+  const { version, epmdPort } = loadInfraConfig().rabbitmq; // the run's broker version
   return {
     stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'warren-outage-')),
     rabbitmq: {
@@ -29,6 +30,8 @@ function privateBrokerConfig(): InfraConfig {
       managementPort: base + 10_000,
       prometheusPort: base + 10_001,
       nodeName: `warren-outage-${process.pid}@localhost`,
+      version,
+      epmdPort,
     },
     postgres: { port: 0 },
     prometheus: { port: 0 },
