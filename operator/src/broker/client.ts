@@ -40,6 +40,21 @@ export class ManagementClient {
     return this.base.origin;
   }
 
+  private version?: Promise<string>;
+
+  /** The broker's RabbitMQ version (`/api/overview`), asked once per client. */
+  brokerVersion(): Promise<string> {
+    this.version ??= this.request<{ rabbitmq_version?: string }>('GET', '/api/overview').then(
+      (overview) => {
+        if (!overview?.rabbitmq_version) throw new Error('GET /api/overview: no rabbitmq_version');
+        return overview.rabbitmq_version;
+      },
+    );
+    // A failed ask is not remembered: the next call asks again.
+    this.version.catch(() => (this.version = undefined));
+    return this.version;
+  }
+
   /** GET that returns undefined on 404. */
   async find<T>(path: string): Promise<T | undefined> {
     try {

@@ -197,8 +197,12 @@ export class TopologyController {
     await runLimited(finalizerChanges, API_WRITE_CONCURRENCY, (change) => change());
     phases.mark('finalizers');
 
+    const client = new ManagementClient(this.options.broker.managementUrl);
+    // Queue arguments follow the broker's version; unknown (unreachable) is caught below.
+    const brokerVersion = await client.brokerVersion().catch(() => undefined);
     const { desired, rejected } = compileResilient(active, policies, {
       defaultVhost: this.options.broker.defaultVhost,
+      brokerVersion,
     });
     const routeObjects = new Map(desired.routes.map((objects) => [objects.route, objects]));
 
@@ -219,7 +223,6 @@ export class TopologyController {
       ),
     );
 
-    const client = new ManagementClient(this.options.broker.managementUrl);
     const vhosts = new Set([
       this.options.broker.defaultVhost,
       ...desired.vhosts.map((v) => v.vhost),
@@ -228,6 +231,7 @@ export class TopologyController {
     let fullPlan: Plan;
     let actual;
     try {
+      if (brokerVersion === undefined) await client.brokerVersion();
       actual = await readActualState(client, vhosts);
       fullPlan = plan(desired, actual, { removedGroupPolicies });
       phases.mark('readAndPlan');
