@@ -26,7 +26,7 @@ export const CLUSTER_SUITES = [
   'operator/test/broker-version-probe\\.test\\.ts',
   'operator/test/(retry-semantics|dead-letters)\\.test\\.ts',
   'shared/messaging/test/(consumer|failure)\\.test\\.ts',
-  'shared/testing/test/cluster-faults\\.test\\.ts',
+  'shared/messaging/test/cluster-faults\\.test\\.ts',
 ];
 
 const broker = (version: string, nodes = 1) => ({
