@@ -5,14 +5,14 @@
  * nothing may be dead-lettered. The service is connected to a node that stays up, as a service
  * behind a load balancer would be after one reconnect.
  */
-import type { PoolClient } from 'pg';
 import { loadInfraConfig, managementRequest, RabbitMqServer } from '@warren/testing';
 import { connect } from 'amqplib';
-import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
 import { declareTopology, testTopology } from './support/topology';
 import {
   commitEvent,
+  effectCounts,
   orderPayload,
+  recordingMessaging,
   suiteServers,
   testLogger,
   waitFor,
@@ -62,28 +62,14 @@ function onNode(vhostUrl: string, index: number): string {
     expect(leader).toBeDefined();
     const survivor = cluster.nodes.findIndex((node) => node.name !== leaderName);
 
-    const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
-      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
-        event.id,
-        event.payload.orderId,
-      ]);
-    });
-    const messaging = new WarrenMessaging<PoolClient>({
-      service: 'cluster',
+    const messaging = recordingMessaging(
+      servers,
+      'cluster',
       topology,
-      amqpUrl: onNode(servers.vhost.amqpUrl, survivor),
-      databaseUrl: servers.database.url,
-      transactions: pgTransactions(servers.pool),
-      handlers,
-      logger: testLogger,
-    });
+      onNode(servers.vhost.amqpUrl, survivor),
+    );
     await messaging.start();
-    const effects = async () =>
-      (
-        await servers.pool.query<{ total: number; distinct: number }>(
-          'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects',
-        )
-      ).rows[0]!;
+    const effects = () => effectCounts(servers.pool);
     try {
       const total = 600;
       let killedAt = 0;

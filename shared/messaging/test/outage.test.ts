@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { PoolClient } from 'pg';
 import { loadInfraConfig, RabbitMqServer, type InfraConfig } from '@warren/testing';
-import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
 import { declareTopology, testTopology } from './support/topology';
 import {
   commitEvent,
+  effectCounts,
   orderPayload,
+  recordingMessaging,
   suiteServers,
   testLogger,
   waitFor,
@@ -62,21 +62,7 @@ describe('broker outage', () => {
     const amqpUrl = `amqp://guest:guest@127.0.0.1:${config.rabbitmq.amqpPort}`;
     const topology = testTopology('outage', { vhost: '/' });
     await declareTopology(amqpUrl, topology);
-    const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
-      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
-        event.id,
-        event.payload.orderId,
-      ]);
-    });
-    const messaging = new WarrenMessaging<PoolClient>({
-      service: 'outage',
-      topology,
-      amqpUrl,
-      databaseUrl: servers.database.url,
-      transactions: pgTransactions(servers.pool),
-      handlers,
-      logger: testLogger,
-    });
+    const messaging = recordingMessaging(servers, 'outage', topology, amqpUrl);
     await messaging.start();
     let written = 0;
     const write = async (count: number) => {
@@ -87,12 +73,7 @@ describe('broker outage', () => {
         });
       }
     };
-    const effects = async () =>
-      (
-        await servers.pool.query<{ total: number; distinct: number }>(
-          'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects',
-        )
-      ).rows[0];
+    const effects = () => effectCounts(servers.pool);
 
     await write(50);
     await waitFor('the first events', async () =>
