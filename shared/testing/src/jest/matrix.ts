@@ -14,11 +14,14 @@ export interface MatrixLeg {
   jestArgs: string[];
 }
 
-/** Suites whose guarantees depend on the broker: run on every version (paths as regexes). */
+/**
+ * Suites whose guarantees depend on the broker: run on every version (paths as regexes). The
+ * broker-outage suite (1-5 min) runs on the default version only.
+ */
 export const BROKER_SUITES = [
   'operator/test/broker-version-probe\\.test\\.ts',
   'operator/test/(retry-semantics|dead-letters|cli-broker)\\.test\\.ts',
-  'shared/messaging/test/(consumer|failure|batching|engine-topology|nest|outage)\\.test\\.ts',
+  'shared/messaging/test/(consumer|failure|batching|engine-topology|nest)\\.test\\.ts',
 ];
 
 /** On the cluster: the faults it exists for, and delivery/retry/dead-letter semantics. */
