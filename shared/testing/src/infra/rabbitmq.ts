@@ -208,8 +208,11 @@ function nodesOf(
   root: string | undefined,
 ): RabbitMqNode[] {
   const runtime = { root, epmdPort: rabbitmq.epmdPort ?? 4369 };
+  // A cluster's nodes remember their peers: a single node never starts from a cluster's data.
+  const nodes = rabbitmq.nodes ?? 1;
+  const dataFolder = nodes > 1 ? `${version}-cluster-${nodes}` : version;
   return rabbitMqNodeAddresses({ rabbitmq } as InfraConfig).map(
-    (address) => new RabbitMqNode(address, home, runtime, path.join(home, version)),
+    (address) => new RabbitMqNode(address, home, runtime, path.join(home, dataFolder)),
   );
 }
 
