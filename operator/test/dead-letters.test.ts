@@ -84,7 +84,8 @@ beforeAll(async () => {
   });
   await channel.waitForConfirms();
   await channel.close();
-});
+  // Three CLI runs (each a Node start-up): slow on a busy machine.
+}, 180_000);
 
 afterAll(async () => {
   await admin?.close().catch(() => undefined);

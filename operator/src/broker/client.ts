@@ -40,6 +40,21 @@ export class ManagementClient {
     return this.base.origin;
   }
 
+  private version?: Promise<string>;
+
+  /** The broker's RabbitMQ version (`/api/overview`), asked once per client. */
+  brokerVersion(): Promise<string> {
+    this.version ??= this.request<{ rabbitmq_version?: string }>('GET', '/api/overview').then(
+      (overview) => {
+        if (!overview?.rabbitmq_version) throw new Error('GET /api/overview: no rabbitmq_version');
+        return overview.rabbitmq_version;
+      },
+    );
+    // A failed ask is not remembered: the next call asks again.
+    this.version.catch(() => (this.version = undefined));
+    return this.version;
+  }
+
   /** GET that returns undefined on 404. */
   async find<T>(path: string): Promise<T | undefined> {
     try {
@@ -56,18 +71,30 @@ export class ManagementClient {
     body?: unknown,
   ): Promise<T> {
     this.calls += 1;
-    const response = await fetch(new URL(path, this.base), {
-      method,
-      headers: { authorization: this.authorization, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      // A call the broker never answers must fail (and be retried with backoff), not hang the
-      // reconcile forever: large definition imports take minutes, so the bound is generous.
-      signal: AbortSignal.timeout(this.timeoutMs),
+    const send = () =>
+      fetch(new URL(path, this.base), {
+        method,
+        headers: { authorization: this.authorization, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // A call the broker never answers must fail (and be retried with backoff), not hang the
+        // reconcile forever: large definition imports take minutes, so the bound is generous.
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    // RabbitMQ 4.x closes idle keep-alive connections that may be just then reused ("other side
+    // closed"): an idempotent call (every one but POST) is sent once more on a fresh connection.
+    const response = await send().catch((error: Error) => {
+      if (method === 'POST' || !isClosedSocket(error)) throw error;
+      return send();
     });
     const text = await response.text();
     if (!response.ok) throw new ManagementError(method, path, response.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
+}
+
+function isClosedSocket(error: Error): boolean {
+  const code = (error as { cause?: { code?: string } }).cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
 }
 
 /** Path segment encoding for the management API (the default vhost "/" is %2F). */

@@ -60,8 +60,15 @@ async function loadValid(
   return undefined;
 }
 
-function desiredOf(loaded: LoadedResources, defaultVhost: string): DesiredTopology {
-  return compile(routesOf(loaded.resources), retryPoliciesOf(loaded.resources), { defaultVhost });
+function desiredOf(
+  loaded: LoadedResources,
+  defaultVhost: string,
+  brokerVersion?: string,
+): DesiredTopology {
+  return compile(routesOf(loaded.resources), retryPoliciesOf(loaded.resources), {
+    defaultVhost,
+    brokerVersion,
+  });
 }
 
 export const print = (io: Output, options: CommandOptions, data: unknown, text: () => string) =>
@@ -103,8 +110,8 @@ async function prepare(options: CommandOptions, io: Output) {
   const loaded = await loadValid(options, io);
   if (!loaded) return undefined;
   const settings = await options.broker();
-  const desired = desiredOf(loaded, settings.defaultVhost);
   const client = new ManagementClient(settings.managementUrl);
+  const desired = desiredOf(loaded, settings.defaultVhost, await client.brokerVersion());
   const vhosts = new Set([settings.defaultVhost, ...desired.vhosts.map((v) => v.vhost)]);
   const actual = await readActualState(client, vhosts);
   return { desired, client, actual, settings, plan: plan(desired, actual) };

@@ -47,9 +47,15 @@ export function formatPlan(plan: Plan, paint: Paint = PLAIN): string {
   const summary =
     `Plan: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete, ` +
     `${counts.impossible} not possible in place, ${counts.retain} retained, ${counts.unchanged} unchanged.`;
+  const broker = plan.broker ? [`Broker: ${plan.broker.join('; ')}`] : [];
   if (!plan.hasChanges && counts.retain === 0)
-    return `No changes: the broker matches the resources (${counts.unchanged} objects).`;
-  return [...shown.map((item) => formatItem(item, paint)), '', paint.bold(summary)].join('\n');
+    return [
+      ...broker,
+      `No changes: the broker matches the resources (${counts.unchanged} objects).`,
+    ].join('\n');
+  return [...broker, ...shown.map((item) => formatItem(item, paint)), '', paint.bold(summary)].join(
+    '\n',
+  );
 }
 
 export function formatApply(

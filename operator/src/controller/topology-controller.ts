@@ -195,7 +195,12 @@ export class TopologyController {
     const { defaultVhost } = this.options.broker;
     const routes = this.routes.list();
     const policies = this.policies.list();
-    const compiled = compileResilient(liveRoutes(routes), policies, { defaultVhost });
+    // Queue arguments follow the broker's version; unknown (unreachable) is reported below.
+    const brokerVersion = await broker.brokerVersion().catch(() => undefined);
+    const compiled = compileResilient(liveRoutes(routes), policies, {
+      defaultVhost,
+      brokerVersion,
+    });
     const observed = {
       routes,
       policies,
@@ -206,6 +211,7 @@ export class TopologyController {
       now: new Date(),
     };
     try {
+      if (brokerVersion === undefined) await broker.brokerVersion();
       const actual = await readActualState(
         broker,
         vhostsToRead(routes, compiled.desired, defaultVhost),

@@ -7,6 +7,12 @@ import type { ConsumerQueue, PublishTarget, RetryPlan, ServiceTopology } from '@
 import { TOPOLOGY_API_VERSION } from '@warren/contracts';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
 import { formatDuration, resourceKey } from '@warren/crds';
+import {
+  brokerProfile,
+  versionArguments,
+  type BrokerProfile,
+  type QueueRole,
+} from './broker-version';
 import { retryDelays } from './delays';
 import type {
   BindingObject,
@@ -44,6 +50,11 @@ export class CompileError extends Error {
 export interface CompileOptions {
   /** The vhost of routes without spec.vhost (the broker connection's). */
   defaultVhost?: string;
+  /**
+   * The broker's version (`/api/overview` rabbitmq_version): queue arguments that differ per
+   * version follow it (see broker-version.ts). Absent: what 3.x needs.
+   */
+  brokerVersion?: string;
 }
 
 const routeLabel = (route: EventRoute) => `EventRoute ${resourceKey(route)}`;
@@ -111,6 +122,9 @@ export function compile(
 ): DesiredTopology {
   const problems: string[] = [];
   const defaultVhost = options.defaultVhost ?? DEFAULT_VHOST;
+  const broker: BrokerProfile | undefined = options.brokerVersion
+    ? brokerProfile(options.brokerVersion)
+    : undefined;
   const exchanges = new Registry<ExchangeObject>('exchange', problems);
   const queues = new Registry<QueueObject>('queue', problems);
   const bindings: BindingObject[] = [];
@@ -191,13 +205,22 @@ export function compile(
       });
       owned.push({ kind: 'binding', name: `${source} -> ${destination} (${routingKey})` });
     };
-    const queueObject = (name: string, extra: Record<string, unknown> = {}): QueueObject => ({
+    const queueObject = (
+      name: string,
+      role: QueueRole,
+      extra: Record<string, unknown> = {},
+    ): QueueObject => ({
       kind: 'queue',
       vhost,
       name,
       queueType: spec.consumer.queueType,
       autoDelete: name === queue && spec.consumer.autoDelete,
-      arguments: { 'x-queue-type': spec.consumer.queueType, ...managedArguments(queue), ...extra },
+      arguments: {
+        'x-queue-type': spec.consumer.queueType,
+        ...managedArguments(queue),
+        ...extra,
+        ...versionArguments(broker, role, spec.consumer.queueType),
+      },
       group: queue,
     });
 
@@ -213,7 +236,9 @@ export function compile(
     // Always set, so dead-lettering switches on and off in place: with `deadLetter.enabled: false`
     // the exchange is absent and the broker drops what it would dead-letter. (A policy per queue
     // did the same, but each new policy costs the broker a pass over every queue in the vhost.)
-    addQueue(queueObject(queue, { 'x-dead-letter-exchange': deadLetterExchangeName(queue) }));
+    addQueue(
+      queueObject(queue, 'consumer', { 'x-dead-letter-exchange': deadLetterExchangeName(queue) }),
+    );
     const routingKeys = spec.exchange.type === 'fanout' ? [''] : [...new Set(spec.events)];
     for (const routingKey of routingKeys) addBinding(spec.exchange.name, queue, routingKey);
 
@@ -230,7 +255,7 @@ export function compile(
       for (const level of retry.levels) {
         // Expired messages go back through the default exchange to this queue alone.
         addQueue(
-          queueObject(level.queue, {
+          queueObject(level.queue, 'retry', {
             'x-message-ttl': level.delayMs,
             'x-dead-letter-exchange': '',
             'x-dead-letter-routing-key': queue,
@@ -252,7 +277,7 @@ export function compile(
         arguments: managedArguments(queue),
         group: queue,
       });
-      addQueue(queueObject(deadLetter.queue));
+      addQueue(queueObject(deadLetter.queue, 'dead-letter'));
       addBinding(deadLetter.exchange, deadLetter.queue, '');
     }
 
@@ -347,5 +372,6 @@ export function compile(
     permissions,
     routes: routeObjects,
     services: serviceTopologies,
+    ...(broker ? { broker } : {}),
   };
 }

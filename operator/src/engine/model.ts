@@ -4,6 +4,7 @@
  * with like. `group` is the consumer queue an object exists for (null for objects shared by
  * routes: event exchanges, users, permissions); a group is kept or deleted as a whole.
  */
+import type { BrokerProfile } from './broker-version';
 import type { ExchangeType, QueueType, ServiceTopology } from '@warren/contracts';
 
 export type Arguments = Record<string, unknown>;
@@ -113,6 +114,8 @@ export interface RouteObjects {
 export interface DesiredTopology extends BrokerState {
   routes: RouteObjects[];
   services: ServiceTopology[];
+  /** The broker version compiled for, when known (its differences are in the plan). */
+  broker?: BrokerProfile;
 }
 
 export function emptyState(): BrokerState {

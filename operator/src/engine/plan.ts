@@ -11,6 +11,7 @@ import type {
 } from './model';
 import { byCodePoint } from './model';
 import { compositeKey } from '../util/keys';
+import { describeProfile } from './broker-version';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'unchanged' | 'impossible' | 'retain';
 
@@ -42,6 +43,8 @@ export interface Plan {
   /** True when the broker differs from the desired topology (including impossible changes). */
   hasChanges: boolean;
   counts: Record<PlanAction, number>;
+  /** What the broker's version changed in the compiled arguments (empty when unknown or 3.x). */
+  broker?: string[];
 }
 
 export interface PlanOptions {
@@ -280,7 +283,9 @@ export function plan(
     (a, b) => rank(a) - rank(b) || byCodePoint(a.vhost, b.vhost) || byCodePoint(a.name, b.name),
   );
 
-  return summarize(items);
+  const summary = summarize(items);
+  const broker = 'broker' in desired ? desired.broker : undefined;
+  return broker ? { ...summary, broker: describeProfile(broker) } : summary;
 }
 
 /** A plan of these items, with its counts. */

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { PoolClient } from 'pg';
-import { eventually, RabbitMqServer, type InfraConfig } from '@warren/testing';
-import { HandlerRegistry, WarrenMessaging, pgTransactions } from '../src';
+import { eventually, loadInfraConfig, RabbitMqServer, type InfraConfig } from '@warren/testing';
 import { declareTopology, testTopology } from './support/topology';
 import {
   commitEvent,
+  effectCounts,
   orderPayload,
+  recordingMessaging,
   suiteServers,
   testLogger,
   type SuiteServers,
@@ -20,6 +20,7 @@ import {
  */
 function privateBrokerConfig(): InfraConfig {
   const base = 30_000 + Math.floor(Math.random() * 5_000) * 2;
+  const { version, epmdPort } = loadInfraConfig().rabbitmq; // the run's broker version
   return {
     stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'warren-outage-')),
     rabbitmq: {
@@ -28,6 +29,8 @@ function privateBrokerConfig(): InfraConfig {
       managementPort: base + 10_000,
       prometheusPort: base + 10_001,
       nodeName: `warren-outage-${process.pid}@localhost`,
+      version,
+      epmdPort,
     },
     postgres: { port: 0 },
     prometheus: { port: 0 },
@@ -58,21 +61,7 @@ describe('broker outage', () => {
     const amqpUrl = `amqp://guest:guest@127.0.0.1:${config.rabbitmq.amqpPort}`;
     const topology = testTopology('outage', { vhost: '/' });
     await declareTopology(amqpUrl, topology);
-    const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
-      await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
-        event.id,
-        event.payload.orderId,
-      ]);
-    });
-    const messaging = new WarrenMessaging<PoolClient>({
-      service: 'outage',
-      topology,
-      amqpUrl,
-      databaseUrl: servers.database.url,
-      transactions: pgTransactions(servers.pool),
-      handlers,
-      logger: testLogger,
-    });
+    const messaging = recordingMessaging(servers, 'outage', topology, amqpUrl);
     await messaging.start();
     let written = 0;
     const write = async (count: number) => {
@@ -83,12 +72,7 @@ describe('broker outage', () => {
         });
       }
     };
-    const effects = async () =>
-      (
-        await servers.pool.query<{ total: number; distinct: number }>(
-          'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects',
-        )
-      ).rows[0];
+    const effects = () => effectCounts(servers.pool);
 
     await write(50);
     await eventually('the first events', async () =>

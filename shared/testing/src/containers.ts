@@ -1,8 +1,8 @@
 import type { TestServers } from './environment';
 import { loadInfraConfig, PrometheusServer } from './infra';
 
-/** Images matching what the local servers run: RabbitMQ 3.10 with management + prometheus, PostgreSQL 15. */
-const RABBITMQ_IMAGE = 'rabbitmq:3.10-management';
+/** Images matching what the local servers run: RabbitMQ of the chosen version with management + prometheus, PostgreSQL 15. */
+const rabbitmqImage = () => `rabbitmq:${loadInfraConfig().rabbitmq.version}-management`;
 const POSTGRES_IMAGE = 'postgres:15-alpine';
 
 /**
@@ -12,6 +12,7 @@ const POSTGRES_IMAGE = 'postgres:15-alpine';
 export async function startContainers(log: (line: string) => void): Promise<TestServers> {
   const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
   await getContainerRuntimeClient();
+  const RABBITMQ_IMAGE = rabbitmqImage();
   log(`starting ${RABBITMQ_IMAGE} and ${POSTGRES_IMAGE} with Testcontainers ...`);
   const [rabbit, postgres] = await Promise.all([
     new GenericContainer(RABBITMQ_IMAGE)

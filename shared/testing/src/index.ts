@@ -7,7 +7,7 @@ export {
   type TestVhost,
   type TestDatabase,
 } from './isolation';
-export { managementRequest } from './management';
+export { brokerVersion, managementRequest } from './management';
 export { eventually } from './eventually';
 export * from './kube';
 export * from './images';

@@ -58,6 +58,34 @@ describe('npm run infra', () => {
     expect(result.stderr).toContain('up|down|status|env');
   });
 
+  it('refuses a RabbitMQ version it cannot run, naming the ones it can', async () => {
+    const result = await infra(['env', '--rabbitmq', '3.13'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('WARREN_RABBITMQ_VERSION=3.13');
+    expect(result.stderr).toContain('3.10, 4.0, 4.3');
+    const missing = await infra(['up', '--cluster'], {});
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--cluster needs a value');
+  });
+
+  it('prints every node of a cluster in env', async () => {
+    const result = await infra(['env', '--rabbitmq', '4.0', '--cluster', '3'], {
+      WARREN_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'warren-infra-')),
+      WARREN_RABBITMQ_PORT: '7000',
+      WARREN_RABBITMQ_MANAGEMENT_PORT: '17000',
+      WARREN_RABBITMQ_NODE_PORT_STEP: '10',
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      "RABBITMQ_URLS='amqp://guest:guest@127.0.0.1:7000,amqp://guest:guest@127.0.0.1:7010,amqp://guest:guest@127.0.0.1:7020'",
+    );
+    expect(result.stdout).toContain(
+      "RABBITMQ_MANAGEMENT_URLS='http://guest:guest@127.0.0.1:17000,http://guest:guest@127.0.0.1:17010,http://guest:guest@127.0.0.1:17020'",
+    );
+    expect(result.stdout).toContain("RABBITMQ_VERSION='4.0'");
+  });
+
   it('refuses a port that is already taken, naming the port and the variable to change', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

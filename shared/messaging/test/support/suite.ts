@@ -1,12 +1,20 @@
-import { Client, Pool } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import {
   createTestDatabase,
   createTestVhost,
   type TestDatabase,
   type TestVhost,
 } from '@warren/testing';
-import type { PayloadOf } from '@warren/contracts';
-import { createLogger, migrationSql, type EnqueueOptions, type Outbox } from '../../src';
+import type { PayloadOf, ServiceTopology } from '@warren/contracts';
+import {
+  createLogger,
+  HandlerRegistry,
+  migrationSql,
+  pgTransactions,
+  WarrenMessaging,
+  type EnqueueOptions,
+  type Outbox,
+} from '../../src';
 
 export interface SuiteServers {
   vhost: TestVhost;
@@ -67,4 +75,39 @@ export function orderPayload(orderId: string, quantity = 1): PayloadOf<'order.cr
     totalCents: 100 * quantity,
     currency: 'EUR',
   };
+}
+
+/**
+ * A service whose one handler records every order.created in `effects`, consuming `topology`
+ * from the broker at `amqpUrl`: the effect-counting set-up of the broker fault suites.
+ */
+export function recordingMessaging(
+  servers: SuiteServers,
+  service: string,
+  topology: ServiceTopology,
+  amqpUrl: string,
+): WarrenMessaging<PoolClient> {
+  const handlers = new HandlerRegistry<PoolClient>().on('order.created', async (event, ctx) => {
+    await ctx.tx.query('INSERT INTO effects (event_id, note) VALUES ($1, $2)', [
+      event.id,
+      event.payload.orderId,
+    ]);
+  });
+  return new WarrenMessaging<PoolClient>({
+    service,
+    topology,
+    amqpUrl,
+    databaseUrl: servers.database.url,
+    transactions: pgTransactions(servers.pool),
+    handlers,
+    logger: testLogger,
+  });
+}
+
+/** How many effects were recorded, and for how many distinct events. */
+export async function effectCounts(pool: Pool): Promise<{ total: number; distinct: number }> {
+  const result = await pool.query<{ total: number; distinct: number }>(
+    'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects',
+  );
+  return result.rows[0]!;
 }

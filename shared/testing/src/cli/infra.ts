@@ -1,5 +1,6 @@
 /**
- * `npm run infra -- up|down|status|env`: the project's own RabbitMQ, PostgreSQL and Prometheus.
+ * `npm run infra -- up|down|status|env [--rabbitmq 3.10|4.0|4.3] [--cluster N]`: the project's
+ * own RabbitMQ (one node or a cluster of one version), PostgreSQL and Prometheus.
  */
 import {
   infraDown,
@@ -10,22 +11,56 @@ import {
   localServerUrls,
 } from '../infra';
 
-const USAGE = 'usage: npm run infra -- up|down|status|env';
+const USAGE = 'usage: npm run infra -- up|down|status|env [--rabbitmq 3.10|4.0|4.3] [--cluster N]';
+
+class UsageError extends Error {}
+
+/** `--rabbitmq V` and `--cluster N` (also `--x=v`) become the variables the config reads. */
+function applyOptions(args: string[]): void {
+  const names: Record<string, string> = {
+    '--rabbitmq': 'WARREN_RABBITMQ_VERSION',
+    '--cluster': 'WARREN_RABBITMQ_NODES',
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const variable = names[flag];
+    if (!variable) throw new UsageError(`unknown option '${args[i]}'`);
+    const value = inline ?? args[++i];
+    if (value === undefined || value.startsWith('--'))
+      throw new UsageError(`${flag} needs a value`);
+    process.env[variable] = value;
+  }
+}
 const log = (line: string) => process.stderr.write(`infra: ${line}\n`);
 
-function shellExports(urls: Record<string, string>): string {
+function shellExports(urls: Record<string, string | undefined>): string {
   return Object.entries(urls)
     .map(([key, value]) => `export ${key}='${value}'`)
     .join('\n');
 }
 
-async function main(command: string | undefined): Promise<number> {
-  const config = loadInfraConfig();
+async function main(command: string | undefined, args: string[]): Promise<number> {
+  try {
+    applyOptions(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`infra: ${error.message}; ${USAGE}\n`);
+    return 2;
+  }
+  let config: ReturnType<typeof loadInfraConfig>;
+  try {
+    config = loadInfraConfig();
+  } catch (error) {
+    // A bad variable or option value: one line that names it.
+    process.stderr.write(`infra: ${(error as Error).message}\n`);
+    return 2;
+  }
   switch (command) {
     case 'up': {
       const { urls, started } = await infraUp(log, config);
       log(started.length > 0 ? `started ${started.join(', ')}` : 'everything was already running');
-      for (const [key, value] of Object.entries(urls)) process.stdout.write(`${key}=${value}\n`);
+      for (const [key, value] of Object.entries(urls))
+        if (value !== undefined) process.stdout.write(`${key}=${value}\n`);
       return 0;
     }
     case 'down':
@@ -51,7 +86,7 @@ async function main(command: string | undefined): Promise<number> {
   }
 }
 
-main(process.argv[2]).then(
+main(process.argv[2], process.argv.slice(3)).then(
   (code) => process.exit(code),
   (error: Error) => {
     process.stderr.write(

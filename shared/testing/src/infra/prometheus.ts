@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { InfraConfig } from './config';
+import { rabbitMqNodeAddresses, type InfraConfig } from './config';
 import {
   assertPortFree,
   ensureDir,
@@ -68,7 +68,10 @@ export class PrometheusServer implements LocalServer {
   }
 
   private writeConfig() {
-    const broker = `127.0.0.1:${this.config.rabbitmq.prometheusPort}`;
+    // Every node of the broker: in a cluster each node reports its own share.
+    const broker = rabbitMqNodeAddresses(this.config)
+      .map((node) => `'127.0.0.1:${node.prometheusPort}'`)
+      .join(', ');
     const config = `global:
   scrape_interval: 5s
   evaluation_interval: 5s
@@ -77,12 +80,12 @@ rule_files:
   - ${this.rulesDir}/*.yaml
 scrape_configs:
   - job_name: rabbitmq
-    static_configs: [{ targets: ['${broker}'] }]
+    static_configs: [{ targets: [${broker}] }]
   - job_name: rabbitmq-queues
     metrics_path: /metrics/detailed
     params:
       family: [queue_coarse_metrics, queue_metrics]
-    static_configs: [{ targets: ['${broker}'] }]
+    static_configs: [{ targets: [${broker}] }]
 `;
     fs.writeFileSync(path.join(this.dir, 'prometheus.yml'), config);
   }

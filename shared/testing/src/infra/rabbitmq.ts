@@ -1,192 +1,230 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { InfraConfig } from './config';
-import {
-  assertPortFree,
-  ensureDir,
-  InfraError,
-  isListening,
-  isProcessOf,
-  readPid,
-  run,
-  runToFile,
-  tail,
-  terminate,
-  waitUntil,
-} from './process';
+import { rabbitMqNodeAddresses, type InfraConfig } from './config';
 import { ensureInstalled } from './install';
+import { assertPortFree, ensureDir, InfraError } from './process';
+import { RABBITMQ_BIN, RabbitMqNode } from './rabbitmq-node';
+import {
+  DEFAULT_RABBITMQ_VERSION,
+  RABBITMQ_VERSIONS,
+  type RabbitMqVersion,
+} from './rabbitmq-versions';
+import {
+  bindSamePath,
+  ensureRootfs,
+  mountProc,
+  releaseProcWhenUnused,
+  rootfsDir,
+  unbindSamePath,
+} from './rootfs';
 import type { LocalServer } from './server';
 
-const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
+export { RabbitMqNode } from './rabbitmq-node';
+
+/** What this state folder's broker was started as: `down` stops that, whatever is configured now. */
+interface RunningRecord {
+  version: RabbitMqVersion;
+  rabbitmq: InfraConfig['rabbitmq'];
+}
 
 /**
- * A private RabbitMQ node (management + prometheus plugins) with all of its state, cookie,
- * plugin list and config in the project's state folder, so it never reads /etc/rabbitmq and
- * never collides with a system broker.
+ * The project's private RabbitMQ: one node, or several clustered nodes of one version
+ * (`WARREN_RABBITMQ_NODES`). 3.10 runs from the host's Debian package, newer versions from a
+ * Debian root filesystem in the project's cache (see rabbitmq-versions.ts), entered with chroot
+ * with /proc mounted and the state folder bind-mounted at its own path.
  */
 export class RabbitMqServer implements LocalServer {
   readonly name = 'rabbitmq';
-  private readonly dir: string;
+  readonly version: RabbitMqVersion;
+  /** HOME of the nodes (shared Erlang cookie) and the folder bind-mounted into a rootfs. */
+  private readonly home: string;
 
   constructor(private readonly config: InfraConfig) {
-    this.dir = path.join(config.stateDir, 'rabbitmq');
+    this.version = config.rabbitmq.version ?? DEFAULT_RABBITMQ_VERSION;
+    this.home = path.join(config.stateDir, 'rabbitmq');
   }
 
-  private get pidFile() {
-    return path.join(this.dir, 'rabbitmq.pid');
+  private get rootfs(): string | undefined {
+    const spec = RABBITMQ_VERSIONS[this.version].rootfs;
+    return spec ? rootfsDir(spec) : undefined;
   }
 
-  private get startLog() {
-    return path.join(this.dir, 'log', 'start.log');
+  /** The nodes, first (the one the single URLs name) first. */
+  get nodes(): RabbitMqNode[] {
+    return nodesOf(this.config.rabbitmq, this.version, this.home, this.rootfs);
   }
 
-  private get logFile() {
-    return path.join(this.dir, 'log', `${this.config.rabbitmq.nodeName}.log`);
+  node(index: number): RabbitMqNode {
+    const node = this.nodes[index];
+    if (!node) throw new InfraError(`no RabbitMQ node ${index}: the set has ${this.nodes.length}`);
+    return node;
   }
 
-  private env(): NodeJS.ProcessEnv {
-    const r = this.config.rabbitmq;
-    return {
-      ...process.env,
-      HOME: this.dir,
-      RABBITMQ_NODENAME: r.nodeName,
-      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(r.amqpPort),
-      RABBITMQ_DIST_PORT: String(r.distPort),
-      RABBITMQ_MNESIA_BASE: path.join(this.dir, 'mnesia'),
-      RABBITMQ_LOG_BASE: path.join(this.dir, 'log'),
-      RABBITMQ_PID_FILE: this.pidFile,
-      RABBITMQ_CONFIG_FILE: path.join(this.dir, 'rabbitmq.conf'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(this.dir, 'enabled_plugins'),
-      RABBITMQ_CONF_ENV_FILE: path.join(this.dir, 'rabbitmq-env.conf'),
-    };
+  private get recordFile() {
+    return path.join(this.home, 'running.json');
   }
 
-  private ctl(args: string[], timeoutMs = 60_000) {
-    return run(
-      path.join(RABBITMQ_BIN, 'rabbitmqctl'),
-      ['-n', this.config.rabbitmq.nodeName, ...args],
-      {
-        env: this.env(),
-        timeoutMs,
-      },
-    );
+  private readRecord(): RunningRecord | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.recordFile, 'utf8')) as RunningRecord;
+    } catch {
+      return undefined;
+    }
   }
 
-  install(log: (line: string) => void) {
-    return ensureInstalled(path.join(RABBITMQ_BIN, 'rabbitmq-server'), 'rabbitmq-server', log);
+  async install(log: (line: string) => void): Promise<void> {
+    const spec = RABBITMQ_VERSIONS[this.version].rootfs;
+    if (spec) await ensureRootfs(spec, log);
+    else await ensureInstalled(path.join(RABBITMQ_BIN, 'rabbitmq-server'), 'rabbitmq-server', log);
   }
 
   describe() {
-    const r = this.config.rabbitmq;
-    return `amqp 127.0.0.1:${r.amqpPort}, management http://127.0.0.1:${r.managementPort}, prometheus http://127.0.0.1:${r.prometheusPort}/metrics`;
+    const nodes = this.nodes;
+    const where = nodes
+      .map(
+        (node) =>
+          `${nodes.length > 1 ? `${node.name}: ` : ''}amqp 127.0.0.1:${node.address.amqpPort}, management http://127.0.0.1:${node.address.managementPort}, prometheus http://127.0.0.1:${node.address.prometheusPort}/metrics`,
+      )
+      .join('; ');
+    const suite = RABBITMQ_VERSIONS[this.version].debianSuite;
+    return `RabbitMQ ${this.version} (Debian ${suite})${nodes.length > 1 ? `, ${nodes.length}-node cluster` : ''}: ${where}`;
   }
 
   async isRunning(): Promise<boolean> {
-    const pid = readPid(this.pidFile);
-    if (pid === undefined || !isProcessOf(pid, 'beam')) return false;
-    return (await isListening(this.config.rabbitmq.amqpPort)) && this.managementAnswers();
+    const record = this.readRecord();
+    if (record && !sameBroker(record, this.version, this.config.rabbitmq)) return false;
+    for (const node of this.nodes) if (!(await node.isRunning())) return false;
+    return true;
   }
 
-  private async managementAnswers(): Promise<boolean> {
-    try {
-      const response = await fetch(
-        `http://127.0.0.1:${this.config.rabbitmq.managementPort}/api/overview`,
-        {
-          headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-          signal: AbortSignal.timeout(2000),
-        },
-      );
-      return response.ok;
-    } catch {
-      return false;
-    }
-  }
-
-  private writeConfig() {
-    const r = this.config.rabbitmq;
-    ensureDir(path.join(this.dir, 'log'));
-    fs.writeFileSync(
-      path.join(this.dir, 'rabbitmq.conf'),
-      [
-        `listeners.tcp.default = 127.0.0.1:${r.amqpPort}`,
-        `management.tcp.ip = 127.0.0.1`,
-        `management.tcp.port = ${r.managementPort}`,
-        `prometheus.tcp.ip = 127.0.0.1`,
-        `prometheus.tcp.port = ${r.prometheusPort}`,
-        // Refresh management/prometheus figures every 5 s (the default) but keep them per object.
-        `prometheus.return_per_object_metrics = false`,
-        '',
-      ].join('\n'),
-    );
-    fs.writeFileSync(
-      path.join(this.dir, 'enabled_plugins'),
-      '[rabbitmq_management,rabbitmq_prometheus].\n',
-    );
-    fs.writeFileSync(path.join(this.dir, 'rabbitmq-env.conf'), '');
+  /** Mounts what the chrooted nodes need (a no-op on the host). */
+  private async enterRootfs(): Promise<void> {
+    const root = this.rootfs;
+    if (!root) return;
+    ensureDir(this.home, 0o700);
+    await mountProc(root);
+    await bindSamePath(root, this.home);
   }
 
   async start(log: (line: string) => void): Promise<void> {
-    const r = this.config.rabbitmq;
-    await assertPortFree(r.amqpPort, 'RabbitMQ AMQP', 'WARREN_RABBITMQ_PORT');
-    await assertPortFree(
-      r.managementPort,
-      'RabbitMQ management',
-      'WARREN_RABBITMQ_MANAGEMENT_PORT',
-    );
-    await assertPortFree(
-      r.prometheusPort,
-      'RabbitMQ prometheus',
-      'WARREN_RABBITMQ_PROMETHEUS_PORT',
-    );
-    await assertPortFree(r.distPort, 'RabbitMQ distribution', 'WARREN_RABBITMQ_DIST_PORT');
-    ensureDir(this.config.stateDir);
-    ensureDir(this.dir, 0o700);
-    this.writeConfig();
-    // A pid file left by a crash makes `rabbitmqctl wait` watch a dead process.
-    fs.rmSync(this.pidFile, { force: true });
-    // epmd outlives the node; remember whether it was ours to stop later.
-    const epmdBefore = (await run('epmd', ['-names'], { timeoutMs: 5000 })).code === 0;
-    fs.writeFileSync(path.join(this.dir, 'epmd-started-by-us'), epmdBefore ? 'no' : 'yes');
-
-    log(`starting RabbitMQ (${this.describe()}) ...`);
-    // `-detached` exits 0 even when the node then fails: readiness is checked below.
-    // Its output goes to a file: a pipe would be held open by the daemonised node.
-    const code = await runToFile(
-      path.join(RABBITMQ_BIN, 'rabbitmq-server'),
-      ['-detached'],
-      this.startLog,
-      this.env(),
-    );
-    if (code !== 0)
-      throw new InfraError(`rabbitmq-server -detached exited ${code}:\n${tail(this.startLog)}`);
-    // The pid file appears only once the node has registered; `wait` needs it to exist.
-    const hasPid = await waitUntil(async () => fs.existsSync(this.pidFile), 30_000);
-    const waited = hasPid
-      ? await this.ctl(['wait', this.pidFile, '--timeout', '60'], 90_000)
-      : undefined;
-    const ready = waited?.code === 0 && (await waitUntil(() => this.managementAnswers(), 30_000));
-    if (!ready) {
-      throw new InfraError(
-        `RabbitMQ did not start (${waited?.stderr.trim() || 'no pid file'}). Log tail of ${this.logFile}:\n${tail(this.logFile)}`,
+    await this.refuseOtherRunningBroker();
+    const nodes = this.nodes;
+    for (const node of nodes) {
+      const a = node.address;
+      const which = nodes.length > 1 ? ` of node ${a.index + 1}` : '';
+      await assertPortFree(a.amqpPort, `RabbitMQ AMQP${which}`, 'WARREN_RABBITMQ_PORT');
+      await assertPortFree(
+        a.managementPort,
+        `RabbitMQ management${which}`,
+        'WARREN_RABBITMQ_MANAGEMENT_PORT',
+      );
+      await assertPortFree(
+        a.prometheusPort,
+        `RabbitMQ prometheus${which}`,
+        'WARREN_RABBITMQ_PROMETHEUS_PORT',
+      );
+      await assertPortFree(
+        a.distPort,
+        `RabbitMQ distribution${which}`,
+        'WARREN_RABBITMQ_DIST_PORT',
       );
     }
+    ensureDir(this.config.stateDir);
+    ensureDir(this.home, 0o700);
+    await this.enterRootfs();
+    // epmd outlives the nodes; remember whether it was ours to stop later.
+    const epmdBefore = (await nodes[0]!.runProgram('epmd', ['-names'])).code === 0;
+    fs.writeFileSync(path.join(this.home, 'epmd-started-by-us'), epmdBefore ? 'no' : 'yes');
+    const record: RunningRecord = { version: this.version, rabbitmq: this.config.rabbitmq };
+    fs.writeFileSync(this.recordFile, `${JSON.stringify(record, null, 2)}\n`);
+    const describe = (node: RabbitMqNode) =>
+      `RabbitMQ ${this.version}: amqp 127.0.0.1:${node.address.amqpPort}, management ${node.managementUrl()}`;
+    if (nodes.length === 1) {
+      await nodes[0]!.start(log, describe(nodes[0]!));
+      return;
+    }
+    // A cluster is formed fresh on every `up`: old membership never half-matches.
+    for (const node of nodes) node.wipe();
+    const started = Date.now();
+    await nodes[0]!.start(log, describe(nodes[0]!));
+    await Promise.all(nodes.slice(1).map((node) => node.start(log, describe(node))));
+    for (const node of nodes.slice(1)) await this.join(node, nodes[0]!, log);
+    log(`${nodes.length}-node cluster formed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  async stop(log: (line: string) => void): Promise<void> {
-    const pid = readPid(this.pidFile);
-    if (pid !== undefined && isProcessOf(pid, 'beam')) {
-      log('stopping RabbitMQ ...');
-      const shutdown = await this.ctl(['shutdown'], 60_000);
-      if (shutdown.code !== 0) await terminate(pid);
-    }
-    fs.rmSync(this.pidFile, { force: true });
-    const marker = path.join(this.dir, 'epmd-started-by-us');
-    if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === 'yes') {
-      // Only when no other Erlang node still relies on it.
-      const names = await run('epmd', ['-names'], { timeoutMs: 5000 });
-      if (!/^name /m.test(names.stdout)) await run('epmd', ['-kill'], { timeoutMs: 5000 });
-      fs.rmSync(marker, { force: true });
+  private async join(node: RabbitMqNode, seed: RabbitMqNode, log: (line: string) => void) {
+    log(`joining ${node.name} to ${seed.name} ...`);
+    await node.ctlOrThrow(['stop_app']);
+    await node.ctlOrThrow(['join_cluster', seed.name], 120_000);
+    await node.ctlOrThrow(['start_app'], 120_000);
+  }
+
+  /** Another version or size of broker from this state folder would clash on ports and data. */
+  private async refuseOtherRunningBroker(): Promise<void> {
+    const record = this.readRecord();
+    if (!record || sameBroker(record, this.version, this.config.rabbitmq)) return;
+    const other = nodesOf(record.rabbitmq, record.version, this.home, rootfsOf(record.version));
+    for (const node of other) {
+      if (node.pid() !== undefined) {
+        throw new InfraError(
+          `RabbitMQ ${record.version} (${other.length} node${other.length > 1 ? 's' : ''}) is running from ${this.home}, not the ${this.version} (${this.nodes.length}) asked for: run 'npm run infra -- down' first`,
+        );
+      }
     }
   }
+
+  /** Stops every node of what this state folder started, then unmounts what it mounted. */
+  async stop(log: (line: string) => void): Promise<void> {
+    const record = this.readRecord();
+    const version = record?.version ?? this.version;
+    const root = rootfsOf(version);
+    const nodes = record ? nodesOf(record.rabbitmq, version, this.home, root) : this.nodes;
+    // Stop the others first: the first node is the seed a restarted cluster looks for.
+    for (const node of [...nodes].reverse()) await node.stop(log);
+    const marker = path.join(this.home, 'epmd-started-by-us');
+    if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === 'yes') {
+      // Only when no other Erlang node still relies on it.
+      const names = await nodes[0]!.runProgram('epmd', ['-names']);
+      if (!/^name /m.test(names.stdout)) await nodes[0]!.runProgram('epmd', ['-kill']);
+      fs.rmSync(marker, { force: true });
+    }
+    if (root) {
+      await unbindSamePath(root, this.home);
+      await releaseProcWhenUnused(root);
+    }
+    fs.rmSync(this.recordFile, { force: true });
+  }
+}
+
+function rootfsOf(version: RabbitMqVersion): string | undefined {
+  const spec = RABBITMQ_VERSIONS[version].rootfs;
+  return spec ? rootfsDir(spec) : undefined;
+}
+
+function nodesOf(
+  rabbitmq: InfraConfig['rabbitmq'],
+  version: RabbitMqVersion,
+  home: string,
+  root: string | undefined,
+): RabbitMqNode[] {
+  const runtime = { root, epmdPort: rabbitmq.epmdPort ?? 4369 };
+  // A cluster's nodes remember their peers: a single node never starts from a cluster's data.
+  const nodes = rabbitmq.nodes ?? 1;
+  const dataFolder = nodes > 1 ? `${version}-cluster-${nodes}` : version;
+  return rabbitMqNodeAddresses({ rabbitmq } as InfraConfig).map(
+    (address) => new RabbitMqNode(address, home, runtime, path.join(home, dataFolder)),
+  );
+}
+
+function sameBroker(
+  record: RunningRecord,
+  version: RabbitMqVersion,
+  rabbitmq: InfraConfig['rabbitmq'],
+): boolean {
+  return (
+    record.version === version &&
+    (record.rabbitmq.nodes ?? 1) === (rabbitmq.nodes ?? 1) &&
+    record.rabbitmq.amqpPort === rabbitmq.amqpPort &&
+    record.rabbitmq.nodeName === rabbitmq.nodeName
+  );
 }

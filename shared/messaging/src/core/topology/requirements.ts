@@ -10,8 +10,11 @@ export interface RequiredObject {
 }
 
 /**
- * Every exchange and queue the service touches: exchanges it publishes to, queues it consumes,
- * the retry and dead-letter objects of those queues. Pure, so it is tested without a broker.
+ * Every exchange and queue the service uses directly, and so has a permission on: exchanges it
+ * publishes to (write), queues it consumes (read), the retry and dead-letter exchanges of those
+ * queues (write). The TTL retry queues and the dead-letter queue behind those exchanges are the
+ * operator's to keep (drift repair): the service has no permission on them, and from RabbitMQ
+ * 4.2.6 on a passive declare without one is refused (403). Pure, so it is tested without a broker.
  */
 export function requiredObjects(topology: ServiceTopology): RequiredObject[] {
   const byKey = new Map<string, RequiredObject>();
@@ -32,13 +35,9 @@ export function requiredObjects(topology: ServiceTopology): RequiredObject[] {
     add('queue', consumer.queue, routes, 'consuming');
     if (consumer.retry.exchange) {
       add('exchange', consumer.retry.exchange, routes, `retries of ${consumer.queue}`);
-      for (const level of consumer.retry.levels) {
-        add('queue', level.queue, routes, `retry delay ${level.delayMs} ms of ${consumer.queue}`);
-      }
     }
     if (consumer.deadLetter) {
       add('exchange', consumer.deadLetter.exchange, routes, `dead letters of ${consumer.queue}`);
-      add('queue', consumer.deadLetter.queue, routes, `dead letters of ${consumer.queue}`);
     }
   }
   return [...byKey.values()];

@@ -1,0 +1,255 @@
+/**
+ * What Warren relies on, measured on the run's broker and stated per version: a broker change
+ * fails this test, not production. Each fact is a row of EXPECTED; a version without a row
+ * fails, so a new broker in the matrix is looked at before it is trusted. The engine's
+ * per-version arguments (src/engine/broker-version.ts) must agree with what is measured here.
+ */
+import { connect } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
+import {
+  brokerVersion,
+  createTestVhost,
+  eventually,
+  managementRequest,
+  type TestVhost,
+} from '@warren/testing';
+import { UNBOUNDED_DELIVERY_LIMIT, brokerProfile } from '../src/engine/broker-version';
+
+interface Facts {
+  /** Deliveries of a quorum-queue message returned by closing the channel, before it is gone (null: never). */
+  deliveriesBeforeLimit: number | null;
+  /** A message nacked with requeue 25 times is still in the queue (nack does not count). */
+  nackRequeueSurvives: boolean;
+  /** The x-death entries a client put on a message survive the broker dead-lettering it. */
+  clientXDeathKept: boolean;
+  /** A passive declare of a queue the user has no permission on succeeds. */
+  passiveWithoutPermission: boolean;
+}
+
+const EXPECTED: Record<string, Facts> = {
+  '3.10': {
+    deliveriesBeforeLimit: null,
+    nackRequeueSurvives: true,
+    clientXDeathKept: true,
+    passiveWithoutPermission: true,
+  },
+  '4.0': {
+    deliveriesBeforeLimit: 21,
+    nackRequeueSurvives: false,
+    clientXDeathKept: false,
+    passiveWithoutPermission: true,
+  },
+  '4.3': {
+    deliveriesBeforeLimit: 21,
+    nackRequeueSurvives: true,
+    clientXDeathKept: false,
+    passiveWithoutPermission: false,
+  },
+};
+
+const ROUNDS = 25;
+const quorum = (extra: Record<string, unknown> = {}) => ({
+  durable: true,
+  arguments: { 'x-queue-type': 'quorum', ...extra },
+});
+
+let vhost: TestVhost;
+let connection: ChannelModel;
+let channel: Channel;
+let version: string;
+let facts: Facts;
+
+/** One message in a fresh quorum queue, confirmed, so a get finds it at once. */
+async function queueWithMessage(name: string, args: Record<string, unknown> = {}) {
+  await channel.assertQueue(name, quorum(args));
+  const confirm = await connection.createConfirmChannel();
+  confirm.sendToQueue(name, Buffer.from('{}'), { persistent: true });
+  await confirm.waitForConfirms();
+  await confirm.close();
+}
+
+/** Gets the message and returns it by closing the channel, until it is gone (at most ROUNDS). */
+async function deliveriesByChannelClose(queue: string): Promise<number> {
+  for (let n = 0; n < ROUNDS; n++) {
+    const throwaway = await connection.createChannel();
+    const message = await throwaway.get(queue, { noAck: false });
+    await throwaway.close();
+    if (!message) return n;
+  }
+  return ROUNDS;
+}
+
+async function deliveriesByNack(queue: string): Promise<number> {
+  for (let n = 0; n < ROUNDS; n++) {
+    const message = await channel.get(queue, { noAck: false });
+    if (!message) return n;
+    channel.nack(message, false, true);
+  }
+  return ROUNDS;
+}
+
+beforeAll(async () => {
+  version = await brokerVersion();
+  const row = EXPECTED[version.split('.').slice(0, 2).join('.')];
+  if (!row) throw new Error(`no EXPECTED row for RabbitMQ ${version}: measure it and add one`);
+  facts = row;
+  vhost = await createTestVhost('version_probe');
+  connection = await connect(vhost.amqpUrl);
+  channel = await connection.createChannel();
+});
+
+afterAll(async () => {
+  await connection?.close().catch(() => undefined);
+  await vhost?.dispose();
+});
+
+describe('the broker, as Warren relies on it', () => {
+  it('quorum queues: the default delivery limit and what counts towards it', async () => {
+    await queueWithMessage('limit.close');
+    expect(await deliveriesByChannelClose('limit.close')).toBe(
+      facts.deliveriesBeforeLimit ?? ROUNDS,
+    );
+    await queueWithMessage('limit.nack');
+    expect((await deliveriesByNack('limit.nack')) === ROUNDS).toBe(facts.nackRequeueSurvives);
+    // The engine compiles for exactly this default.
+    const profile = brokerProfile(version);
+    expect(profile.quorumDeliveryLimitDefault).toBe(
+      facts.deliveriesBeforeLimit === null ? null : facts.deliveriesBeforeLimit - 1,
+    );
+  });
+
+  it('a message over the limit is dead-lettered with reason delivery_limit, or dropped without a dead-letter exchange', async () => {
+    await channel.assertExchange('limit.dlx', 'fanout', { durable: true });
+    await channel.assertQueue('limit.dlq', quorum());
+    await channel.bindQueue('limit.dlq', 'limit.dlx', '');
+    await queueWithMessage('limit.with-dlx', { 'x-dead-letter-exchange': 'limit.dlx' });
+    await deliveriesByChannelClose('limit.with-dlx');
+    if (facts.deliveriesBeforeLimit === null) {
+      expect((await channel.checkQueue('limit.with-dlx')).messageCount).toBe(1);
+      return;
+    }
+    const dead = await eventually('the dead letter', () => channel.get('limit.dlq'));
+    const deaths = dead.properties.headers?.['x-death'] as { reason: string }[];
+    expect(deaths[0]!.reason).toBe('delivery_limit');
+    // limit.close of the test above had no dead-letter exchange: the message is gone for good.
+    expect((await channel.checkQueue('limit.close')).messageCount).toBe(0);
+  });
+
+  it("Warren's unbounded x-delivery-limit keeps a message however often it is returned (dead-letter listings, consumer restarts)", async () => {
+    await queueWithMessage('limit.unbounded', { 'x-delivery-limit': UNBOUNDED_DELIVERY_LIMIT });
+    expect(await deliveriesByChannelClose('limit.unbounded')).toBe(ROUNDS);
+    expect(await deliveriesByNack('limit.unbounded')).toBe(ROUNDS);
+    expect((await channel.checkQueue('limit.unbounded')).messageCount).toBe(1);
+  });
+
+  it('x-death on a message a client republished: kept and extended (3.x) or replaced by the broker (4.x)', async () => {
+    await channel.assertExchange('death.dlx', 'fanout', { durable: true });
+    await channel.assertQueue('death.dlq', quorum());
+    await channel.bindQueue('death.dlq', 'death.dlx', '');
+    await channel.assertQueue('death.q', quorum({ 'x-dead-letter-exchange': 'death.dlx' }));
+    const confirm = await connection.createConfirmChannel();
+    confirm.sendToQueue('death.q', Buffer.from('{}'), {
+      persistent: true,
+      headers: {
+        'x-death': [
+          {
+            count: 1,
+            reason: 'expired',
+            queue: 'death.q.retry.1s',
+            exchange: '',
+            'routing-keys': ['x'],
+          },
+        ],
+      },
+    });
+    await confirm.waitForConfirms();
+    await confirm.close();
+    const message = await eventually('the message', () => channel.get('death.q'));
+    channel.reject(message, false);
+    const dead = await eventually('the dead letter', () => channel.get('death.dlq'));
+    const queues = (dead.properties.headers?.['x-death'] as { queue: string }[]).map(
+      (d) => d.queue,
+    );
+    expect(queues).toEqual(facts.clientXDeathKept ? ['death.q', 'death.q.retry.1s'] : ['death.q']);
+  });
+
+  it('passive declares: always allowed with a permission on the object; without one only before 4.2.6', async () => {
+    await channel.assertQueue('rights.own', quorum());
+    await channel.assertQueue('rights.other', quorum());
+    await channel.assertExchange('rights.exchange', 'direct', { durable: true });
+    const user = `probe-${vhost.vhost}`;
+    await managementRequest(vhost.managementUrl, 'PUT', `/api/users/${encodeURIComponent(user)}`, {
+      password: 'probe-secret',
+      tags: '',
+    });
+    try {
+      await managementRequest(
+        vhost.managementUrl,
+        'PUT',
+        `/api/permissions/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(user)}`,
+        { configure: '^$', write: '^rights\\.exchange$', read: '^rights\\.own$' },
+      );
+      const url = new URL(vhost.amqpUrl);
+      url.username = encodeURIComponent(user);
+      url.password = 'probe-secret';
+      const limited = await connect(url.toString());
+      limited.on('error', () => undefined);
+      const passive = async (check: (c: Channel) => Promise<unknown>) => {
+        const c = await limited.createChannel();
+        c.on('error', () => undefined);
+        return check(c).then(
+          () => 'ok',
+          (error: Error) => (/403/.test(error.message) ? 'refused' : error.message),
+        );
+      };
+      try {
+        expect(await passive((c) => c.checkQueue('rights.own'))).toBe('ok');
+        expect(await passive((c) => c.checkExchange('rights.exchange'))).toBe('ok');
+        expect(await passive((c) => c.checkQueue('rights.other'))).toBe(
+          facts.passiveWithoutPermission ? 'ok' : 'refused',
+        );
+        expect(brokerProfile(version).passiveDeclareNeedsPermission).toBe(
+          !facts.passiveWithoutPermission,
+        );
+      } finally {
+        await limited.close().catch(() => undefined);
+      }
+    } finally {
+      await managementRequest(
+        vhost.managementUrl,
+        'DELETE',
+        `/api/users/${encodeURIComponent(user)}`,
+      );
+    }
+  });
+
+  it('x-dead-letter-strategy at-least-once holds only with x-overflow reject-publish (otherwise silently at-most-once)', async () => {
+    const dlxMessages = async (queue: string) =>
+      (
+        await managementRequest<{ messages_dlx?: number }>(
+          vhost.managementUrl,
+          'GET',
+          `/api/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}`,
+        )
+      ).messages_dlx ?? 0;
+    // A dead-letter exchange with no queue bound: at-least-once keeps the message until it routes.
+    await channel.assertExchange('alo.dlx', 'fanout', { durable: true });
+    for (const overflow of ['reject-publish', undefined]) {
+      const queue = `alo.${overflow ?? 'default'}`;
+      await queueWithMessage(queue, {
+        'x-dead-letter-exchange': 'alo.dlx',
+        'x-dead-letter-strategy': 'at-least-once',
+        ...(overflow ? { 'x-overflow': overflow } : {}),
+      });
+      const message = await eventually('the message', () => channel.get(queue));
+      channel.reject(message, false);
+    }
+    // Management figures refresh every 5 s.
+    await eventually(
+      'the held dead letter',
+      async () => (await dlxMessages('alo.reject-publish')) === 1,
+      20_000,
+    );
+    expect(await dlxMessages('alo.default')).toBe(0);
+  });
+});
