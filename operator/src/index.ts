@@ -5,3 +5,11 @@
 export { run as runWarren } from './cli/main';
 export type { Output } from './cli/commands';
 export { serviceUserName, DEFAULT_VHOST } from './engine/naming';
+export {
+  routeAlertInputs,
+  routeRuleFile,
+  operatorRuleFile,
+  ruleFileYaml,
+} from './alerts/rule-files';
+export { ALERT_NAMES, routeRuleGroup, type RouteAlertInput, type RuleGroup } from './alerts/rules';
+export { OPERATOR_ALERT_NAMES } from './alerts/operator-rules';

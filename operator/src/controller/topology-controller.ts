@@ -17,7 +17,7 @@ import type { RouteObjects, UserObject } from '../engine/model';
 import { consumerQueueName, serviceUserName } from '../engine/naming';
 import { groupKey, plan, summarize, type Plan, type PlanItem } from '../engine/plan';
 import { routeStatuses, type RouteStatus } from '../engine/status';
-import { prometheusRuleFor } from '../alerts/rules';
+import { prometheusRuleFor, routeAlertInput } from '../alerts/rules';
 import type { KubeClient, KubeObject } from '../kube/client';
 import { KubeApiError } from '../kube/client';
 import { setConditions, type Condition } from '../kube/conditions';
@@ -537,19 +537,11 @@ export class TopologyController {
     for (const route of routes) {
       const owned = objects.get(resourceKey(route));
       if (!owned || !route.metadata.uid) continue;
-      const rule = prometheusRuleFor(
-        {
-          namespace: route.metadata.namespace ?? 'default',
-          route: route.metadata.name,
-          consumerService: route.spec.consumer.service,
-          vhost: owned.vhost,
-          queue: owned.queue,
-          deadLetterQueue: owned.deadLetterQueue,
-          retryQueues: owned.retryQueues,
-          thresholds: route.spec.alerts,
-        },
-        { ...ROUTE, name: route.metadata.name, uid: route.metadata.uid },
-      );
+      const rule = prometheusRuleFor(routeAlertInput(route, owned), {
+        ...ROUTE,
+        name: route.metadata.name,
+        uid: route.metadata.uid,
+      });
       const body = JSON.stringify(rule);
       const key = resourceKey(route);
       if (this.writtenRules.get(key) === body) continue;

@@ -15,6 +15,8 @@ export interface InfraConfig {
   };
   postgres: { port: number };
   prometheus: { port: number };
+  /** Alertmanager, and the webhook receiver it notifies (writes alerts.log). */
+  alertmanager: { port: number; webhookPort: number };
 }
 
 function port(name: string, fallback: number): number {
@@ -32,6 +34,7 @@ export const repoRoot = path.resolve(__dirname, '../../../..');
 
 export function loadInfraConfig(): InfraConfig {
   const stateDir = path.resolve(process.env.WARREN_STATE_DIR ?? path.join(repoRoot, '.warren'));
+  const prometheusPort = port('WARREN_PROMETHEUS_PORT', 9099);
   return {
     stateDir,
     rabbitmq: {
@@ -42,7 +45,12 @@ export function loadInfraConfig(): InfraConfig {
       nodeName: process.env.WARREN_RABBITMQ_NODENAME ?? 'warren@localhost',
     },
     postgres: { port: port('WARREN_POSTGRES_PORT', 5442) },
-    prometheus: { port: port('WARREN_PROMETHEUS_PORT', 9099) },
+    prometheus: { port: prometheusPort },
+    // Next to Prometheus by default, so a checkout that moved Prometheus moves these too.
+    alertmanager: {
+      port: port('WARREN_ALERTMANAGER_PORT', prometheusPort + 3),
+      webhookPort: port('WARREN_ALERT_WEBHOOK_PORT', prometheusPort + 4),
+    },
   };
 }
 
@@ -53,6 +61,7 @@ export interface ServerUrls {
   RABBITMQ_PROMETHEUS_URL: string;
   DATABASE_URL: string;
   PROMETHEUS_URL: string;
+  ALERTMANAGER_URL: string;
 }
 
 export function localServerUrls(config: InfraConfig): ServerUrls {
@@ -62,5 +71,6 @@ export function localServerUrls(config: InfraConfig): ServerUrls {
     RABBITMQ_PROMETHEUS_URL: `http://127.0.0.1:${config.rabbitmq.prometheusPort}`,
     DATABASE_URL: `postgresql://postgres@127.0.0.1:${config.postgres.port}/postgres`,
     PROMETHEUS_URL: `http://127.0.0.1:${config.prometheus.port}`,
+    ALERTMANAGER_URL: `http://127.0.0.1:${config.alertmanager.port}`,
   };
 }

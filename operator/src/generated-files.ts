@@ -1,0 +1,10 @@
+/** Files of the chart generated from the operator's TypeScript (`npm run generate -w @warren/operator`). */
+import { resolve } from 'node:path';
+import type { GeneratedFile } from '@warren/crds';
+import { OPERATOR_ALERTS_TEMPLATE, operatorAlertsTemplate } from './alerts/chart-template';
+
+const REPO_ROOT = resolve(__dirname, '../..');
+
+export function chartGeneratedFiles(): GeneratedFile[] {
+  return [{ path: resolve(REPO_ROOT, OPERATOR_ALERTS_TEMPLATE), content: operatorAlertsTemplate() }];
+}
