@@ -78,6 +78,7 @@ export function routeRuleGroup(input: RouteAlertInput, options: RuleOptions = {}
     warren_route: input.route,
     warren_namespace: input.namespace,
     service: input.consumerService,
+    vhost: input.vhost,
     queue: input.queue,
   };
   const where = `queue ${input.queue} (vhost ${input.vhost}) of EventRoute ${input.namespace}/${input.route}`;

@@ -19,7 +19,7 @@ export interface WebhookAlert {
   annotations: Record<string, string>;
 }
 
-const SHOWN_LABELS = ['warren_route', 'queue', 'service', 'kind', 'severity'] as const;
+const SHOWN_LABELS = ['warren_route', 'vhost', 'queue', 'service', 'kind', 'severity'] as const;
 
 /** One log line per alert: time, status, alert name, the labels on-call needs, the summary. */
 export function alertLogLine(alert: WebhookAlert, at: Date): string {
