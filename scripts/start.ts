@@ -85,7 +85,8 @@ async function main() {
       `\nAlerts (rules per route, from examples/):\n` +
         `  Prometheus    ${monitoring.prometheusUrl}/alerts\n` +
         `  Alertmanager  ${monitoring.alertmanagerUrl}/#/alerts\n` +
-        `  Notified      tail -f ${monitoring.alertsLog}\n`,
+        `  Notified      tail -f ${monitoring.alertsLog}\n` +
+        `Grafana dashboards to import: ${monitoring.dashboardsDir}/*.json\n`,
     );
   }
   setInterval(() => {}, 1 << 30);

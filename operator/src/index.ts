@@ -13,3 +13,6 @@ export {
 } from './alerts/rule-files';
 export { ALERT_NAMES, routeRuleGroup, type RouteAlertInput, type RuleGroup } from './alerts/rules';
 export { OPERATOR_ALERT_NAMES } from './alerts/operator-rules';
+export { dashboardFiles } from './dashboards/files';
+export { buildDashboards, type GrafanaDashboard } from './dashboards/build';
+export { DASHBOARDS, type DashboardSpec } from './dashboards/model';

@@ -2,9 +2,11 @@
  * The platform's alerting, live: the per-route rules the operator would put into PrometheusRules
  * (the same generator), loaded into the project's Prometheus, which scrapes the services (and an
  * operator, when one runs) and notifies the project's Alertmanager; its webhook receiver writes
- * every notification to a log.
+ * every notification to a log. The Grafana dashboards are written to `<state>/dashboards/`.
  */
-import { operatorRuleFile, routeRuleFile } from '@warren/operator';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { dashboardFiles, operatorRuleFile, routeRuleFile } from '@warren/operator';
 import {
   AlertmanagerServer,
   AlertReceiverServer,
@@ -32,6 +34,8 @@ export interface Monitoring {
   alertmanagerUrl: string;
   /** Every notification Alertmanager sent, one line per alert. */
   alertsLog: string;
+  /** The Grafana dashboards (`<uid>.json`), for import. */
+  dashboardsDir: string;
   /** Removes this platform's rules and targets from Prometheus. */
   stop(): Promise<void>;
 }
@@ -70,7 +74,12 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
       operatorRuleFile(`job="warren-operator", platform="${options.name}"`),
     );
   }
+  const dashboardsDir = path.join(config.stateDir, 'dashboards');
+  mkdirSync(dashboardsDir, { recursive: true });
+  for (const file of dashboardFiles())
+    writeFileSync(path.join(dashboardsDir, file.name), file.content);
   return {
+    dashboardsDir,
     prometheusUrl: prometheus.url,
     alertmanagerUrl: alertmanager.url,
     alertsLog: receiver.alertsLog,

@@ -19,7 +19,8 @@ export interface ScrapeTarget {
 
 /**
  * A private Prometheus scraping the private broker every 5 s (the broker's own refresh rate),
- * aggregated and per queue, plus the targets written into `<state>/prometheus/targets` (the
+ * aggregated and per queue (depth, consumers, head timestamp; publishes into and deliveries and
+ * acks out of each queue, for the dashboards), plus the targets written into `<state>/prometheus/targets` (the
  * services, the operator); loading every rule file dropped into `<state>/prometheus/rules`, and
  * sending its alerts to the private Alertmanager.
  */
@@ -83,7 +84,7 @@ scrape_configs:
   - job_name: rabbitmq-queues
     metrics_path: /metrics/detailed
     params:
-      family: [queue_coarse_metrics, queue_metrics]
+      family: [queue_coarse_metrics, queue_metrics, queue_exchange_metrics, channel_queue_metrics]
     static_configs: [{ targets: ['${broker}'] }]
 ${fileJobs}`;
     fs.writeFileSync(path.join(this.dir, 'prometheus.yml'), config);
