@@ -16,3 +16,4 @@ export { OPERATOR_ALERT_NAMES } from './alerts/operator-rules';
 export { dashboardFiles } from './dashboards/files';
 export { buildDashboards, type GrafanaDashboard } from './dashboards/build';
 export { DASHBOARDS, type DashboardSpec } from './dashboards/model';
+export { createOperatorMetrics } from './observability/metrics';

@@ -60,7 +60,7 @@ export function operatorRuleGroup(context: OperatorRuleContext): RuleGroup {
       annotations: {
         summary: 'A DatabaseMigration Job failed in the last 30 minutes',
         description:
-          'kubectl get databasemigrations -A shows which; its Ready condition and JobFailed Event carry the end of Prisma\'s output. Pods of that service wait for the migration.',
+          "kubectl get databasemigrations -A shows which; its Ready condition and JobFailed Event carry the end of Prisma's output. Pods of that service wait for the migration.",
       },
     },
   ];

@@ -62,7 +62,7 @@ const QUEUE = '$queue';
 const queueSel = `vhost="$vhost", queue="${QUEUE}"`;
 const dlqSel = `vhost="$vhost", queue="${deadLetterQueueName(QUEUE)}"`;
 /** Every retry queue of the route: `<queue>.retry.<delay>`. */
-const retrySel = `vhost="$vhost", queue=~"${retryQueueName('${queue:regex}', '.+').replace(/\.(?!\+)/g, '\\\\.')}"`;
+const retrySel = `vhost="$vhost", queue=~"${retryQueueName(QUEUE, '.+').replace(/\.(?!\+)/g, '\\\\.')}"`;
 
 /** One route: its consumer queue, retry queues and dead-letter queue, and its consumer's handling. */
 export const routeDashboard: DashboardSpec = {

@@ -84,7 +84,7 @@ scrape_configs:
   - job_name: rabbitmq-queues
     metrics_path: /metrics/detailed
     params:
-      family: [queue_coarse_metrics, queue_metrics, queue_exchange_metrics, channel_queue_metrics]
+      family: [queue_coarse_metrics, queue_metrics, channel_queue_metrics, channel_queue_exchange_metrics]
     static_configs: [{ targets: ['${broker}'] }]
 ${fileJobs}`;
     fs.writeFileSync(path.join(this.dir, 'prometheus.yml'), config);

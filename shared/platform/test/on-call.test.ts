@@ -1,5 +1,13 @@
 /**
- * An alert's whole life in the local platform, through the real Prometheus and Alertmanager:
+ * What on-call sees, in the local platform with the real broker, services and Prometheus.
+ *
+ * Dashboards: after a little load (users, orders, one poison message), every query of every
+ * generated dashboard returns series from the real Prometheus (variables set to this platform's
+ * vhost, route and service). The operator dashboard's queries run against the operator's own
+ * metrics registry (createOperatorMetrics, every metric touched once) served on a port and
+ * scraped as job warren-operator: no operator runs here.
+ *
+ * Alerts: an alert's whole life in the local platform, through the real Prometheus and Alertmanager:
  * the route rules `npm start` loads (the operator's generator) with `for:` shortened to 10s for
  * the test only. notification-service stops, a user registers, its welcome event waits in a
  * queue nobody consumes: WarrenQueueWithoutConsumers goes inactive -> pending -> firing, reaches
@@ -8,7 +16,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { ALERT_NAMES } from '@warren/operator';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as amqp from 'amqplib';
+import { ALERT_NAMES, buildDashboards, createOperatorMetrics } from '@warren/operator';
 import { eventually, loadInfraConfig, localServerUrls } from '@warren/testing';
 import {
   EXAMPLES,
@@ -90,7 +101,82 @@ const logLines = (status: 'FIRING' | 'RESOLVED') =>
         line.includes(`vhost=${platform.broker.vhost}`),
     );
 
-live('an alert in the local platform, through Prometheus and Alertmanager', () => {
+let operatorServer: Server | undefined;
+
+/** The operator's metrics registry, every metric touched once, scraped as job warren-operator. */
+async function serveOperatorMetrics(): Promise<void> {
+  const metrics = createOperatorMetrics();
+  metrics.reconciles.inc({ kind: 'EventRoute', result: 'success' });
+  metrics.reconcileDuration.observe({ kind: 'EventRoute' }, 0.02);
+  metrics.driftRepairs.inc({ object: 'queue' });
+  metrics.brokerRequests.inc({ method: 'GET' });
+  metrics.brokerChanges.inc();
+  metrics.kubeRequests.inc({ method: 'GET' });
+  metrics.migrationRuns.inc({ result: 'succeeded' });
+  metrics.migrationDuration.observe({ result: 'succeeded' }, 4);
+  metrics.workQueueDepth.set(0);
+  metrics.leader.set(1);
+  operatorServer = createServer((_request, response) => {
+    void metrics.registry.metrics().then((text) => {
+      response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+    });
+  });
+  await new Promise<void>((resolve) => operatorServer!.listen(0, '127.0.0.1', resolve));
+  const { port } = operatorServer.address() as AddressInfo;
+  await monitoring.stop();
+  monitoring = await startMonitoring({
+    name: platform.broker.vhost,
+    resources: EXAMPLES,
+    vhost: platform.broker.vhost,
+    services: Object.values(platform.services),
+    operatorMetrics: `127.0.0.1:${port}`,
+    pendingFor: '10s',
+  });
+}
+
+/** A user.created whose payload breaks the contract, straight into the consumer queue. */
+async function publishPoisonMessage(): Promise<void> {
+  const url = new URL(platform.broker.amqpUrl);
+  url.pathname = `/${encodeURIComponent(platform.broker.vhost)}`;
+  const connection = await amqp.connect(url.toString());
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.sendToQueue(QUEUE, Buffer.from(JSON.stringify({ not: 'an envelope' })), {
+      persistent: true,
+      type: 'user.created',
+      messageId: randomUUID(),
+      contentType: 'application/json',
+    });
+    await channel.waitForConfirms();
+  } finally {
+    await connection.close();
+  }
+}
+
+interface BuiltPanel {
+  title?: string;
+  targets?: unknown[];
+  panels?: BuiltPanel[];
+}
+
+const panelsOf = (dashboard: { panels?: unknown[] }): BuiltPanel[] =>
+  ((dashboard.panels ?? []) as BuiltPanel[]).flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+
+/** Grafana's variable interpolation, for the variables the dashboards use. */
+function substitute(expr: string, values: Record<string, string>): string {
+  return expr
+    .replace(/\$__rate_interval/g, '1m')
+    .replace(/\$(\w+)/g, (all, name: string) => values[name] ?? all);
+}
+
+async function seriesOf(expr: string): Promise<number> {
+  const body = await getJson<{ data: { result: unknown[] } }>(
+    `${monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`,
+  );
+  return body.data.result.length;
+}
+
+live('on-call in the local platform: dashboards and alerts', () => {
   beforeAll(async () => {
     platform = await startIsolatedPlatform('alerts');
     monitoring = await startMonitoring({
@@ -103,9 +189,60 @@ live('an alert in the local platform, through Prometheus and Alertmanager', () =
   }, 300_000);
 
   afterAll(async () => {
+    operatorServer?.close();
     await monitoring?.stop();
     await platform?.dispose();
   }, 120_000);
+
+  it('every query of every generated dashboard returns series under a little load', async () => {
+    await serveOperatorMetrics();
+    const users: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const answer = await http('POST', `${platform.services['user-service'].url}/users`, {
+        email: `${randomUUID()}@example.com`,
+        name: 'Ada Lovelace',
+      });
+      users.push(answer.body.id as string);
+    }
+    for (const userId of users.slice(0, 2)) {
+      await http('POST', `${platform.services['order-service'].url}/orders`, {
+        userId,
+        items: [{ sku: 'BOOK-42', quantity: 1, unitPrice: 12.5 }],
+      });
+    }
+    await publishPoisonMessage();
+
+    const variables: Record<string, string> = {
+      vhost: platform.broker.vhost,
+      queue: QUEUE,
+      job: 'warren-operator',
+    };
+    const services = ['user-service', 'order-service', 'notification-service'];
+    const empty: string[] = [];
+    for (const dashboard of buildDashboards()) {
+      for (const panel of panelsOf(dashboard)) {
+        for (const target of panel.targets ?? []) {
+          const expr = (target as { expr: string }).expr;
+          // A service panel counts when it has series for one of the services (not every
+          // service publishes, consumes or fails).
+          const candidates = expr.includes('$service')
+            ? services.map((service) => substitute(expr, { ...variables, service }))
+            : [substitute(expr, variables)];
+          const found = await eventually(
+            `series for ${dashboard.uid} / ${panel.title}`,
+            async () => {
+              for (const candidate of candidates) if ((await seriesOf(candidate)) > 0) return true;
+              return undefined;
+            },
+            60_000,
+            2_000,
+          ).catch(() => false);
+          if (!found) empty.push(`${dashboard.uid} / ${panel.title}: ${candidates[0]}`);
+        }
+      }
+    }
+    expect(empty).toEqual([]);
+  }, 400_000);
 
   it('goes inactive -> pending -> firing -> resolved, and the receiver logs both ends', async () => {
     await eventually(
@@ -120,7 +257,12 @@ live('an alert in the local platform, through Prometheus and Alertmanager', () =
         data: { activeTargets: { labels: Record<string, string>; health: string }[] };
       }>(`${monitoring.prometheusUrl}/api/v1/targets?state=active`);
       return targets.data.activeTargets
-        .filter((t) => t.labels.platform === platform.broker.vhost && t.health === 'up')
+        .filter(
+          (t) =>
+            t.labels.platform === platform.broker.vhost &&
+            t.labels.job === 'warren-services' &&
+            t.health === 'up',
+        )
         .map((t) => t.labels.service)
         .sort();
     };
