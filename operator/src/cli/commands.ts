@@ -14,11 +14,14 @@ import type { BrokerSettings } from './connection';
 import { UsageError } from './connection';
 import { formatApply, formatDeadLetters, formatErrors, formatPlan, formatStatus } from './format';
 import type { LoadedResources } from './load';
+import { watchStatus } from './watch';
 import { loadResources, retryPoliciesOf, routesOf } from './load';
 
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** stdout is a terminal (status --watch redraws in place and colours). */
+  isTTY?: boolean;
 }
 
 export interface CommandOptions {
@@ -37,6 +40,10 @@ export interface CommandOptions {
   broker: () => BrokerSettings;
   /** The vhost of routes without spec.vhost, without needing a broker. */
   defaultVhost: () => string;
+  /** status: redraw every intervalSeconds until signal aborts (watch.ts). */
+  watch?: boolean;
+  intervalSeconds?: number;
+  signal?: AbortSignal;
 }
 
 export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
@@ -133,6 +140,7 @@ export async function applyCommand(options: CommandOptions, io: Output): Promise
 }
 
 export async function statusCommand(options: CommandOptions, io: Output): Promise<number> {
+  if (options.watch) return watchStatus(options, io);
   const prepared = await prepare(options, io);
   if (!prepared) return EXIT.error;
   const statuses = routeStatuses(prepared.desired.routes, prepared.plan, prepared.actual);

@@ -32,6 +32,9 @@ Options:
   -f, --filename PATH       a YAML/JSON file or a folder of them (read recursively)
   -o, --output text|json    output format (default text)
       --detailed-exitcode   plan: exit 0 when nothing would change, 2 when something would
+  -w, --watch               status: redraw per route (worst first) until Ctrl-C; colours on a
+                            terminal unless NO_COLOR; plain frames in a pipe
+      --interval SECONDS    status --watch: seconds between refreshes (default 2)
       --service NAME        topology: the service
       --route NAME          dead-letters, redrive: the EventRoute (name or namespace/name)
       --limit N             dead-letters: how many to show (default 20); redrive: at most N
@@ -65,6 +68,7 @@ export async function run(
   argv: string[],
   io: Output,
   env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
 ): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
@@ -74,6 +78,8 @@ export async function run(
         filename: { type: 'string', short: 'f' },
         output: { type: 'string', short: 'o', default: 'text' },
         'detailed-exitcode': { type: 'boolean', default: false },
+        watch: { type: 'boolean', short: 'w', default: false },
+        interval: { type: 'string' },
         service: { type: 'string' },
         route: { type: 'string' },
         limit: { type: 'string' },
@@ -104,6 +110,10 @@ export async function run(
       limit: values.limit === undefined ? undefined : positiveInteger('--limit', values.limit),
       reason: values.reason,
       vhost: values.vhost,
+      watch: values.watch,
+      intervalSeconds:
+        values.interval === undefined ? undefined : positiveInteger('--interval', values.interval),
+      signal,
       env,
       defaultVhost: () =>
         defaultVhost({ rabbitmqUrl: values['rabbitmq-url'], vhost: values.vhost }, env),
@@ -129,6 +139,7 @@ if (require.main === module) {
   run(process.argv.slice(2), {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
+    isTTY: process.stdout.isTTY === true,
   }).then((code) => {
     process.exitCode = code;
   });
