@@ -57,6 +57,15 @@ function panel(
 
 const q = (expr: string, legend: string): QuerySpec => ({ expr, legend });
 
+/** p50 and p99 of a histogram, per `by` labels (besides `le`). */
+const quantiles = (histogram: string, selector: string, by: string[] = []): QuerySpec[] =>
+  [0.5, 0.99].map((quantile) =>
+    q(
+      `histogram_quantile(${quantile}, sum by (${['le', ...by].join(', ')}) (rate(${histogram}_bucket{${selector}}[${RATE}])))`,
+      [`p${quantile * 100}`, ...by.map((label) => `{{${label}}}`)].join(' '),
+    ),
+  );
+
 // The route's broker objects, named as the engine names them (naming.ts), from the variables.
 const QUEUE = '$queue';
 const queueSel = `vhost="$vhost", queue="${QUEUE}"`;
@@ -197,27 +206,14 @@ export const routeDashboard: DashboardSpec = {
           'Consumer batch size',
           'Messages handled per database transaction (p50, p99).',
           'short',
-          [
-            q(
-              `histogram_quantile(0.5, sum by (le) (rate(warren_messaging_consumer_batch_messages_bucket{queue="${QUEUE}"}[${RATE}])))`,
-              'p50',
-            ),
-            q(
-              `histogram_quantile(0.99, sum by (le) (rate(warren_messaging_consumer_batch_messages_bucket{queue="${QUEUE}"}[${RATE}])))`,
-              'p99',
-            ),
-          ],
+          quantiles('warren_messaging_consumer_batch_messages', `queue="${QUEUE}"`),
         ),
-        panel('Handler duration', 'Time spent handling one message, by outcome (p50, p99).', 's', [
-          q(
-            `histogram_quantile(0.5, sum by (le, outcome) (rate(warren_messaging_handler_duration_seconds_bucket{queue="${QUEUE}"}[${RATE}])))`,
-            'p50 {{outcome}}',
-          ),
-          q(
-            `histogram_quantile(0.99, sum by (le, outcome) (rate(warren_messaging_handler_duration_seconds_bucket{queue="${QUEUE}"}[${RATE}])))`,
-            'p99 {{outcome}}',
-          ),
-        ]),
+        panel(
+          'Handler duration',
+          'Time spent handling one message, by outcome (p50, p99).',
+          's',
+          quantiles('warren_messaging_handler_duration_seconds', `queue="${QUEUE}"`, ['outcome']),
+        ),
       ],
     },
   ],
@@ -241,16 +237,12 @@ export const serviceDashboard: DashboardSpec = {
         panel('HTTP requests by status', 'Requests per second, by status code.', 'reqps', [
           q(`sum by (status) (rate(http_requests_total{${svc}}[${RATE}]))`, '{{status}}'),
         ]),
-        panel('HTTP latency', 'Request duration, p50 and p99.', 's', [
-          q(
-            `histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{${svc}}[${RATE}])))`,
-            'p50',
-          ),
-          q(
-            `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{${svc}}[${RATE}])))`,
-            'p99',
-          ),
-        ]),
+        panel(
+          'HTTP latency',
+          'Request duration, p50 and p99.',
+          's',
+          quantiles('http_request_duration_seconds', svc),
+        ),
         panel('HTTP server errors', 'Share of requests answered 5xx.', 'percentunit', [
           q(
             `(sum(rate(http_requests_total{${svc}, status=~"5.."}[${RATE}])) or vector(0)) / sum(rate(http_requests_total{${svc}}[${RATE}]))`,
