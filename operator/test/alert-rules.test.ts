@@ -92,6 +92,7 @@ describe('route alert rules', () => {
                     warren_route: 'order-created',
                     warren_namespace: 'shop',
                     service: 'user-service',
+                    vhost: '/',
                     queue: 'user-service.order-created',
                   },
                   exp_annotations: {

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { ensureKubeBinaries } from '@warren/testing';
+import { ensureKubeBinaries, repoRoot } from '@warren/testing';
+import { OPERATOR_ALERTS_TEMPLATE, operatorAlertsTemplate } from '../src/alerts/chart-template';
 import { createOperatorMetrics } from '../src/observability/metrics';
 import { renderChart } from './support/chart';
 
@@ -45,6 +46,11 @@ const alertsOf = (alert: string, labels: Record<string, string>) => {
   );
   return [{ exp_labels: { ...rule.labels, ...labels }, exp_annotations: annotations }];
 };
+
+it('is generated from operator-rules.ts (run `npm run generate -w @warren/operator`)', () => {
+  const committed = fs.readFileSync(path.join(repoRoot, OPERATOR_ALERTS_TEMPLATE), 'utf8');
+  expect(committed).toBe(operatorAlertsTemplate());
+});
 
 it('renders three rules that pass promtool check rules, on metrics the operator exports', () => {
   expect(rules.map((r) => r.alert)).toEqual([

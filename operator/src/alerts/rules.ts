@@ -4,6 +4,8 @@
  * `queue_coarse_metrics` (depth, consumers) and `queue_metrics` (head message timestamp):
  * the scrape config must request those families (see README, Operations).
  */
+import type { EventRoute } from '@warren/crds';
+import type { RouteObjects } from '../engine/model';
 
 export interface RouteAlertInput {
   namespace: string;
@@ -45,12 +47,38 @@ export const ALERT_NAMES = {
   retryBacklog: 'WarrenRetryBacklogHigh',
 } as const;
 
-export function routeRuleGroup(input: RouteAlertInput): RuleGroup {
+/** The alert input of an EventRoute, from its spec and the broker objects compiled for it. */
+export function routeAlertInput(
+  route: Pick<EventRoute, 'metadata' | 'spec'>,
+  owned: Pick<RouteObjects, 'vhost' | 'queue' | 'deadLetterQueue' | 'retryQueues'>,
+): RouteAlertInput {
+  return {
+    namespace: route.metadata.namespace ?? 'default',
+    route: route.metadata.name,
+    consumerService: route.spec.consumer.service,
+    vhost: owned.vhost,
+    queue: owned.queue,
+    deadLetterQueue: owned.deadLetterQueue,
+    retryQueues: owned.retryQueues,
+    thresholds: route.spec.alerts,
+  };
+}
+
+export interface RuleOptions {
+  /**
+   * Replaces every non-zero `for:` (tests only: an alert goes pending, then firing, within
+   * seconds). The shipped durations are the ones written below.
+   */
+  pendingFor?: string;
+}
+
+export function routeRuleGroup(input: RouteAlertInput, options: RuleOptions = {}): RuleGroup {
   const selector = (queue: string) => `{vhost=${literal(input.vhost)},queue=${literal(queue)}}`;
   const labels = {
     warren_route: input.route,
     warren_namespace: input.namespace,
     service: input.consumerService,
+    vhost: input.vhost,
     queue: input.queue,
   };
   const where = `queue ${input.queue} (vhost ${input.vhost}) of EventRoute ${input.namespace}/${input.route}`;
@@ -118,7 +146,13 @@ export function routeRuleGroup(input: RouteAlertInput): RuleGroup {
       },
     });
   }
-  return { name: `warren.${input.namespace}.${input.route}`, rules };
+  const pendingFor = options.pendingFor;
+  return {
+    name: `warren.${input.namespace}.${input.route}`,
+    rules: pendingFor
+      ? rules.map((rule) => (rule.for === '0m' ? rule : { ...rule, for: pendingFor }))
+      : rules,
+  };
 }
 
 /** A monitoring.coreos.com/v1 PrometheusRule owned by the route (garbage-collected with it). */

@@ -18,6 +18,7 @@ import type { LoadedResources } from './load';
 import { retryPoliciesOf, routesOf } from './load';
 import type { Output, OutputFormat, Paint } from './output';
 import { render } from './output';
+import { watchStatus } from './watch';
 
 export type { Output } from './output';
 export { EXIT } from './exit';
@@ -48,6 +49,10 @@ export interface CommandOptions {
   broker: () => Promise<BrokerSettings>;
   /** The vhost of routes without spec.vhost, without needing a broker. */
   defaultVhost: () => string;
+  /** status: redraw every intervalSeconds until signal aborts (watch.ts). */
+  watch?: boolean;
+  intervalSeconds?: number;
+  signal?: AbortSignal;
 }
 
 async function loadValid(
@@ -154,6 +159,7 @@ export async function applyCommand(options: CommandOptions, io: Output): Promise
 }
 
 export async function statusCommand(options: CommandOptions, io: Output): Promise<number> {
+  if (options.watch) return watchStatus(options, io);
   const prepared = await prepare(options, io);
   if (!prepared) return EXIT.error;
   const statuses = routeStatuses(prepared.desired.routes, prepared.plan, prepared.actual);

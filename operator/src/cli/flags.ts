@@ -33,6 +33,16 @@ export const FLAGS = {
     type: 'boolean',
     help: 'plan: exit 0 when nothing would change, 2 when something would',
   },
+  watch: {
+    type: 'boolean',
+    short: 'w',
+    help: 'status: redraw per route (worst first) until Ctrl-C; colours on a terminal unless NO_COLOR; plain frames in a pipe',
+  },
+  interval: {
+    type: 'string',
+    value: 'SECONDS',
+    help: 'status --watch: seconds between refreshes (default 2)',
+  },
   service: { type: 'string', value: 'NAME', help: 'topology: the service' },
   route: {
     type: 'string',

@@ -100,6 +100,7 @@ export async function run(
   io: Output,
   env: NodeJS.ProcessEnv = process.env,
   invokedAs: InvokedAs = 'warren',
+  signal?: AbortSignal,
 ): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
@@ -165,6 +166,10 @@ export async function run(
       vhost: values.vhost,
       credentialsFile: values['credentials-file'] ?? DEFAULT_CREDENTIALS_FILE,
       showSecrets: values['show-secrets'] ?? false,
+      watch: values.watch ?? false,
+      intervalSeconds:
+        values.interval === undefined ? undefined : positiveInteger('--interval', values.interval),
+      signal,
       env,
       defaultVhost: () => defaultVhost(brokerFlags, env),
       broker: async () =>

@@ -13,7 +13,7 @@ import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
 import type { RouteObjects, UserObject } from '../engine/model';
-import { prometheusRuleFor } from '../alerts/rules';
+import { prometheusRuleFor, routeAlertInput } from '../alerts/rules';
 import type { KubeClient, KubeObject } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
@@ -329,19 +329,11 @@ export class TopologyController {
     for (const route of routes) {
       const owned = objects.get(resourceKey(route));
       if (!owned || !route.metadata.uid) continue;
-      const rule = prometheusRuleFor(
-        {
-          namespace: route.metadata.namespace ?? 'default',
-          route: route.metadata.name,
-          consumerService: route.spec.consumer.service,
-          vhost: owned.vhost,
-          queue: owned.queue,
-          deadLetterQueue: owned.deadLetterQueue,
-          retryQueues: owned.retryQueues,
-          thresholds: route.spec.alerts,
-        },
-        { ...ROUTE, name: route.metadata.name, uid: route.metadata.uid },
-      );
+      const rule = prometheusRuleFor(routeAlertInput(route, owned), {
+        ...ROUTE,
+        name: route.metadata.name,
+        uid: route.metadata.uid,
+      });
       const body = JSON.stringify(rule);
       const key = resourceKey(route);
       if (this.writtenRules.get(key) === body) continue;

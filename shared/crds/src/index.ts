@@ -14,3 +14,4 @@ export { parseDuration, formatDuration } from './duration';
 export function resourceKey(resource: { metadata: { name: string; namespace?: string } }): string {
   return `${resource.metadata.namespace ?? 'default'}/${resource.metadata.name}`;
 }
+export { syncGeneratedFiles, runGenerator, type GeneratedFile } from './sync-generated';

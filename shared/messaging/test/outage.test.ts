@@ -34,6 +34,7 @@ function privateBrokerConfig(): InfraConfig {
     },
     postgres: { port: 0 },
     prometheus: { port: 0 },
+    alertmanager: { port: 0, webhookPort: 0 },
   };
 }
 

@@ -3,3 +3,4 @@ export * from './databases';
 export * from './broker';
 export * from './platform';
 export * from './isolated';
+export * from './monitoring';

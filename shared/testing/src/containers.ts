@@ -39,6 +39,7 @@ export async function startContainers(log: (line: string) => void): Promise<Test
       RABBITMQ_PROMETHEUS_URL: `http://${host}:${metricsPort}`,
       DATABASE_URL: `postgresql://postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/postgres`,
       PROMETHEUS_URL: prometheus?.url ?? '',
+      ALERTMANAGER_URL: '',
     },
     stop: async () => {
       await prometheus?.stop();

@@ -21,6 +21,7 @@ function urlsFromEnvironment(): ServerUrls | undefined {
     RABBITMQ_PROMETHEUS_URL: process.env.RABBITMQ_PROMETHEUS_URL ?? '',
     DATABASE_URL: process.env.DATABASE_URL!,
     PROMETHEUS_URL: process.env.PROMETHEUS_URL ?? '',
+    ALERTMANAGER_URL: process.env.ALERTMANAGER_URL ?? '',
   };
 }
 

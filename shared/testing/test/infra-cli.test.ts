@@ -116,6 +116,8 @@ describe('npm run infra', () => {
       WARREN_RABBITMQ_NODENAME: `warren-cli-test-${process.pid}@localhost`,
       WARREN_POSTGRES_PORT: String(await freePort()),
       WARREN_PROMETHEUS_PORT: String(await freePort()),
+      WARREN_ALERTMANAGER_PORT: String(await freePort()),
+      WARREN_ALERT_WEBHOOK_PORT: String(await freePort()),
     };
     try {
       const first = await infra(['up'], env);
@@ -134,6 +136,8 @@ describe('npm run infra', () => {
       expect(status.stdout).toMatch(/rabbitmq\s+running/);
       expect(status.stdout).toMatch(/postgres\s+running/);
       expect(status.stdout).toMatch(/prometheus\s+running/);
+      expect(status.stdout).toMatch(/alertmanager\s+running/);
+      expect(status.stdout).toMatch(/alert-receiver\s+running/);
     } finally {
       const down = await infra(['down'], env);
       expect(down.code).toBe(0);

@@ -71,7 +71,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
       const rows = await infraStatus(config);
       for (const row of rows)
         process.stdout.write(
-          `${row.name.padEnd(11)} ${row.running ? 'running' : 'stopped'}  ${row.where}\n`,
+          `${row.name.padEnd(15)} ${row.running ? 'running' : 'stopped'}  ${row.where}\n`,
         );
       return rows.every((row) => row.running) ? 0 : 3;
     }

@@ -26,6 +26,8 @@ export interface InfraConfig {
   };
   postgres: { port: number };
   prometheus: { port: number };
+  /** Alertmanager, and the webhook receiver it notifies (writes alerts.log). */
+  alertmanager: { port: number; webhookPort: number };
 }
 
 function port(name: string, fallback: number): number {
@@ -75,6 +77,7 @@ export function loadInfraConfig(): InfraConfig {
   const stateDir = path.resolve(process.env.WARREN_STATE_DIR ?? path.join(repoRoot, '.warren'));
   const asked = Boolean(process.env.WARREN_RABBITMQ_VERSION || process.env.WARREN_RABBITMQ_NODES);
   const last = asked ? {} : lastStarted(stateDir);
+  const prometheusPort = port('WARREN_PROMETHEUS_PORT', 9099);
   return {
     stateDir,
     rabbitmq: {
@@ -92,7 +95,12 @@ export function loadInfraConfig(): InfraConfig {
       epmdPort: port('WARREN_RABBITMQ_EPMD_PORT', 4369),
     },
     postgres: { port: port('WARREN_POSTGRES_PORT', 5442) },
-    prometheus: { port: port('WARREN_PROMETHEUS_PORT', 9099) },
+    prometheus: { port: prometheusPort },
+    // Next to Prometheus by default, so a checkout that moved Prometheus moves these too.
+    alertmanager: {
+      port: port('WARREN_ALERTMANAGER_PORT', prometheusPort + 3),
+      webhookPort: port('WARREN_ALERT_WEBHOOK_PORT', prometheusPort + 4),
+    },
   };
 }
 
@@ -133,6 +141,7 @@ export interface ServerUrls {
   RABBITMQ_PROMETHEUS_URLS?: string;
   /** The broker version the project's own servers run (`3.10`, `4.0`, `4.3`). */
   RABBITMQ_VERSION?: string;
+  ALERTMANAGER_URL: string;
 }
 
 export function localServerUrls(config: InfraConfig): ServerUrls {
@@ -150,5 +159,6 @@ export function localServerUrls(config: InfraConfig): ServerUrls {
     RABBITMQ_MANAGEMENT_URLS: management.join(','),
     RABBITMQ_PROMETHEUS_URLS: prometheus.join(','),
     RABBITMQ_VERSION: config.rabbitmq.version,
+    ALERTMANAGER_URL: `http://127.0.0.1:${config.alertmanager.port}`,
   };
 }

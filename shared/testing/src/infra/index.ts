@@ -1,4 +1,6 @@
 import { loadInfraConfig, localServerUrls, type InfraConfig, type ServerUrls } from './config';
+import { AlertReceiverServer } from './alert-receiver';
+import { AlertmanagerServer } from './alertmanager';
 import { PostgresServer } from './postgres';
 import { PrometheusServer } from './prometheus';
 import { RabbitMqServer } from './rabbitmq';
@@ -12,11 +14,29 @@ export {
   type ServerUrls,
 } from './config';
 export { InfraError, run as runCommand, type RunResult } from './process';
-export { RabbitMqServer, PostgresServer, PrometheusServer, type LocalServer };
+export {
+  RabbitMqServer,
+  PostgresServer,
+  PrometheusServer,
+  AlertmanagerServer,
+  AlertReceiverServer,
+  type LocalServer,
+};
+export { FILE_TARGET_JOBS, type FileTargetJob, type ScrapeTarget } from './prometheus';
+export { alertLogLine, type WebhookAlert } from './alert-receiver';
 
-/** Start order matters: Prometheus scrapes the broker. Stop order is the reverse. */
+/**
+ * Start order matters: Prometheus scrapes the broker and notifies Alertmanager, which notifies
+ * the receiver. Stop order is the reverse.
+ */
 export function localServers(config: InfraConfig = loadInfraConfig()): LocalServer[] {
-  return [new RabbitMqServer(config), new PostgresServer(config), new PrometheusServer(config)];
+  return [
+    new RabbitMqServer(config),
+    new PostgresServer(config),
+    new AlertReceiverServer(config),
+    new AlertmanagerServer(config),
+    new PrometheusServer(config),
+  ];
 }
 
 export interface UpResult {
