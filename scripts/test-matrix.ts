@@ -40,7 +40,9 @@ function runJest(leg: MatrixLeg, args: string[]): Promise<{ summary: Summary; se
   };
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [jestBin, ...leg.jestArgs, ...args], {
+    // The user's arguments first: an array option of the leg (`--testPathPatterns=...`) would
+    // take the positional paths after it as more of its values.
+    const child = spawn(process.execPath, [jestBin, ...args, ...leg.jestArgs], {
       cwd: repoRoot,
       env,
       stdio: 'inherit',
