@@ -299,7 +299,9 @@ async function main() {
     });
     const { id: userId } = (await registered.json()) as { id: string };
     const load1 = os.loadavg()[0]!.toFixed(1);
-    const { rows, falls } = await compare(platform, sameWork.url, userId);
+    // --rounds 0: the burst alone.
+    const { rows, falls } =
+      ROUNDS > 0 ? await compare(platform, sameWork.url, userId) : { rows: [], falls: [] };
     const load2 = os.loadavg()[0]!.toFixed(1);
     const b = BURST > 0 ? await burst(platform, userId) : undefined;
     const cpus = os.cpus();

@@ -22,6 +22,8 @@ import {
 const INSERT_USER = `INSERT INTO users (id, email, name) VALUES ($1::uuid, $2, $3)
 RETURNING id, email, name, blocked, created_at AS "createdAt"`;
 
+const SELECT_USER = `SELECT id, email, name, blocked, created_at AS "createdAt" FROM users WHERE id = $1::uuid`;
+
 @Injectable()
 export class UsersService {
   constructor(
@@ -60,10 +62,11 @@ export class UsersService {
     );
   }
 
+  /** One statement on the pool (no ORM on the read path either). */
   async get(id: string): Promise<UserView> {
-    const user = await this.prisma.user.findUnique({ where: { id } });
-    if (!user) throw new NotFoundException(`user ${id} does not exist`);
-    return toUserView(user);
+    const { rows } = await this.sql.pool.query<UserRow>(SELECT_USER, [id]);
+    if (!rows[0]) throw new NotFoundException(`user ${id} does not exist`);
+    return toUserView(rows[0]);
   }
 
   async setBlocked(id: string, blocked: boolean): Promise<UserView> {
