@@ -1,7 +1,7 @@
 /** The order saga's states and rules, free of I/O. */
-import type { OrderCancelled } from '@warren/contracts';
+import type { ORDER_STATUSES, OrderCancelled } from '@warren/contracts';
 
-export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** The reasons order.cancelled carries (its contract is the one source). */
 export type CancelReason = OrderCancelled['reason'];
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CANCEL_REASONS, ORDER_STATUSES } from '@warren/contracts';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -74,9 +75,8 @@ export class OrderItemView {
 
 export class OrderHistoryEntry {
   @ApiProperty({ example: 'order.cancelled' }) type!: string;
-  @ApiProperty({ nullable: true, enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) fromStatus!:
-    string | null;
-  @ApiProperty({ enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) toStatus!: string;
+  @ApiProperty({ nullable: true, enum: ORDER_STATUSES }) fromStatus!: string | null;
+  @ApiProperty({ enum: ORDER_STATUSES }) toStatus!: string;
   @ApiProperty({ nullable: true }) reason!: string | null;
   @ApiProperty({ nullable: true }) detail!: string | null;
   @ApiProperty({ format: 'date-time' }) occurredAt!: string;
@@ -85,10 +85,10 @@ export class OrderHistoryEntry {
 export class OrderView {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() userId!: string;
-  @ApiProperty({ enum: ['PENDING', 'CONFIRMED', 'CANCELLED'] }) status!: string;
+  @ApiProperty({ enum: ORDER_STATUSES }) status!: string;
   @ApiProperty() currency!: string;
   @ApiProperty({ description: 'Sum of quantity × unitPrice' }) total!: number;
-  @ApiProperty({ nullable: true, enum: ['user-rejected', 'timeout', 'client-cancelled'] })
+  @ApiProperty({ nullable: true, enum: CANCEL_REASONS })
   cancelReason!: string | null;
   @ApiProperty({ type: [OrderItemView] }) items!: OrderItemView[];
   @ApiProperty({ type: [OrderHistoryEntry] }) history!: OrderHistoryEntry[];

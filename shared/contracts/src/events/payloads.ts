@@ -46,10 +46,15 @@ export const OrderConfirmedPayload = z.object({
   currency,
 });
 
+/** Every state of an order: PENDING until the saga confirms or cancels it. */
+export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'CANCELLED'] as const;
+/** Why an order was cancelled: what order.cancelled carries. */
+export const CANCEL_REASONS = ['user-rejected', 'timeout', 'client-cancelled'] as const;
+
 export const OrderCancelledPayload = z.object({
   orderId: id,
   userId: id,
-  reason: z.enum(['user-rejected', 'timeout', 'client-cancelled']),
+  reason: z.enum(CANCEL_REASONS),
 });
 
 export type UserCreated = z.infer<typeof UserCreatedPayload>;
