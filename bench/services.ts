@@ -1,55 +1,92 @@
 /**
- * Services benchmark: POST /users and POST /orders under load (autocannon, bounded runs), and
- * the saga's latency from POST /orders to CONFIRMED under that load (order-service's own
- * timestamps: order created_at -> the CONFIRMED history row). The platform runs as `npm start`
- * runs it (compiled services, topology applied by the engine) in a fresh vhost and databases.
- *   node --conditions=warren-source --import tsx bench/services.ts [--seconds 10] [--connections 20]
+ * Services benchmark. The platform runs as `npm start` runs it (compiled services, topology
+ * applied by the engine, relay and consumers running) in a fresh vhost and databases, beside the
+ * same-work server (bench/same-work-server.ts: the same transaction on the same databases, no
+ * framework). Each endpoint is driven by autocannon (a fresh body per request) at 1, 16 and 64
+ * connections, service and same-work server interleaved in alternating order, `--rounds` times
+ * each; the table gives medians and the ratio service / same-work server.
+ * Then a burst: `--burst` orders posted as fast as order-service takes them, the time until every
+ * one is CONFIRMED, the peak backlog of each queue, and that none was lost or handled twice.
+ *   node --conditions=warren-source --import tsx bench/services.ts [--seconds 5] [--rounds 2] [--burst 5000]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { startIsolatedPlatform } from '@warren/platform';
-import { startTestServers } from '@warren/testing';
+import { startIsolatedPlatform, type IsolatedPlatform } from '@warren/platform';
+import { managementRequest, startTestServers } from '@warren/testing';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '1,16,64' },
+    burst: { type: 'string', default: '5000' },
   },
 });
 const SECONDS = Number(values.seconds);
-const CONNECTIONS = Number(values.connections);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = values.connections.split(',').map(Number);
+const BURST = Number(values.burst);
 
-interface LoadFigures {
+interface Endpoint {
   name: string;
-  requests: number;
+  method: 'GET' | 'POST';
+  path: (userId: string) => string;
+  body?: (userId: string) => unknown;
+}
+
+const ENDPOINTS: Endpoint[] = [
+  {
+    name: 'POST /users',
+    method: 'POST',
+    path: () => '/users',
+    body: () => ({ email: `${randomUUID()}@example.com`, name: 'Bench User' }),
+  },
+  {
+    name: 'POST /orders',
+    method: 'POST',
+    path: () => '/orders',
+    body: (userId) => ({ userId, items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }] }),
+  },
+  { name: 'GET /users/:id', method: 'GET', path: (userId) => `/users/${userId}` },
+];
+
+interface Run {
   rps: number;
   p50: number;
   p99: number;
   errors: number;
 }
 
-/** POSTs a fresh body per request for SECONDS; without a body, GETs (the HTTP baseline). */
-async function load(name: string, url: string, body?: () => unknown): Promise<LoadFigures> {
+async function load(
+  base: string,
+  endpoint: Endpoint,
+  userId: string,
+  connections: number,
+): Promise<Run> {
   const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
+    url: `${base}${endpoint.path(userId)}`,
+    connections,
     duration: SECONDS,
     requests: [
-      body
+      endpoint.body
         ? {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }),
+            setupRequest: (request) => ({
+              ...request,
+              body: JSON.stringify(endpoint.body!(userId)),
+            }),
           }
         : { method: 'GET' },
     ],
   });
   return {
-    name,
-    requests: result['2xx'],
     rps: result['2xx'] / SECONDS,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -57,85 +94,239 @@ async function load(name: string, url: string, body?: () => unknown): Promise<Lo
   };
 }
 
-async function sql<T extends object>(url: string, text: string): Promise<T[]> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function sql<T extends object>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query<T>(text)).rows;
+    return (await client.query<T>(text, params)).rows;
   } finally {
     await client.end();
   }
 }
 
-/** Waits (bounded) until no order is PENDING, then reads the POST -> CONFIRMED percentiles. */
-async function sagaLatency(orderDb: string) {
-  const deadline = Date.now() + 120_000;
+async function startSameWorkServer(
+  platform: IsolatedPlatform,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=warren-source', '--import', 'tsx', path.join(__dirname, 'same-work-server.ts')],
+    {
+      env: {
+        ...process.env,
+        USER_DB: platform.databases['user-service'],
+        ORDER_DB: platform.databases['order-service'],
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = await createInterface({ input: child.stdout! })
+    [Symbol.asyncIterator]()
+    .next()
+    .then((r) => [r.value as string]);
+  const { port } = JSON.parse(line!) as { port: number };
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/** Comparison table rows: per endpoint and connection count, service vs same-work medians. */
+async function compare(platform: IsolatedPlatform, sameWork: string, userId: string) {
+  const rows: string[] = [];
+  const level: Record<string, Record<number, number>> = {};
+  const bases: Record<string, string> = {
+    'POST /users': platform.services['user-service'].url,
+    'POST /orders': platform.services['order-service'].url,
+    'GET /users/:id': platform.services['user-service'].url,
+  };
+  for (const endpoint of ENDPOINTS) {
+    for (const connections of CONNECTIONS) {
+      const service: Run[] = [];
+      const reference: Run[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternate who goes first, so load from other work hits both sides alike.
+        const order = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service'];
+        for (const side of order) {
+          if (side === 'service')
+            service.push(await load(bases[endpoint.name]!, endpoint, userId, connections));
+          else reference.push(await load(sameWork, endpoint, userId, connections));
+        }
+      }
+      const s = {
+        rps: median(service.map((r) => r.rps)),
+        p50: median(service.map((r) => r.p50)),
+        p99: median(service.map((r) => r.p99)),
+        errors: service.reduce((n, r) => n + r.errors, 0),
+      };
+      const r = {
+        rps: median(reference.map((x) => x.rps)),
+        p50: median(reference.map((x) => x.p50)),
+        p99: median(reference.map((x) => x.p99)),
+      };
+      (level[endpoint.name] ??= {})[connections] = s.rps;
+      rows.push(
+        `| ${endpoint.name} | ${connections} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | **${(s.rps / r.rps).toFixed(2)}** | ${s.errors} |`,
+      );
+      process.stderr.write(`${rows[rows.length - 1]}\n`);
+    }
+  }
+  const falls = Object.entries(level)
+    .filter(([, byConnections]) => (byConnections[64] ?? Infinity) < (byConnections[16] ?? 0))
+    .map(([name]) => name);
+  return { rows, falls };
+}
+
+interface QueueInfo {
+  name: string;
+  messages?: number;
+}
+
+/** Posts BURST orders at 64 connections, then waits (bounded) until every one is CONFIRMED. */
+async function burst(platform: IsolatedPlatform, userId: string) {
+  const orderDb = platform.databases['order-service'];
+  const [{ before }] = await sql<{ before: number }>(
+    orderDb,
+    'SELECT count(*)::int AS before FROM orders',
+  );
+  const peak: Record<string, number> = {};
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const queues = await managementRequest<QueueInfo[]>(
+        platform.broker.managementUrl,
+        'GET',
+        `/api/queues/${encodeURIComponent(platform.broker.vhost)}?columns=name,messages`,
+      ).catch(() => []);
+      for (const q of queues) peak[q.name] = Math.max(peak[q.name] ?? 0, q.messages ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  const started = Date.now();
+  const posted = await autocannon({
+    url: `${platform.services['order-service'].url}/orders`,
+    connections: 64,
+    amount: BURST,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId, items: [{ sku: 'BURST-1', quantity: 1, unitPrice: 5 }] }),
+      },
+    ],
+  });
+  const postedMs = Date.now() - started;
+  const accepted = posted['2xx'];
+  let confirmedMs = NaN;
+  const deadline = Date.now() + 600_000;
   while (Date.now() < deadline) {
     const [{ pending }] = await sql<{ pending: number }>(
       orderDb,
       `SELECT count(*)::int AS pending FROM orders WHERE status = 'PENDING'`,
     );
-    if (pending === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    if (pending === 0) {
+      confirmedMs = Date.now() - started;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const [row] = await sql<{
-    confirmed: number;
-    cancelled: number;
-    p50: number;
-    p99: number;
-    max: number;
-  }>(
+  sampling = false;
+  await sampler;
+  const [counts] = await sql<{ orders: number; confirmed: number }>(
     orderDb,
-    `SELECT count(*) FILTER (WHERE o.status = 'CONFIRMED')::int AS confirmed,
-            count(*) FILTER (WHERE o.status = 'CANCELLED')::int AS cancelled,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.occurred_at - o.created_at) * 1000) AS p50,
-            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.occurred_at - o.created_at) * 1000) AS p99,
-            max(extract(epoch FROM e.occurred_at - o.created_at) * 1000)::float8 AS max
-     FROM orders o LEFT JOIN order_events e ON e.order_id = o.id AND e.to_status = 'CONFIRMED'`,
+    `SELECT (SELECT count(*)::int FROM orders) - $1 AS orders,
+            (SELECT count(*)::int FROM orders WHERE status = 'CONFIRMED'
+               AND id IN (SELECT order_id FROM order_items WHERE sku = 'BURST-1')) AS confirmed`,
+    [before],
   );
-  return row;
+  const [history] = await sql<{ confirmedRows: number; doubled: number }>(
+    orderDb,
+    `SELECT count(*)::int AS "confirmedRows",
+            count(*) FILTER (WHERE n > 1)::int AS doubled
+     FROM (SELECT e.order_id, count(*) AS n FROM order_events e JOIN order_items i ON i.order_id = e.order_id
+           WHERE e.to_status = 'CONFIRMED' AND i.sku = 'BURST-1' GROUP BY e.order_id) per_order`,
+  );
+  const burstIds = (
+    await sql<{ id: string }>(
+      orderDb,
+      `SELECT DISTINCT order_id::text AS id FROM order_items WHERE sku = 'BURST-1'`,
+    )
+  ).map((row) => row.id);
+  const notifiedCount = async () =>
+    (
+      await sql<{ n: number }>(
+        platform.databases['notification-service'],
+        `SELECT count(*)::int AS n FROM notifications WHERE kind = 'order-confirmed' AND order_id = ANY($1::text[])`,
+        [burstIds],
+      )
+    )[0]!.n;
+  // The notifications follow the confirmations through one more queue: wait for them (bounded).
+  const notifyDeadline = Date.now() + 120_000;
+  while ((await notifiedCount()) < burstIds.length && Date.now() < notifyDeadline)
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  const [notified] = await sql<{ notified: number; doubled: number }>(
+    platform.databases['notification-service'],
+    `SELECT count(DISTINCT order_id)::int AS notified,
+            (count(*) - count(DISTINCT order_id))::int AS doubled
+     FROM notifications WHERE kind = 'order-confirmed' AND order_id = ANY($1::text[])`,
+    [burstIds],
+  );
+  return {
+    accepted,
+    refused: posted.non2xx,
+    postedMs,
+    confirmedMs,
+    orders: counts!.orders,
+    confirmed: counts!.confirmed,
+    history: history!,
+    notified: notified!,
+    peak,
+  };
 }
 
 async function main() {
   const servers = await startTestServers((line) => process.stderr.write(`${line}\n`));
   Object.assign(process.env, servers.urls);
-  const platform = await startIsolatedPlatform('bench_services', {
-    LOG_LEVEL: 'warn',
-    ORDER_TIMEOUT_MS: '600000',
-  });
+  const platform = await startIsolatedPlatform('bench_services', { ORDER_TIMEOUT_MS: '600000' });
+  const sameWork = await startSameWorkServer(platform);
   try {
-    const users = platform.services['user-service'].url;
-    const orders = platform.services['order-service'].url;
-    const baseline = await load('GET /healthz (HTTP baseline)', `${users}/healthz`);
-    const registered = await load('POST /users', `${users}/users`, () => ({
-      email: `${randomUUID()}@example.com`,
-      name: 'Bench User',
-    }));
-    const [{ id: userId }] = await sql<{ id: string }>(
-      platform.databases['user-service'],
-      'SELECT id FROM users LIMIT 1',
-    );
-    const placed = await load('POST /orders', `${orders}/orders`, () => ({
-      userId,
-      items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }],
-    }));
-    const saga = await sagaLatency(platform.databases['order-service']);
-
+    const registered = await fetch(`${platform.services['user-service'].url}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `${randomUUID()}@example.com`, name: 'Bench Buyer' }),
+    });
+    const { id: userId } = (await registered.json()) as { id: string };
+    const load1 = os.loadavg()[0]!.toFixed(1);
+    const { rows, falls } = await compare(platform, sameWork.url, userId);
+    const load2 = os.loadavg()[0]!.toFixed(1);
+    const b = BURST > 0 ? await burst(platform, userId) : undefined;
     const cpus = os.cpus();
     process.stdout.write(
-      `\n${new Date().toISOString().slice(0, 10)} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Node ${process.version}\n` +
-        `${SECONDS} s per endpoint, ${CONNECTIONS} connections\n\n` +
-        '| endpoint | 2xx | req/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |\n' +
-        [baseline, registered, placed]
-          .map(
-            (f) =>
-              `| ${f.name} | ${f.requests} | ${f.rps.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.errors} |`,
-          )
-          .join('\n') +
-        `\n\nPOST /orders -> CONFIRMED: p50 ${saga.p50.toFixed(0)} ms, p99 ${saga.p99.toFixed(0)} ms, max ${saga.max.toFixed(0)} ms ` +
-        `(${saga.confirmed} confirmed, ${saga.cancelled} cancelled)\n`,
+      `\n${new Date().toISOString().slice(0, 16)} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · Node ${process.version} · load average ${load1} → ${load2}\n` +
+        `${SECONDS} s per run, ${ROUNDS} rounds per side, medians\n\n` +
+        '| endpoint | connections | service req/s | service p50 / p99 ms | same-work req/s | same-work p50 / p99 ms | ratio | service errors |\n' +
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' +
+        `${rows.join('\n')}\n\n` +
+        (falls.length
+          ? `req/s at 64 below req/s at 16: ${falls.join(', ')}\n`
+          : 'no endpoint: req/s at 64 below req/s at 16\n') +
+        (b
+          ? `\nburst: ${BURST} orders posted at 64 connections: ${b.accepted} accepted (${b.refused} refused) in ${(b.postedMs / 1000).toFixed(1)} s; ` +
+            `all CONFIRMED ${(b.confirmedMs / 1000).toFixed(1)} s after the first POST\n` +
+            `orders created ${b.orders}, confirmed ${b.confirmed}, CONFIRMED history rows ${b.history.confirmedRows} (orders with more than one: ${b.history.doubled}), ` +
+            `order-confirmed notifications for ${b.notified.notified} orders (duplicates: ${b.notified.doubled})\n` +
+            `peak backlog per queue: ${
+              Object.entries(b.peak)
+                .filter(([, n]) => n > 0)
+                .map(([q, n]) => `${q} ${n}`)
+                .join(', ') || 'none above 0'
+            }\n`
+          : ''),
     );
   } finally {
+    sameWork.child.kill('SIGTERM');
     await platform.dispose();
     await servers.stop();
   }

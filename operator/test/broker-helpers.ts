@@ -6,6 +6,7 @@ import type { WarrenResource } from '@warren/crds';
 import type { ChannelModel, GetMessage } from 'amqplib';
 import type { TestVhost } from '@warren/testing';
 import { stringify } from 'yaml';
+import type { InvokedAs } from '../src/cli/main';
 import { run } from '../src/cli/main';
 
 export interface CliResult {
@@ -14,13 +15,27 @@ export interface CliResult {
   err: string;
 }
 
-export async function warren(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+/** Runs `warren` in-process; `stdin` is what `-f -` reads. */
+export async function warren(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  io: { stdin?: string; isTTY?: boolean; invokedAs?: InvokedAs } = {},
+): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await run(
     args,
-    { out: (text) => out.push(text), err: (text) => err.push(text) },
+    {
+      out: (text) => out.push(text),
+      err: (text) => err.push(text),
+      readStdin: async () => {
+        if (io.stdin === undefined) throw new Error('the test gave no stdin');
+        return io.stdin;
+      },
+      isTTY: io.isTTY,
+    },
     env,
+    io.invokedAs,
   );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }

@@ -4,7 +4,6 @@ import { ManagementClient } from '../broker/client';
 import { listDeadLetters, redriveDeadLetters } from '../broker/dead-letters';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
-import type { UserObject } from '../engine/model';
 import { CompileError, compile } from '../engine/compile';
 import { parseReasons } from '../engine/dead-letters';
 import type { DesiredTopology, RouteObjects } from '../engine/model';
@@ -12,18 +11,26 @@ import { plan } from '../engine/plan';
 import { routeStatuses } from '../engine/status';
 import type { BrokerSettings } from './connection';
 import { UsageError } from './connection';
+import { passwordFromEnv, saveCredentials, shownCredentials } from './credentials';
+import { EXIT } from './exit';
 import { formatApply, formatDeadLetters, formatErrors, formatPlan, formatStatus } from './format';
 import type { LoadedResources } from './load';
-import { loadResources, retryPoliciesOf, routesOf } from './load';
+import { retryPoliciesOf, routesOf } from './load';
+import type { Output, OutputFormat, Paint } from './output';
+import { render } from './output';
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { Output } from './output';
+export { EXIT } from './exit';
 
 export interface CommandOptions {
-  file: string;
-  json: boolean;
+  /** Where the resources come from, for messages: the -f paths, or the cluster's namespace. */
+  source: string;
+  /** The EventRoutes and RetryPolicies (of -f, or of the cluster with --kube). */
+  resources: () => Promise<LoadedResources>;
+  /** Positional arguments after the command's name (only commands that declare `args` get any). */
+  args: string[];
+  output: OutputFormat;
+  paint: Paint;
   detailedExitcode: boolean;
   service?: string;
   vhost?: string;
@@ -33,19 +40,21 @@ export interface CommandOptions {
   limit?: number;
   /** redrive: only these dead-letter reasons (comma-separated). */
   reason?: string;
+  /** apply: where generated passwords are written (mode 0600). */
+  credentialsFile: string;
+  /** apply: print generated passwords too. */
+  showSecrets: boolean;
   env: NodeJS.ProcessEnv;
-  broker: () => BrokerSettings;
+  broker: () => Promise<BrokerSettings>;
   /** The vhost of routes without spec.vhost, without needing a broker. */
   defaultVhost: () => string;
 }
-
-export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
 
 async function loadValid(
   options: CommandOptions,
   io: Output,
 ): Promise<LoadedResources | undefined> {
-  const loaded = await loadResources(options.file);
+  const loaded = await options.resources();
   if (loaded.errors.length === 0) return loaded;
   io.err(formatErrors(loaded.errors));
   return undefined;
@@ -55,11 +64,11 @@ function desiredOf(loaded: LoadedResources, defaultVhost: string): DesiredTopolo
   return compile(routesOf(loaded.resources), retryPoliciesOf(loaded.resources), { defaultVhost });
 }
 
-const print = (io: Output, options: CommandOptions, data: unknown, text: () => string) =>
-  io.out(options.json ? JSON.stringify(data, null, 2) : text());
+export const print = (io: Output, options: CommandOptions, data: unknown, text: () => string) =>
+  io.out(render(options.output, data, text));
 
 export async function validateCommand(options: CommandOptions, io: Output): Promise<number> {
-  const loaded = await loadResources(options.file);
+  const loaded = await options.resources();
   let conflicts: string[] = [];
   if (loaded.errors.length === 0) {
     // Cross-resource checks (a missing RetryPolicy, two routes on one queue) are part of validity.
@@ -93,7 +102,7 @@ export async function validateCommand(options: CommandOptions, io: Output): Prom
 async function prepare(options: CommandOptions, io: Output) {
   const loaded = await loadValid(options, io);
   if (!loaded) return undefined;
-  const settings = options.broker();
+  const settings = await options.broker();
   const desired = desiredOf(loaded, settings.defaultVhost);
   const client = new ManagementClient(settings.managementUrl);
   const vhosts = new Set([settings.defaultVhost, ...desired.vhosts.map((v) => v.vhost)]);
@@ -105,13 +114,9 @@ export async function planCommand(options: CommandOptions, io: Output): Promise<
   const prepared = await prepare(options, io);
   if (!prepared) return EXIT.error;
   const { plan: result, client } = prepared;
-  print(io, options, { ...result, calls: client.calls }, () => formatPlan(result));
+  print(io, options, { ...result, calls: client.calls }, () => formatPlan(result, options.paint));
   return options.detailedExitcode && result.hasChanges ? EXIT.changes : EXIT.ok;
 }
-
-/** WARREN_PASSWORD_<SERVICE> (upper case, `-` as `_`) sets a service user's password; otherwise one is generated. */
-const passwordFromEnv = (env: NodeJS.ProcessEnv) => (user: UserObject) =>
-  env[`WARREN_PASSWORD_${user.service.toUpperCase().replace(/-/g, '_')}`];
 
 export async function applyCommand(options: CommandOptions, io: Output): Promise<number> {
   const prepared = await prepare(options, io);
@@ -123,11 +128,20 @@ export async function applyCommand(options: CommandOptions, io: Output): Promise
     probeQueue: probe.probe,
   }).finally(() => probe.close());
   const impossible = result.items.filter((item) => item.action === 'impossible');
-  print(io, options, { ...applied, impossible, calls: client.calls }, () =>
-    [
-      formatApply(applied, client.calls),
-      ...impossible.map((item) => `  ! ${item.kind} ${item.name}: ${item.reason}`),
-    ].join('\n'),
+  // Generated passwords go to the credentials file, never to the output (unless --show-secrets).
+  const generated = applied.credentials.filter((c) => c.generated);
+  const credentialsFile =
+    generated.length > 0 ? await saveCredentials(options.credentialsFile, generated) : undefined;
+  const credentials = shownCredentials(applied.credentials, options.showSecrets);
+  print(
+    io,
+    options,
+    { ...applied, credentials, credentialsFile, impossible, calls: client.calls },
+    () =>
+      [
+        formatApply(applied, client.calls, { credentialsFile, showSecrets: options.showSecrets }),
+        ...impossible.map((item) => `  ! ${item.kind} ${item.name}: ${item.reason}`),
+      ].join('\n'),
   );
   return applied.failed.length + impossible.length > 0 ? EXIT.error : EXIT.ok;
 }
@@ -136,7 +150,7 @@ export async function statusCommand(options: CommandOptions, io: Output): Promis
   const prepared = await prepare(options, io);
   if (!prepared) return EXIT.error;
   const statuses = routeStatuses(prepared.desired.routes, prepared.plan, prepared.actual);
-  print(io, options, statuses, () => formatStatus(statuses));
+  print(io, options, statuses, () => formatStatus(statuses, options.paint));
   return EXIT.ok;
 }
 
@@ -154,7 +168,7 @@ export async function topologyCommand(options: CommandOptions, io: Output): Prom
       `service "${options.service}" is in several vhosts (${documents.map((d) => d.vhost).join(', ')}): pass --vhost`,
     );
   }
-  io.out(JSON.stringify(documents[0], null, 2));
+  print(io, options, documents[0], () => JSON.stringify(documents[0], null, 2));
   return EXIT.ok;
 }
 
@@ -163,7 +177,7 @@ async function deadLetterRoute(options: CommandOptions, io: Output, command: str
   if (!options.route) throw new UsageError(`${command} needs --route NAME`);
   const loaded = await loadValid(options, io);
   if (!loaded) return undefined;
-  const settings = options.broker();
+  const settings = await options.broker();
   const { routes } = desiredOf(loaded, settings.defaultVhost);
   const wanted = options.route;
   const matches = routes.filter(
@@ -171,7 +185,7 @@ async function deadLetterRoute(options: CommandOptions, io: Output, command: str
   );
   if (matches.length === 0) {
     throw new UsageError(
-      `no EventRoute "${wanted}" in ${options.file} (routes: ${routes.map((r) => r.route).join(', ')})`,
+      `no EventRoute "${wanted}" in ${options.source} (routes: ${routes.map((r) => r.route).join(', ')})`,
     );
   }
   if (matches.length > 1) {

@@ -4,6 +4,8 @@ import type { DeadLetterListing } from '../broker/dead-letters';
 import type { Plan, PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
 import type { FileError } from './load';
+import type { Paint } from './output';
+import { PLAIN } from './output';
 
 const SYMBOL: Record<PlanItem['action'], string> = {
   create: '+',
@@ -18,9 +20,20 @@ const show = (value: unknown) => (value === undefined ? '(none)' : JSON.stringif
 const where = (item: PlanItem) =>
   item.kind === 'user' || item.kind === 'vhost' ? '' : ` (vhost ${item.vhost})`;
 
-export function formatItem(item: PlanItem): string {
+const COLOUR: Record<PlanItem['action'], keyof Paint | undefined> = {
+  create: 'added',
+  update: 'changed',
+  delete: 'removed',
+  impossible: 'removed',
+  retain: undefined,
+  unchanged: undefined,
+};
+
+export function formatItem(item: PlanItem, paint: Paint = PLAIN): string {
+  const colour = COLOUR[item.action];
+  const symbol = colour ? paint[colour](SYMBOL[item.action]) : SYMBOL[item.action];
   const lines = [
-    `  ${SYMBOL[item.action]} ${item.kind} ${item.name}${where(item)}${item.action === 'delete' && item.ifEmpty ? ' if empty' : ''}`,
+    `  ${symbol} ${item.kind} ${item.name}${where(item)}${item.action === 'delete' && item.ifEmpty ? ' if empty' : ''}`,
   ];
   for (const change of item.changes)
     lines.push(`      ${change.field}: ${show(change.from)} -> ${show(change.to)}`);
@@ -28,7 +41,7 @@ export function formatItem(item: PlanItem): string {
   return lines.join('\n');
 }
 
-export function formatPlan(plan: Plan): string {
+export function formatPlan(plan: Plan, paint: Paint = PLAIN): string {
   const { counts } = plan;
   const shown = plan.items.filter((item) => item.action !== 'unchanged');
   const summary =
@@ -36,10 +49,14 @@ export function formatPlan(plan: Plan): string {
     `${counts.impossible} not possible in place, ${counts.retain} retained, ${counts.unchanged} unchanged.`;
   if (!plan.hasChanges && counts.retain === 0)
     return `No changes: the broker matches the resources (${counts.unchanged} objects).`;
-  return [...shown.map(formatItem), '', summary].join('\n');
+  return [...shown.map((item) => formatItem(item, paint)), '', paint.bold(summary)].join('\n');
 }
 
-export function formatApply(result: ApplyResult, calls: number): string {
+export function formatApply(
+  result: ApplyResult,
+  calls: number,
+  secrets: { credentialsFile?: string; showSecrets: boolean } = { showSecrets: false },
+): string {
   const lines: string[] = [];
   for (const item of result.applied) lines.push(formatItem(item));
   for (const { item, reason } of result.skipped)
@@ -48,9 +65,14 @@ export function formatApply(result: ApplyResult, calls: number): string {
     lines.push(`  = ${item.kind} ${item.name}: ${reason}`);
   for (const { item, error } of result.failed)
     lines.push(`  FAILED ${item.kind} ${item.name}: ${error}`);
-  for (const credential of result.credentials.filter((c) => c.generated)) {
-    lines.push(`  password of ${credential.user} (shown once): ${credential.password}`);
+  const generated = result.credentials.filter((c) => c.generated);
+  if (generated.length > 0 && secrets.credentialsFile) {
+    lines.push(
+      `  generated passwords of ${generated.map((c) => c.user).join(', ')} written to ${secrets.credentialsFile} (mode 0600)`,
+    );
   }
+  if (secrets.showSecrets)
+    for (const c of generated) lines.push(`  password of ${c.user}: ${c.password}`);
   lines.push(
     '',
     `Applied ${result.applied.length}, skipped ${result.skipped.length}, retained ${result.retained.length}, failed ${result.failed.length} (${calls} HTTP calls).`,
@@ -69,7 +91,7 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-export function formatStatus(statuses: RouteStatus[]): string {
+export function formatStatus(statuses: RouteStatus[], paint: Paint = PLAIN): string {
   const header = ['ROUTE', 'VHOST', 'QUEUE', 'STATUS', 'DEPTH', 'CONSUMERS', 'RETRY', 'DLQ'];
   const rows = statuses.map((s) => [
     s.route,
@@ -82,7 +104,7 @@ export function formatStatus(statuses: RouteStatus[]): string {
     String(s.deadLetterDepth ?? '-'),
   ]);
   const details = statuses.flatMap((s) =>
-    s.pending.map((item) => `${s.route}:\n${formatItem(item)}`),
+    s.pending.map((item) => `${s.route}:\n${formatItem(item, paint)}`),
   );
   return [...table(header, rows), ...(details.length ? ['', ...details] : [])].join('\n');
 }

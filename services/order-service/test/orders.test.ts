@@ -133,7 +133,7 @@ describe('POST /orders', () => {
       'a missing sku',
       anOrder({ items: [{ quantity: 1, unitPrice: 1 }] }),
       'items[0].sku',
-      'sku should not be empty',
+      'sku must not be blank and must not contain NUL characters',
     ],
   ])(
     'answers 400 for %s, naming the field, and creates nothing',

@@ -1,6 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { Controller, Get, HttpCode, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { RawSqlClient } from './idempotency';
 
 /** One condition the service needs before it takes traffic; `probe` throws (with a reason) when unmet. */
@@ -16,6 +23,27 @@ export interface CheckOutcome {
 }
 
 const PROBE_TIMEOUT_MS = 2_000;
+
+class LivenessView {
+  @ApiProperty({ enum: ['ok'] }) status!: 'ok';
+}
+
+class CheckOutcomeView implements CheckOutcome {
+  @ApiProperty({ example: 'database' }) name!: string;
+  @ApiProperty() ok!: boolean;
+  @ApiPropertyOptional({ type: String, description: 'Why the check failed' }) reason?: string;
+}
+
+class ReadinessView {
+  @ApiProperty({ enum: ['ready'] }) status!: 'ready';
+  @ApiProperty({ type: [CheckOutcomeView] }) checks!: CheckOutcome[];
+}
+
+class NotReadyView {
+  @ApiProperty({ enum: [503] }) statusCode!: 503;
+  @ApiProperty({ enum: ['not ready'] }) status!: 'not ready';
+  @ApiProperty({ type: [CheckOutcomeView] }) checks!: CheckOutcome[];
+}
 
 /**
  * The checks behind /readyz. Services register theirs at start-up (database, migrations);
@@ -59,6 +87,7 @@ export class HealthController {
 
   @Get('healthz')
   @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  @ApiOkResponse({ type: LivenessView })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -68,6 +97,8 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: every registered check passes (503 with the failing ones otherwise)',
   })
+  @ApiOkResponse({ type: ReadinessView })
+  @ApiServiceUnavailableResponse({ type: NotReadyView, description: 'A check failed' })
   async ready(): Promise<{ status: 'ready'; checks: CheckOutcome[] }> {
     const checks = await this.readiness.run();
     if (checks.some((c) => !c.ok)) {

@@ -11,3 +11,6 @@ export * from './service-database';
 export * from './environment';
 export * from './bootstrap';
 export * from './messaging';
+export * from './openapi';
+export * from './database-pool';
+export * from './load-shedding';

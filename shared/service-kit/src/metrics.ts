@@ -1,7 +1,8 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Pool } from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The service's own Prometheus registry: process metrics plus HTTP request counts and latencies. */
 @Injectable()
@@ -21,8 +22,32 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Requests answered 503 at the door because a dependency is the limit (see load-shedding). */
+  readonly shed = new Counter({
+    name: 'http_requests_shed_total',
+    help: 'HTTP requests refused with 503 and Retry-After because the database pool was saturated, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The pool's connections by state (in use, idle) and the requests waiting for one, read at scrape time. */
+  watchPool(pool: Pool, size: number): void {
+    new Gauge({
+      name: 'database_pool_connections',
+      help: 'Database pool connections by state: in_use, idle, waiting (requests queued for one), max',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+        this.set({ state: 'max' }, size);
+      },
+    });
   }
 
   /** Express middleware timing every request; the route label is the pattern, never the raw path. */

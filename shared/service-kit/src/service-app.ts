@@ -12,6 +12,11 @@ import { HealthController, ReadinessChecks } from './health';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { createJsonLogger, NestJsonLogger } from './logger';
 import { MetricsController, ServiceMetrics } from './metrics';
+import { completeDocument, methodNotAllowed } from './openapi';
+import { loadShedding } from './load-shedding';
+import type { PoolSettings } from './database-pool';
+import { DATABASE_POOL, DATABASE_POOL_SETTINGS } from './service-database';
+import type { Pool } from 'pg';
 import { createValidationPipe } from './validation';
 
 export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
@@ -51,26 +56,36 @@ export function configureServiceApp(
 ): INestApplication {
   const logger = app.get<Logger>(SERVICE_LOGGER);
   app.useLogger(new NestJsonLogger(logger));
+  const document = completeDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle(service.name)
+        .setDescription(
+          `${service.description}\n\nEvery response carries ${CORRELATION_HEADER} (sent or generated). ` +
+            `POST endpoints honour ${IDEMPOTENCY_HEADER}. A method a path does not have is answered ` +
+            '405 with `Allow`.',
+        )
+        .setVersion(service.version)
+        .build(),
+    ),
+  );
   app.use(correlationMiddleware);
   app.use(app.get(ServiceMetrics).middleware);
   app.use(accessLog(logger));
+  app.use(methodNotAllowed(document));
+  app.use(
+    loadShedding(
+      app.get<Pool>(DATABASE_POOL),
+      app.get<PoolSettings>(DATABASE_POOL_SETTINGS),
+      app.get(ServiceMetrics),
+    ),
+  );
   app.use(jsonBodyParser);
   app.use(bodyParserErrors);
   app.use(correlationContextMiddleware);
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
-
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle(service.name)
-      .setDescription(
-        `${service.description}\n\nEvery response carries ${CORRELATION_HEADER} (sent or generated). ` +
-          `POST endpoints honour ${IDEMPOTENCY_HEADER}.`,
-      )
-      .setVersion(service.version)
-      .build(),
-  );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });
   return app;
 }

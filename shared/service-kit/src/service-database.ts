@@ -8,11 +8,18 @@ import {
   type OnModuleInit,
   type Type,
 } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { createPool, poolSettingsFrom, SqlTransactions, type PoolSettings } from './database-pool';
 import { databaseChecks, ReadinessChecks } from './health';
+import { ServiceMetrics } from './metrics';
 import type { RawSqlClient } from './idempotency';
 
-/** The connection string a service's PrismaService is built with. */
+/** The connection string of the service's database. */
 export const DATABASE_URL = Symbol('DATABASE_URL');
+/** The service's one bounded pg pool: its PrismaService is built on it (`new PrismaPg(pool)`). */
+export const DATABASE_POOL = Symbol('DATABASE_POOL');
+/** The pool's size, queue bound and wait (load shedding reads the queue bound). */
+export const DATABASE_POOL_SETTINGS = Symbol('DATABASE_POOL_SETTINGS');
 const SERVICE_DATABASE = Symbol('SERVICE_DATABASE');
 const MIGRATIONS_DIR = Symbol('MIGRATIONS_DIR');
 
@@ -22,6 +29,8 @@ export interface ServiceDatabaseOptions {
   databaseUrl: string;
   /** The service's committed migrations, which /readyz requires to be applied. */
   migrationsDir: string;
+  /** Default: from DATABASE_POOL_SIZE / DATABASE_POOL_QUEUE / DATABASE_POOL_WAIT_MS. */
+  pool?: PoolSettings;
 }
 
 /** Registers the database's readiness checks and closes its connections on shutdown. */
@@ -31,6 +40,7 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_DATABASE)
     private readonly client: RawSqlClient & { $disconnect(): Promise<void> },
     @Inject(MIGRATIONS_DIR) private readonly migrationsDir: string,
+    @Inject(DATABASE_POOL) private readonly pool: Pool,
     private readonly readiness: ReadinessChecks,
   ) {}
 
@@ -43,6 +53,7 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   /** After the messaging module stopped its consumers and relay, which still use the client. */
   async onApplicationShutdown(): Promise<void> {
     await this.client.$disconnect();
+    await this.pool.end().catch(() => undefined);
   }
 }
 
@@ -56,11 +67,29 @@ export class ServiceDatabaseModule {
       providers: [
         { provide: DATABASE_URL, useValue: options.databaseUrl },
         { provide: MIGRATIONS_DIR, useValue: options.migrationsDir },
+        {
+          provide: DATABASE_POOL_SETTINGS,
+          useFactory: () => options.pool ?? poolSettingsFrom(process.env),
+        },
+        {
+          provide: DATABASE_POOL,
+          inject: [DATABASE_POOL_SETTINGS, ServiceMetrics],
+          useFactory: (settings: PoolSettings, metrics: ServiceMetrics) => {
+            const pool = createPool(options.databaseUrl, settings);
+            metrics.watchPool(pool, settings.size);
+            return pool;
+          },
+        },
+        {
+          provide: SqlTransactions,
+          inject: [DATABASE_POOL],
+          useFactory: (pool: Pool) => new SqlTransactions(pool),
+        },
         options.client,
         { provide: SERVICE_DATABASE, useExisting: options.client },
         DatabaseLifecycle,
       ],
-      exports: [options.client],
+      exports: [options.client, DATABASE_POOL, DATABASE_POOL_SETTINGS, SqlTransactions],
     };
   }
 }

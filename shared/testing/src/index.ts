@@ -10,3 +10,4 @@ export {
 export { managementRequest } from './management';
 export { eventually } from './eventually';
 export * from './kube';
+export * from './images';

@@ -1,9 +1,11 @@
 /** What each consumed event tells the user, free of I/O. */
 import type { OrderCancelled, OrderConfirmed, UserCreated } from '@warren/contracts';
 
+export const NOTIFICATION_KINDS = ['welcome', 'order-confirmed', 'order-cancelled'] as const;
+
 export interface ComposedNotification {
   userId: string;
-  kind: 'welcome' | 'order-confirmed' | 'order-cancelled';
+  kind: (typeof NOTIFICATION_KINDS)[number];
   subject: string;
   body: string;
   orderId: string | null;

@@ -1,9 +1,14 @@
 /** The order saga's states and rules, free of I/O. */
-import type { ORDER_STATUSES, OrderCancelled } from '@warren/contracts';
+import { ORDER_CANCEL_REASONS } from '@warren/contracts';
 
+/** The saga's states (the database enum OrderStatus has the same members). */
+export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** The reasons order.cancelled carries (its contract is the one source). */
-export type CancelReason = OrderCancelled['reason'];
+export const CANCEL_REASONS = ORDER_CANCEL_REASONS;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+/** What a history row records: the event each transition emitted. */
+export const ORDER_EVENT_TYPES = ['order.created', 'order.confirmed', 'order.cancelled'] as const;
 
 export const DEFAULT_CURRENCY = 'EUR';
 

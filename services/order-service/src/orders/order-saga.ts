@@ -104,7 +104,7 @@ export class OrderSaga {
       const payload = {
         orderId,
         userId: order.userId,
-        totalCents: order.totalCents,
+        totalCents: Number(order.totalCents),
         currency: order.currency,
       };
       await this.outbox.append(tx, { type: 'order.confirmed', payload, ...announce });

@@ -10,13 +10,26 @@ export const ORDER_WITH_HISTORY = {
 
 type OrderWithHistory = Prisma.OrderGetPayload<{ include: typeof ORDER_WITH_HISTORY }>;
 
-export function toOrderView(order: OrderWithHistory): OrderView {
+/** What the view is made of: an order as Prisma reads it, or as the create statement knows it. */
+export interface OrderRecord extends Pick<
+  OrderWithHistory,
+  'id' | 'userId' | 'status' | 'currency' | 'cancelReason' | 'createdAt' | 'updatedAt'
+> {
+  totalCents: bigint | number;
+  items: Pick<OrderWithHistory['items'][number], 'sku' | 'quantity' | 'unitPriceCents'>[];
+  history: Pick<
+    OrderWithHistory['history'][number],
+    'type' | 'fromStatus' | 'toStatus' | 'reason' | 'detail' | 'occurredAt'
+  >[];
+}
+
+export function toOrderView(order: OrderRecord): OrderView {
   return {
     id: order.id,
     userId: order.userId,
     status: order.status,
     currency: order.currency,
-    total: fromCents(order.totalCents),
+    total: fromCents(Number(order.totalCents)),
     cancelReason: order.cancelReason,
     items: order.items.map((i) => ({
       sku: i.sku,

@@ -1,47 +1,38 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CANCEL_REASONS, ORDER_STATUSES } from '@warren/contracts';
 import { Type } from 'class-transformer';
+import { PriceProperty, TextProperty } from '@warren/service-kit';
 import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
   IsInt,
-  IsNotEmpty,
-  IsNumber,
-  IsOptional,
-  IsString,
   IsUUID,
   Matches,
   Max,
-  MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { CANCEL_REASONS, ORDER_EVENT_TYPES, ORDER_STATUSES } from './order-rules';
+
+const CURRENCY = /^[A-Z]{3}$/;
 
 export class OrderItemDto {
-  @ApiProperty({ example: 'BOOK-42', maxLength: 100 })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(100)
+  @TextProperty({ maxLength: 100, example: 'BOOK-42' })
   sku!: string;
 
-  @ApiProperty({ example: 2, minimum: 1, maximum: 10000 })
+  @ApiProperty({ type: 'integer', example: 2, minimum: 1, maximum: 10000 })
   @IsInt({ message: 'quantity must be a whole number' })
   @Min(1, { message: 'quantity must be at least 1' })
   @Max(10000)
   quantity!: number;
 
-  @ApiProperty({
-    example: 12.5,
+  @PriceProperty({
     minimum: 0,
+    maximum: 1_000_000,
+    example: 12.5,
     description: 'Price of one unit in the order currency, at most 2 decimals',
   })
-  @IsNumber(
-    { maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false },
-    { message: 'unitPrice must be a number with at most 2 decimals' },
-  )
-  @Min(0, { message: 'unitPrice must not be negative' })
-  @Max(1_000_000)
   unitPrice!: number;
 }
 
@@ -61,34 +52,47 @@ export class CreateOrderDto {
   @Type(() => OrderItemDto)
   items!: OrderItemDto[];
 
-  @ApiPropertyOptional({ example: 'EUR', default: 'EUR' })
-  @IsOptional()
-  @Matches(/^[A-Z]{3}$/, { message: 'currency must be an ISO 4217 code such as EUR' })
+  @ApiPropertyOptional({ example: 'EUR', default: 'EUR', pattern: CURRENCY.source })
+  // Absent means the default; null is not a currency (IsOptional would let it through).
+  @ValidateIf((_, value) => value !== undefined)
+  @Matches(CURRENCY, { message: 'currency must be an ISO 4217 code such as EUR' })
   currency?: string;
 }
 
 export class OrderItemView {
   @ApiProperty() sku!: string;
-  @ApiProperty() quantity!: number;
+  @ApiProperty({ type: 'integer' }) quantity!: number;
   @ApiProperty() unitPrice!: number;
 }
 
 export class OrderHistoryEntry {
-  @ApiProperty({ example: 'order.cancelled' }) type!: string;
-  @ApiProperty({ nullable: true, enum: ORDER_STATUSES }) fromStatus!: string | null;
+  @ApiProperty({ enum: ORDER_EVENT_TYPES, example: 'order.cancelled' }) type!: string;
+  @ApiProperty({ type: String, nullable: true, enum: ORDER_STATUSES }) fromStatus!: string | null;
   @ApiProperty({ enum: ORDER_STATUSES }) toStatus!: string;
-  @ApiProperty({ nullable: true }) reason!: string | null;
-  @ApiProperty({ nullable: true }) detail!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    enum: CANCEL_REASONS,
+    description: 'Why the order was cancelled (null for other transitions)',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'user-blocked',
+    description: "More detail: user-service's rejection reason, or the timeout",
+  })
+  detail!: string | null;
   @ApiProperty({ format: 'date-time' }) occurredAt!: string;
 }
 
 export class OrderView {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty() userId!: string;
+  @ApiProperty({ format: 'uuid' }) userId!: string;
   @ApiProperty({ enum: ORDER_STATUSES }) status!: string;
-  @ApiProperty() currency!: string;
+  @ApiProperty({ example: 'EUR' }) currency!: string;
   @ApiProperty({ description: 'Sum of quantity × unitPrice' }) total!: number;
-  @ApiProperty({ nullable: true, enum: CANCEL_REASONS })
+  @ApiProperty({ type: String, nullable: true, enum: CANCEL_REASONS })
   cancelReason!: string | null;
   @ApiProperty({ type: [OrderItemView] }) items!: OrderItemView[];
   @ApiProperty({ type: [OrderHistoryEntry] }) history!: OrderHistoryEntry[];

@@ -1,6 +1,5 @@
 import { Body, Controller, Get, Headers, Param, Post, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
@@ -8,7 +7,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { answerWith, IDEMPOTENCY_HEADER, uuidParam } from '@warren/service-kit';
+import { answerWith, ApiUuidParam, IDEMPOTENCY_HEADER, uuidParam } from '@warren/service-kit';
 import type { Response } from 'express';
 import { CreateOrderDto, OrderView } from './order.dto';
 import { OrdersService } from './orders.service';
@@ -30,9 +29,6 @@ export class OrdersController {
     type: OrderView,
     description: 'PENDING: the saga decides CONFIRMED or CANCELLED',
   })
-  @ApiBadRequestResponse({
-    description: 'Invalid body: the message and `fields` name each problem',
-  })
   async create(
     @Body() dto: CreateOrderDto,
     @Headers(IDEMPOTENCY_HEADER) idempotencyKey: string | undefined,
@@ -42,19 +38,21 @@ export class OrdersController {
   }
 
   @Get(':id')
+  @ApiUuidParam('id')
   @ApiOkResponse({
     type: OrderView,
     description: 'The order with its items and the history of its transitions',
   })
-  @ApiNotFoundResponse()
+  @ApiNotFoundResponse({ description: 'No order with this id' })
   get(@Param('id', uuidParam('id')) id: string): Promise<OrderView> {
     return this.orders.get(id);
   }
 
   @Post(':id/cancel')
   @idempotencyHeader
-  @ApiOkResponse({ type: OrderView })
-  @ApiNotFoundResponse()
+  @ApiUuidParam('id')
+  @ApiOkResponse({ type: OrderView, description: 'CANCELLED (reason client-cancelled)' })
+  @ApiNotFoundResponse({ description: 'No order with this id' })
   @ApiConflictResponse({ description: 'The order is no longer PENDING' })
   async cancel(
     @Param('id', uuidParam('id')) id: string,

@@ -1,67 +1,107 @@
+import { randomUUID } from 'node:crypto';
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import {
   OUTBOX,
   runIdempotently,
+  SqlTransactions,
   type IdempotentAnswer,
+  type SqlTx,
   type TransactionalOutbox,
 } from '@warren/service-kit';
-import { PrismaService, type Tx } from '../database/prisma.service';
+import { PrismaService } from '../database/prisma.service';
 import { DEFAULT_CURRENCY, orderTotalCents, toCents } from './order-rules';
 import { OrderSaga } from './order-saga';
-import { ORDER_WITH_HISTORY, readOrder, toOrderView } from './order-view';
+import { readOrder, toOrderView, type OrderRecord } from './order-view';
 import type { CreateOrderDto, OrderView } from './order.dto';
+
+/**
+ * The order, its items and its first history row in one statement (one round trip): the id is
+ * made here, the items travel as arrays. Foreign keys are checked at the statement's end.
+ */
+const INSERT_ORDER = `WITH o AS (
+  INSERT INTO orders (id, user_id, currency, total_cents, updated_at)
+  VALUES ($1::uuid, $2, $3, $4::bigint, CURRENT_TIMESTAMP)
+  RETURNING created_at, updated_at
+), i AS (
+  INSERT INTO order_items (id, order_id, position, sku, quantity, unit_price_cents)
+  SELECT gen_random_uuid(), $1::uuid, t.position, t.sku, t.quantity, t.cents
+  FROM unnest($5::int[], $6::text[], $7::int[], $8::int[]) AS t(position, sku, quantity, cents)
+), h AS (
+  INSERT INTO order_events (order_id, type, to_status) VALUES ($1::uuid, 'order.created', 'PENDING')
+  RETURNING occurred_at
+)
+SELECT o.created_at AS "createdAt", o.updated_at AS "updatedAt", h.occurred_at AS "occurredAt"
+FROM o, h`;
 
 @Injectable()
 export class OrdersService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly sql: SqlTransactions,
     private readonly saga: OrderSaga,
-    @Inject(OUTBOX) private readonly outbox: TransactionalOutbox<Tx>,
+    @Inject(OUTBOX) private readonly outbox: TransactionalOutbox<SqlTx>,
   ) {}
 
   /**
    * Creates a PENDING order with its first history row and emits order.created: the saga starts.
-   * The user is not looked up here; user-service answers through the saga.
+   * The user is not looked up here; user-service answers through the saga. BEGIN, the order
+   * statement, the outbox row, COMMIT (plus the key's two statements with an Idempotency-Key).
    */
   create(
     dto: CreateOrderDto,
     idempotencyKey: string | undefined,
   ): Promise<IdempotentAnswer<OrderView>> {
     return runIdempotently(
-      this.prisma,
+      this.sql,
       { key: idempotencyKey, scope: 'POST /orders', body: dto },
       async (tx) => {
-        const items = dto.items.map((item, position) => ({
-          position,
+        const id = randomUUID();
+        const items = dto.items.map((item) => ({
           sku: item.sku,
           quantity: item.quantity,
           unitPriceCents: toCents(item.unitPrice),
         }));
-        const order = await tx.order.create({
-          data: {
-            userId: dto.userId,
-            currency: dto.currency ?? DEFAULT_CURRENCY,
-            totalCents: orderTotalCents(items),
-            items: { create: items },
-            history: { create: { type: 'order.created', toStatus: 'PENDING' } },
-          },
-          include: ORDER_WITH_HISTORY,
-        });
+        const currency = dto.currency ?? DEFAULT_CURRENCY;
+        const totalCents = orderTotalCents(items);
+        const [row] = await tx.$queryRawUnsafe<
+          { createdAt: Date; updatedAt: Date; occurredAt: Date }[]
+        >(
+          INSERT_ORDER,
+          id,
+          dto.userId,
+          currency,
+          totalCents,
+          items.map((_, position) => position),
+          items.map((item) => item.sku),
+          items.map((item) => item.quantity),
+          items.map((item) => item.unitPriceCents),
+        );
         await this.outbox.append(tx, {
           type: 'order.created',
-          payload: {
-            orderId: order.id,
-            userId: order.userId,
-            items: items.map(({ sku, quantity, unitPriceCents }) => ({
-              sku,
-              quantity,
-              unitPriceCents,
-            })),
-            totalCents: order.totalCents,
-            currency: order.currency,
-          },
-          aggregateKey: order.id,
+          payload: { orderId: id, userId: dto.userId, items, totalCents, currency },
+          aggregateKey: id,
         });
+        const order: OrderRecord = {
+          id,
+          userId: dto.userId,
+          status: 'PENDING',
+          currency,
+          totalCents,
+          cancelReason: null,
+          createdAt: row!.createdAt,
+          updatedAt: row!.updatedAt,
+          items,
+          history: [
+            {
+              type: 'order.created',
+              fromStatus: null,
+              toStatus: 'PENDING',
+              reason: null,
+              detail: null,
+              occurredAt: row!.occurredAt,
+            },
+          ],
+        };
         return { status: 201, body: toOrderView(order) };
       },
     );

@@ -1,6 +1,5 @@
 import { Body, Controller, Get, Headers, Param, Post, Put, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
@@ -8,7 +7,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { answerWith, IDEMPOTENCY_HEADER, uuidParam } from '@warren/service-kit';
+import { answerWith, ApiUuidParam, IDEMPOTENCY_HEADER, uuidParam } from '@warren/service-kit';
 import type { Response } from 'express';
 import { CreateUserDto, SetBlockedDto, UserView } from './user.dto';
 import { UsersService } from './users.service';
@@ -25,9 +24,6 @@ export class UsersController {
     description: 'Repeats with the same key get the first answer',
   })
   @ApiCreatedResponse({ type: UserView })
-  @ApiBadRequestResponse({
-    description: 'Invalid body: the message and `fields` name each problem',
-  })
   @ApiConflictResponse({ description: 'A user with this email already exists' })
   async register(
     @Body() dto: CreateUserDto,
@@ -38,15 +34,17 @@ export class UsersController {
   }
 
   @Get(':id')
+  @ApiUuidParam('id')
   @ApiOkResponse({ type: UserView })
-  @ApiNotFoundResponse()
+  @ApiNotFoundResponse({ description: 'No user with this id' })
   get(@Param('id', uuidParam('id')) id: string): Promise<UserView> {
     return this.users.get(id);
   }
 
   @Put(':id/blocked')
+  @ApiUuidParam('id')
   @ApiOkResponse({ type: UserView })
-  @ApiNotFoundResponse()
+  @ApiNotFoundResponse({ description: 'No user with this id' })
   setBlocked(
     @Param('id', uuidParam('id')) id: string,
     @Body() dto: SetBlockedDto,

@@ -1,44 +1,61 @@
+import { randomUUID } from 'node:crypto';
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import {
+  isUniqueViolation,
   OUTBOX,
   runIdempotently,
+  SqlTransactions,
   type IdempotentAnswer,
+  type SqlTx,
   type TransactionalOutbox,
 } from '@warren/service-kit';
-import { Prisma } from '../generated/prisma/client';
-import { PrismaService, type Tx } from '../database/prisma.service';
-import { toUserView, type CreateUserDto, type UserView } from './user.dto';
+import { PrismaService } from '../database/prisma.service';
+import {
+  storedName,
+  toUserView,
+  type CreateUserDto,
+  type UserRow,
+  type UserView,
+} from './user.dto';
+
+/** One round trip: the user row, returned as the answer shows it. */
+const INSERT_USER = `INSERT INTO users (id, email, name) VALUES ($1::uuid, $2, $3)
+RETURNING id, email, name, blocked, created_at AS "createdAt"`;
 
 @Injectable()
 export class UsersService {
   constructor(
     private readonly prisma: PrismaService,
-    @Inject(OUTBOX) private readonly outbox: TransactionalOutbox<Tx>,
+    private readonly sql: SqlTransactions,
+    @Inject(OUTBOX) private readonly outbox: TransactionalOutbox<SqlTx>,
   ) {}
 
-  /** Registers a user and emits user.created in the same transaction. */
+  /**
+   * Registers a user and emits user.created in the same transaction: BEGIN, the user row, the
+   * outbox row, COMMIT (plus the key's two statements with an Idempotency-Key).
+   */
   register(
     dto: CreateUserDto,
     idempotencyKey: string | undefined,
   ): Promise<IdempotentAnswer<UserView>> {
     return runIdempotently(
-      this.prisma,
+      this.sql,
       { key: idempotencyKey, scope: 'POST /users', body: dto },
       async (tx) => {
-        const user = await tx.user
-          .create({ data: { email: dto.email, name: dto.name } })
+        const [user] = await tx
+          .$queryRawUnsafe<UserRow[]>(INSERT_USER, randomUUID(), dto.email, storedName(dto.name))
           .catch((error: unknown) => {
-            if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+            if (isUniqueViolation(error)) {
               throw new ConflictException(`a user with email ${dto.email} already exists`);
             }
             throw error;
           });
         await this.outbox.append(tx, {
           type: 'user.created',
-          payload: { userId: user.id, email: user.email, name: user.name },
-          aggregateKey: user.id,
+          payload: { userId: user!.id, email: user!.email, name: user!.name },
+          aggregateKey: user!.id,
         });
-        return { status: 201, body: toUserView(user) };
+        return { status: 201, body: toUserView(user!) };
       },
     );
   }

@@ -5,17 +5,38 @@ import { z } from 'zod';
  * inferred from these schemas, so the types and the runtime validation cannot drift apart.
  */
 const id = z.string().min(1).max(200);
+
+/** Characters as JSON Schema's maxLength counts them (code points), not UTF-16 code units. */
+export function codePointLength(text: string): number {
+  let length = 0;
+  for (const _ of text) length++;
+  return length;
+}
+
+/** Text of 1 to `max` characters (code points, as the services' OpenAPI documents count them). */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .refine((value) => codePointLength(value) <= max, `expected at most ${max} characters`);
+
+/** The email rule of the contracts (zod's own); the services' API documents state it as `pattern`. */
+export const EMAIL_PATTERN = z.regexes.email;
+
+/** The one list of each enumeration the events carry; the services' API documents use them too. */
+export const USER_REJECTION_REASONS = ['user-not-found', 'user-blocked'] as const;
+export const ORDER_CANCEL_REASONS = ['user-rejected', 'timeout', 'client-cancelled'] as const;
 const cents = z.number().int().nonnegative();
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as EUR');
 
 export const UserCreatedPayload = z.object({
   userId: id,
-  email: z.email(),
-  name: z.string().min(1).max(200),
+  email: z.email({ pattern: EMAIL_PATTERN }),
+  name: text(200),
 });
 
 export const OrderItem = z.object({
-  sku: z.string().min(1).max(100),
+  sku: text(100),
   quantity: z.number().int().positive(),
   unitPriceCents: cents,
 });
@@ -36,7 +57,7 @@ export const UserValidatedPayload = z.object({
 export const UserRejectedPayload = z.object({
   orderId: id,
   userId: id,
-  reason: z.enum(['user-not-found', 'user-blocked']),
+  reason: z.enum(USER_REJECTION_REASONS),
 });
 
 export const OrderConfirmedPayload = z.object({
@@ -46,15 +67,10 @@ export const OrderConfirmedPayload = z.object({
   currency,
 });
 
-/** Every state of an order: PENDING until the saga confirms or cancels it. */
-export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'CANCELLED'] as const;
-/** Why an order was cancelled: what order.cancelled carries. */
-export const CANCEL_REASONS = ['user-rejected', 'timeout', 'client-cancelled'] as const;
-
 export const OrderCancelledPayload = z.object({
   orderId: id,
   userId: id,
-  reason: z.enum(CANCEL_REASONS),
+  reason: z.enum(ORDER_CANCEL_REASONS),
 });
 
 export type UserCreated = z.infer<typeof UserCreatedPayload>;

@@ -16,9 +16,10 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, servers.urls);
   globalThis.__WARREN_TEST_SERVERS__ = servers;
   log(`servers (${servers.source}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  // kube-apiserver, etcd and helm for the operator suites: built once from the Go module proxy
-  // (10-20 min cold, with progress), then taken from the cache in seconds.
+  // kube-apiserver, etcd and helm for the operator suites, and the node's kubelet,
+  // controller-manager, scheduler and kube-proxy: built once from the Go module proxy
+  // (10-20 min cold, and 8-15 min more for the node, with progress), then taken from the cache.
   const kubeStarted = Date.now();
-  await ensureKubeBinaries({ kubectl: true, log });
+  await ensureKubeBinaries({ kubectl: true, node: true, log });
   log(`kube binaries ready in ${((Date.now() - kubeStarted) / 1000).toFixed(1)} s`);
 }

@@ -16,14 +16,27 @@ export interface KubeBinaries {
   kubernetesVersion: string;
   /** Where kube-apiserver and etcd came from. */
   source: 'cache' | 'KUBEBUILDER_ASSETS';
+  /** Built only on request (`node: true`): what a cluster with a kubelet node runs besides. */
+  node?: NodeBinaries;
+}
+
+export interface NodeBinaries {
+  kubelet: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubeProxy: string;
 }
 
 export interface EnsureOptions {
   kubectl?: boolean;
+  /** Also kubelet, kube-controller-manager, kube-scheduler and kube-proxy (tools/k8s-node). */
+  node?: boolean;
   log?: (line: string) => void;
 }
 
-type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl';
+const NODE_NAMES = ['kube-scheduler', 'kube-controller-manager', 'kube-proxy', 'kubelet'] as const;
+type NodeName = (typeof NODE_NAMES)[number];
+type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl' | NodeName;
 
 interface Pins {
   kubernetes: string;
@@ -32,7 +45,7 @@ interface Pins {
 }
 
 interface Recipe {
-  module: 'k8s' | 'etcd' | 'helm';
+  module: 'k8s' | 'k8s-node' | 'etcd' | 'helm';
   pkg: string;
   ldflags: (pins: Pins) => string[];
 }
@@ -75,6 +88,12 @@ const recipes: Record<Name, Recipe> = {
     ldflags: kubeVersionFlags,
   },
   kubectl: { module: 'k8s', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubeVersionFlags },
+  ...(Object.fromEntries(
+    NODE_NAMES.map((name) => [
+      name,
+      { module: 'k8s-node', pkg: `k8s.io/kubernetes/cmd/${name}`, ldflags: kubeVersionFlags },
+    ]),
+  ) as Record<NodeName, Recipe>),
 };
 
 function requiredVersion(module: string, dependency: string): string {
@@ -93,17 +112,35 @@ export function readPins(): Pins {
   };
 }
 
-/** One folder per set of pins: versions for people, a hash of go.mod/go.sum for everything else. */
-export function cacheDir(pins = readPins()): string {
+function modulesHash(modules: string[]): string {
   const hash = createHash('sha256').update(
     `recipe ${RECIPE_VERSION} ${process.platform}-${process.arch}\n`,
   );
-  for (const module of ['k8s', 'etcd', 'helm']) {
+  for (const module of modules) {
     for (const file of ['go.mod', 'go.sum'])
       hash.update(fs.readFileSync(path.join(toolsDir, module, file)));
   }
-  const key = `k8s-${pins.kubernetes}_etcd-${pins.etcd}_helm-${pins.helm}_${hash.digest('hex').slice(0, 10)}`;
+  return hash.digest('hex').slice(0, 10);
+}
+
+/** One folder per set of pins: versions for people, a hash of go.mod/go.sum for everything else. */
+export function cacheDir(pins = readPins()): string {
+  const key = `k8s-${pins.kubernetes}_etcd-${pins.etcd}_helm-${pins.helm}_${modulesHash(['k8s', 'etcd', 'helm'])}`;
   return path.join(toolsCacheRoot(), key);
+}
+
+/**
+ * The node's binaries come from their own module (tools/k8s-node, same Kubernetes pin), so its
+ * extra dependencies never change the key of the folder every suite needs.
+ */
+export function nodeCacheDir(pins = readPins()): string {
+  const nodePin = requiredVersion('k8s-node', 'k8s.io/kubernetes');
+  if (nodePin !== pins.kubernetes) {
+    throw new KubeError(
+      `tools/k8s-node pins k8s.io/kubernetes ${nodePin} but tools/k8s pins ${pins.kubernetes}: run tools/k8s/pin.sh ${pins.kubernetes}`,
+    );
+  }
+  return path.join(toolsCacheRoot(), `k8s-node-${nodePin}_${modulesHash(['k8s-node'])}`);
 }
 
 const defaultLog = (line: string) => process.stderr.write(`[warren kube] ${line}\n`);
@@ -133,6 +170,7 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
   const where = (name: Name) => inAssets(name) ?? path.join(dir, name);
   const missing = wanted.filter((name) => !fs.existsSync(where(name)));
   if (missing.length > 0) await buildAll(missing, pins, dir, log);
+  const node = options.node ? await ensureNodeBinaries(pins, log) : undefined;
 
   return {
     kubeApiserver: where('kube-apiserver'),
@@ -141,6 +179,20 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
     kubectl: options.kubectl || inAssets('kubectl') ? where('kubectl') : undefined,
     kubernetesVersion: assets ? versionOf(where('kube-apiserver')) : pins.kubernetes,
     source: assets ? 'KUBEBUILDER_ASSETS' : 'cache',
+    node,
+  };
+}
+
+async function ensureNodeBinaries(pins: Pins, log: (line: string) => void): Promise<NodeBinaries> {
+  const dir = nodeCacheDir(pins);
+  const missing = NODE_NAMES.filter((name) => !fs.existsSync(path.join(dir, name)));
+  if (missing.length > 0) await buildAll(missing, pins, dir, log);
+  const at = (name: NodeName) => path.join(dir, name);
+  return {
+    kubelet: at('kubelet'),
+    kubeControllerManager: at('kube-controller-manager'),
+    kubeScheduler: at('kube-scheduler'),
+    kubeProxy: at('kube-proxy'),
   };
 }
 
@@ -164,7 +216,7 @@ async function buildAll(
     checkGo();
     log(`building ${todo.join(', ')} from the Go module proxy into ${dir}`);
     log(
-      'a cold build takes 10-20 min on 2 cores (seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd',
+      'a cold build takes 10-20 min on 2 cores (kubelet alone 3-11 min; seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd',
     );
     const started = Date.now();
     // One at a time: each go build already uses every core (-p), two at once only thrash.
@@ -246,7 +298,7 @@ function buildParallelism(): number {
 }
 
 /** A lock file holding the builder's pid: two runs never build the same cache at once. */
-async function acquireLock(file: string, log: (line: string) => void): Promise<() => void> {
+export async function acquireLock(file: string, log: (line: string) => void): Promise<() => void> {
   let announced = false;
   for (;;) {
     try {

@@ -128,10 +128,11 @@ export async function issueCert(
   return files;
 }
 
-export const servingCert = (ca: CertFiles, dir: string) =>
+/** `extraSans` like `IP:10.0.2.2` or `DNS:kubernetes.default.svc`. */
+export const servingCert = (ca: CertFiles, dir: string, extraSans: string[] = []) =>
   issueCert(ca, dir, 'serving', '/CN=kube-apiserver', [
     'extendedKeyUsage = serverAuth',
-    'subjectAltName = IP:127.0.0.1, DNS:localhost',
+    `subjectAltName = ${['IP:127.0.0.1', 'DNS:localhost', ...extraSans].join(', ')}`,
   ]);
 
 /** Kubernetes reads the user from CN and the groups from every O. */

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
@@ -6,6 +5,7 @@ import { ensureKubeBinaries, type KubeBinaries } from './build';
 import { clientCert, createCa, servingCert, serviceAccountKey, type CertFiles } from './certs';
 import { installCrds } from './crds';
 import { writeKubeconfig } from './kubeconfig';
+import { killNodeNow, stopNodeAt } from './node-state';
 import { stateRoot } from './paths';
 import {
   freePorts,
@@ -16,6 +16,7 @@ import {
   KubeError,
   seconds,
   killGroups,
+  spawnServer,
   tail,
   waitUntil,
 } from './proc';
@@ -27,7 +28,13 @@ export interface ControlPlaneOptions {
   detached?: boolean;
   binaries?: KubeBinaries;
   log?: (line: string) => void;
+  /** For a cluster with a kubelet node (node.ts): where the node and its pods reach this API server. */
+  forNode?: { advertiseAddress: string };
 }
+
+/** The Service range; its first address is the `kubernetes` Service's ClusterIP. */
+export const SERVICE_CIDR = '10.0.0.0/24';
+export const KUBERNETES_SERVICE_IP = '10.0.0.1';
 
 /** A limited user: the kubeconfig authenticates as `user` in `groups`, and RBAC decides the rest. */
 export interface KubeIdentity {
@@ -49,22 +56,6 @@ interface StateFile {
 const STATE = 'state.json';
 const ADMIN = 'warren-admin';
 const defaultLog = (line: string) => process.stderr.write(`[warren kube] ${line}\n`);
-
-/**
- * Runs the server under a shell that kills it when the owner's end of stdin closes: whatever
- * ends the owner (test failure, Ctrl-C, SIGKILL of a Jest worker), no server outlives it.
- * The shell itself exits when the server does, so a live process group means a live server.
- */
-const WATCHDOG = `exec 3<&0
-"$@" </dev/null 3<&- &
-server=$!
-( while read -r _; do :; done; kill -KILL "$server" 2>/dev/null ) <&3 &
-watcher=$!
-exec 3<&-
-wait "$server"
-code=$?
-kill "$watcher" 2>/dev/null
-exit "$code"`;
 
 export class ControlPlane {
   private constructor(
@@ -125,14 +116,29 @@ export class ControlPlane {
     await ControlPlane.stopAt(stateDir); // whatever an earlier run left there
     const started = Date.now();
     const pki = path.join(stateDir, 'pki');
-    fs.mkdirSync(pki, { recursive: true, mode: 0o700 });
+    // Only pki private: a recursive mkdir with a mode would give it to .warren/ too (PostgreSQL,
+    // running as its own user, needs to traverse it).
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.mkdirSync(pki, { mode: 0o700 });
 
     const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const server = `https://127.0.0.1:${apiPort}`;
     const ca = await createCa(pki);
-    const [serving, admin] = await Promise.all([
-      servingCert(ca, pki),
+    const advertised = options.forNode?.advertiseAddress;
+    const sans = advertised
+      ? [
+          `IP:${advertised}`,
+          `IP:${KUBERNETES_SERVICE_IP}`,
+          ...KUBERNETES_SERVICE_NAMES.map((n) => `DNS:${n}`),
+        ]
+      : [];
+    const [serving, admin, kubeletClient] = await Promise.all([
+      servingCert(ca, pki, sans),
       clientCert(ca, pki, ADMIN, ['system:masters']),
+      // logs, exec and port-forward: the kubelet asks the API server whether this user may.
+      advertised
+        ? clientCert(ca, pki, 'kube-apiserver-kubelet-client', ['system:masters'])
+        : undefined,
     ]);
     const sa = serviceAccountKey(pki);
     const state: StateFile = {
@@ -151,8 +157,12 @@ export class ControlPlane {
     const plane = new ControlPlane(stateDir, state);
     const exited: string[] = [];
     const launch = (name: string, command: string, args: string[]) => {
-      const pgid = plane.spawnServer(name, command, args, Boolean(options.detached), () =>
-        exited.push(name),
+      const pgid = spawnServer(
+        path.join(stateDir, `${name}.log`),
+        command,
+        args,
+        Boolean(options.detached),
+        () => exited.push(name),
       );
       state.pgids.push(pgid);
       plane.saveState(); // before waiting, so a crash now still leaves the pids for cleanup
@@ -172,11 +182,12 @@ export class ControlPlane {
         '--log-level=warn',
       ]);
       // kube-apiserver retries etcd on its own, so both start at once.
-      launch(
-        'kube-apiserver',
-        binaries.kubeApiserver,
-        apiserverArgs({ stateDir, apiPort, etcdUrl, ca, serving, sa, server }),
-      );
+      launch('kube-apiserver', binaries.kubeApiserver, [
+        ...apiserverArgs({ stateDir, apiPort, etcdUrl, ca, serving, sa, server }),
+        ...(advertised && kubeletClient
+          ? nodeApiserverArgs(advertised, kubeletClient)
+          : standaloneApiserverArgs),
+      ]);
 
       const ready = await waitUntil(async () => {
         if (exited.length > 0) return true;
@@ -208,6 +219,8 @@ export class ControlPlane {
   /** Stops whatever control plane left its state in `stateDir` and deletes the folder. */
   static async stopAt(stateDir: string): Promise<void> {
     const state = readState(stateDir);
+    // The node first: the folder holds its containerd's root until its mounts are gone.
+    await stopNodeAt(stateDir);
     if (state) await killGroups(ours(state, stateDir));
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
@@ -217,15 +230,22 @@ export class ControlPlane {
     await ControlPlane.stopAt(this.stateDir);
   }
 
-  /** A kubeconfig for `user` in `groups`; it can do only what RBAC grants them. */
-  async mintIdentity(user: string, groups: string[] = []): Promise<KubeIdentity> {
+  /**
+   * A kubeconfig for `user` in `groups`; it can do only what RBAC grants them. `server`: another
+   * address of this API server (a node's processes reach it through their network namespace).
+   */
+  async mintIdentity(
+    user: string,
+    groups: string[] = [],
+    server = this.server,
+  ): Promise<KubeIdentity> {
     const pki = path.join(this.stateDir, 'pki');
     const ca: CertFiles = { cert: path.join(pki, 'ca.crt'), key: path.join(pki, 'ca.key') };
     const cert = await clientCert(ca, pki, user, groups);
     const name = `kubeconfig-${path.basename(cert.cert, '.crt')}`;
     const kubeconfigPath = writeKubeconfig(
       path.join(this.stateDir, name),
-      this.server,
+      server,
       ca.cert,
       user,
       cert,
@@ -271,31 +291,6 @@ export class ControlPlane {
     });
   }
 
-  private spawnServer(
-    name: string,
-    command: string,
-    args: string[],
-    detached: boolean,
-    onExit: () => void,
-  ): number {
-    const out = fs.openSync(path.join(this.stateDir, `${name}.log`), 'a');
-    // Own process group either way, so stop() reaches every process it started.
-    const child = detached
-      ? spawn(command, args, { detached: true, stdio: ['ignore', out, out] })
-      : spawn('/bin/sh', ['-c', WATCHDOG, 'warren-kube-watchdog', command, ...args], {
-          detached: true,
-          stdio: ['pipe', out, out],
-        });
-    fs.closeSync(out);
-    child.once('exit', onExit);
-    child.once('error', onExit);
-    // Neither the child nor the watchdog pipe may keep this process alive.
-    child.unref();
-    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    if (child.pid === undefined) throw new KubeError(`could not start ${command}`);
-    return child.pid;
-  }
-
   private saveState(): void {
     fs.writeFileSync(path.join(this.stateDir, STATE), JSON.stringify(this.state, null, 2));
   }
@@ -312,6 +307,28 @@ export class ControlPlane {
 
 export const startControlPlane = (options?: ControlPlaneOptions) => ControlPlane.start(options);
 
+const KUBERNETES_SERVICE_NAMES = [
+  'kubernetes',
+  'kubernetes.default',
+  'kubernetes.default.svc',
+  'kubernetes.default.svc.cluster.local',
+];
+
+/**
+ * With a node, the `kubernetes` Service points at `advertised` (pods reach the API server there),
+ * ServiceAccount admission mounts tokens (the controller-manager creates the accounts), and the
+ * API server reaches the kubelet by its node name (a forwarded loopback port).
+ */
+function nodeApiserverArgs(advertised: string, kubeletClient: CertFiles): string[] {
+  return [
+    `--advertise-address=${advertised}`,
+    '--endpoint-reconciler-type=lease',
+    `--kubelet-client-certificate=${kubeletClient.cert}`,
+    `--kubelet-client-key=${kubeletClient.key}`,
+    '--kubelet-preferred-address-types=Hostname,InternalIP',
+  ];
+}
+
 function apiserverArgs(o: {
   stateDir: string;
   apiPort: number;
@@ -322,11 +339,8 @@ function apiserverArgs(o: {
   server: string;
 }): string[] {
   return [
-    // Loopback only, and no lookup of a default route or the host name: works with no network.
-    '--advertise-address=127.0.0.1',
     '--bind-address=127.0.0.1',
     `--secure-port=${o.apiPort}`,
-    '--endpoint-reconciler-type=none',
     `--etcd-servers=${o.etcdUrl}`,
     `--cert-dir=${path.join(o.stateDir, 'pki')}`,
     `--tls-cert-file=${o.serving.cert}`,
@@ -335,13 +349,20 @@ function apiserverArgs(o: {
     `--service-account-issuer=${o.server}`,
     `--service-account-key-file=${o.sa.cert}`,
     `--service-account-signing-key-file=${o.sa.key}`,
-    '--service-cluster-ip-range=10.0.0.0/24',
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
     '--authorization-mode=RBAC',
-    // As envtest: no controller creates the default ServiceAccount, so its admission would refuse pods.
-    '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
   ];
 }
+
+/** Without a node. */
+const standaloneApiserverArgs = [
+  // Loopback only, and no lookup of a default route or the host name: works with no network.
+  '--advertise-address=127.0.0.1',
+  '--endpoint-reconciler-type=none',
+  // As envtest: no controller creates the default ServiceAccount, so its admission would refuse pods.
+  '--disable-admission-plugins=ServiceAccount',
+];
 
 function runsDir(): string {
   return path.join(stateRoot(), 'kube-runs');
@@ -386,6 +407,7 @@ function cleanStaleRuns(): void {
     for (const stateDir of [dir, path.join(dir, 'kube')]) {
       const state = readState(stateDir);
       if (state) killGroupsNow(ours(state, stateDir));
+      killNodeNow(stateDir);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

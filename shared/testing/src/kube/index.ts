@@ -14,3 +14,13 @@ export {
 } from './control-plane';
 export { installCrds } from './crds';
 export { KubeError } from './proc';
+export { NodeCluster, startNodeCluster, type NodeClusterOptions } from './node';
+export { NODE_NETWORK, PAUSE_IMAGE } from './node-config';
+export {
+  kubectlImage,
+  toolboxImage,
+  pauseImage,
+  TOOLBOX_IMAGE,
+  type ImageArchive,
+} from './node-images';
+export { writeImageArchive, type ImageSpec } from './oci-image';

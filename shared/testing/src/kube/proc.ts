@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
@@ -68,3 +68,48 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Runs the server under a shell that kills it when the owner's end of stdin closes: whatever
+ * ends the owner (test failure, Ctrl-C, SIGKILL of a Jest worker), no server outlives it.
+ * The shell itself exits when the server does, so a live process group means a live server.
+ */
+const WATCHDOG = `exec 3<&0
+"$@" </dev/null 3<&- &
+server=$!
+( while read -r _; do :; done; kill -KILL "$server" 2>/dev/null ) <&3 &
+watcher=$!
+exec 3<&-
+wait "$server"
+code=$?
+kill "$watcher" 2>/dev/null
+exit "$code"`;
+
+/**
+ * Starts a server in its own process group, output appended to `logFile`; returns the group id.
+ * Not detached, it dies with this process: see WATCHDOG.
+ */
+export function spawnServer(
+  logFile: string,
+  command: string,
+  args: string[],
+  detached: boolean,
+  onExit: () => void,
+): number {
+  const out = fs.openSync(logFile, 'a');
+  // Own process group either way, so a stop reaches every process it started.
+  const child = detached
+    ? spawn(command, args, { detached: true, stdio: ['ignore', out, out] })
+    : spawn('/bin/sh', ['-c', WATCHDOG, 'warren-kube-watchdog', command, ...args], {
+        detached: true,
+        stdio: ['pipe', out, out],
+      });
+  fs.closeSync(out);
+  child.once('exit', onExit);
+  child.once('error', onExit);
+  // Neither the child nor the watchdog pipe may keep this process alive.
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  if (child.pid === undefined) throw new KubeError(`could not start ${command}`);
+  return child.pid;
+}

@@ -1,0 +1,3 @@
+module warren.dev/tools/pause
+
+go 1.25.0
