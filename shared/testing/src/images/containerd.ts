@@ -35,8 +35,8 @@ export interface RunInContainer {
   env?: Record<string, string>;
   /** Read-only bind mounts: host path -> container path. */
   mounts?: Record<string, string>;
-  /** Runs in the background; stop it with `stopContainer(id)`. */
-  detach?: boolean;
+  /** Runs in the background, its output appended to `logFile`; stop it with `stopContainer(id)`. */
+  detach?: { logFile: string };
   timeoutMs?: number;
 }
 
@@ -104,7 +104,7 @@ export class TestContainerd {
   async runContainer(spec: RunInContainer): Promise<RunResult> {
     const args = [
       'run',
-      spec.detach ? '--detach' : '--rm',
+      ...(spec.detach ? ['--detach', `--log-uri=file://${spec.detach.logFile}`] : ['--rm']),
       '--net-host',
       '--read-only',
       `--runc-root=${path.join(this.dir, 'runc')}`,
@@ -131,14 +131,6 @@ export class TestContainerd {
     if (!stopped) await this.ctr(['task', 'kill', '--signal', 'SIGKILL', id]);
     await this.ctr(['task', 'delete', '--force', id]);
     await this.ctr(['container', 'delete', id]);
-  }
-
-  /** The task's output is lost with `--detach`; this reads /proc of its process instead. */
-  async taskPid(id: string): Promise<number | undefined> {
-    const { stdout } = await this.ctr(['task', 'list']);
-    const line = stdout.split('\n').find((row) => row.startsWith(`${id} `));
-    const pid = Number(line?.trim().split(/\s+/)[1]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   }
 
   async stop(): Promise<void> {

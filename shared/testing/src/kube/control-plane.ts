@@ -393,7 +393,7 @@ export function newRunDir(label = Date.now().toString(36)): string {
  * Removes run folders whose owner is gone (killed before it could clean up), with their servers:
  * the control plane in the folder, or one a test started there through the CLI (`<dir>/kube`).
  */
-function cleanStaleRuns(): void {
+export function cleanStaleRuns(): void {
   let entries: string[];
   try {
     entries = fs.readdirSync(runsDir());

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureInstalled } from '../infra/install';
 import { ensureKubeBinaries, type KubeBinaries, type NodeBinaries } from './build';
-import { ControlPlane, newRunDir } from './control-plane';
+import { cleanStaleRuns, ControlPlane, newRunDir } from './control-plane';
 import {
   containerdConfig,
   cniConfig,
@@ -115,6 +115,7 @@ export class NodeCluster {
     // kubectl too: people and the kubectl image (kubectlImage) use it.
     const binaries = await ensureKubeBinaries({ node: true, kubectl: true, log });
     const pause = pauseImage();
+    if (!options.stateDir) cleanStaleRuns(); // run folders (and nodes) of killed test processes
     const stateDir = path.resolve(options.stateDir ?? newRunDir('node'));
     refuseHiddenStateDir(stateDir);
     await removeStaleCgroups();
