@@ -159,6 +159,8 @@ export class TestContainerd {
     fs.rmSync(path.join(dir, 'state'), { recursive: true, force: true });
     fs.rmSync(path.join(dir, 'runc'), { recursive: true, force: true });
     fs.rmSync(TestContainerd.pidFile(dir), { force: true });
+    for (const socket of ['containerd.sock', 'containerd.sock.ttrpc'])
+      fs.rmSync(path.join(dir, socket), { force: true });
     await removeRecordedHostPaths(path.join(dir, 'host-paths-created.json'), 'containerd');
   }
 }

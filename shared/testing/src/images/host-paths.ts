@@ -21,7 +21,7 @@ export async function removeRecordedHostPaths(
   recordFile: string,
   processName: string,
 ): Promise<void> {
-  let created: string[] = [];
+  let created: string[];
   try {
     created = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as string[];
   } catch {
