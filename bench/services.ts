@@ -125,10 +125,8 @@ async function startSameWorkServer(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const [line] = await createInterface({ input: child.stdout! })
-    [Symbol.asyncIterator]()
-    .next()
-    .then((r) => [r.value as string]);
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const [line] = await lines.next().then((r) => [r.value as string]);
   const { port } = JSON.parse(line!) as { port: number };
   return { url: `http://127.0.0.1:${port}`, child };
 }
