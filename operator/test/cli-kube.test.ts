@@ -104,7 +104,7 @@ describe('warren against the cluster (--kube, kubectl warren)', () => {
     expect(applied.code).toBe(0);
     const after = await kube(['plan', '--kube', '-n', 'shop', '--detailed-exitcode']);
     expect(after).toMatchObject({ code: 0, err: '' });
-    expect(after.out).toMatch(/^No changes/);
+    expect(after.out).toMatch(/^No changes/m);
 
     const status = await kube(['status', '--kube', '-n', 'shop', '-o', 'yaml']);
     expect(status.code).toBe(0);

@@ -52,7 +52,7 @@ test('an unknown sub-command says what to do, in one line', async () => {
   const result = await kube('start');
   expect(result.code).toBe(2);
   expect(result.stderr).toBe(
-    'unknown command "start": use npm run kube -- up|down|kubeconfig|status|build\n',
+    'unknown command "start": use npm run kube -- up [--node]|down|kubeconfig|status|build [--node]\n',
   );
 });
 
