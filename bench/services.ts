@@ -125,11 +125,9 @@ async function startSameWorkServer(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const [line] = await createInterface({ input: child.stdout! })
-    [Symbol.asyncIterator]()
-    .next()
-    .then((r) => [r.value as string]);
-  const { port } = JSON.parse(line!) as { port: number };
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const { port } = JSON.parse(first.value as string) as { port: number };
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
