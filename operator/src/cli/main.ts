@@ -15,6 +15,7 @@ import {
   topologyCommand,
   validateCommand,
 } from './commands';
+import { asyncapiCommand } from './asyncapi-command';
 import { UsageError, brokerSettings, defaultVhost } from './connection';
 
 const USAGE = `Usage: warren <command> -f PATH [options]
@@ -25,6 +26,7 @@ Commands:
   apply         make the broker match the resources
   status        per-route state read back from the broker (depth, consumers, drift)
   topology      print the topology document of one service (--service NAME)
+  asyncapi      print the AsyncAPI 3.0 document of the declared events (YAML; all services or --service NAME)
   dead-letters  list a route's dead letters (--route NAME), leaving them in place
   redrive       send a route's dead letters back to its queue with a fresh set of attempts
 
@@ -32,7 +34,7 @@ Options:
   -f, --filename PATH       a YAML/JSON file or a folder of them (read recursively)
   -o, --output text|json    output format (default text)
       --detailed-exitcode   plan: exit 0 when nothing would change, 2 when something would
-      --service NAME        topology: the service
+      --service NAME        topology, asyncapi: the service
       --route NAME          dead-letters, redrive: the EventRoute (name or namespace/name)
       --limit N             dead-letters: how many to show (default 20); redrive: at most N
       --reason LIST         redrive: only these reasons (retries-exhausted, non-retryable,
@@ -50,6 +52,7 @@ const COMMANDS = {
   apply: applyCommand,
   status: statusCommand,
   topology: topologyCommand,
+  asyncapi: asyncapiCommand,
   'dead-letters': deadLettersCommand,
   redrive: redriveCommand,
 } as const;
