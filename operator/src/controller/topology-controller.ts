@@ -37,6 +37,7 @@ import {
   PAUSED_ANNOTATION,
   UNMANAGED_ANNOTATION,
 } from './annotations';
+import { KedaAutoscaling } from './autoscaling';
 import { compileResilient } from './resilient-compile';
 import {
   collectionPath,
@@ -95,6 +96,8 @@ export class TopologyController {
   /** Last PrometheusRule body written per route, to write only what changed. */
   private readonly writtenRules = new Map<string, string>();
   private synced = false;
+  /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
+  private readonly autoscaling: KedaAutoscaling;
 
   constructor(
     private readonly options: ControllerOptions,
@@ -130,6 +133,14 @@ export class TopologyController {
       scopes.map((ns) => coreCollectionPath('configmaps', ns)),
       informer(managedSelector),
     );
+    this.autoscaling = new KedaAutoscaling({
+      client: options.client,
+      log: options.log,
+      scopes,
+      relistIntervalMs: Math.max(options.resyncMs * 5, 300_000),
+      enqueue,
+      managementUrl: options.broker.managementUrl,
+    });
   }
 
   get isSynced(): boolean {
@@ -147,12 +158,14 @@ export class TopologyController {
       this.prometheusRulesAvailable =
         (await this.options.client.find('/apis/monitoring.coreos.com/v1')) !== undefined;
     }
+    await this.autoscaling.start();
     this.synced = true;
   }
 
   stop(): void {
     for (const watched of [this.routes, this.policies, this.secrets, this.configMaps])
       watched.stop();
+    this.autoscaling.stop();
   }
 
   private vhostOf = (route: EventRoute) => route.spec.vhost ?? this.options.broker.defaultVhost;
@@ -325,6 +338,13 @@ export class TopologyController {
       client,
     );
     if (this.prometheusRulesAvailable) await this.writePrometheusRules(active, routeObjects);
+    await this.autoscaling.reconcile({
+      routes: active.filter((r) => !rejected.has(resourceKey(r))),
+      objects: routeObjects,
+      passwords,
+      secrets: this.secrets.list(),
+      broker: client,
+    });
     phases.mark('serviceOutputs');
 
     await this.writeRouteStatuses(
@@ -405,6 +425,7 @@ export class TopologyController {
         objects: objects.get(key),
         readBack: readBack.get(key),
         failed: failed.get(key),
+        autoscaling: this.autoscaling.outcomeFor(key),
       };
       const previous = current.get(key) ?? route;
       const next = routeStatusFor(previous, outcome, now);

@@ -14,3 +14,4 @@ export {
 } from './control-plane';
 export { installCrds } from './crds';
 export { KubeError } from './proc';
+export { ensureKedaCrds, KEDA_VERSION } from './keda';
