@@ -156,6 +156,8 @@ describe('kedaObjectsFor', () => {
       withQueue(autoscaled('b', { maxReplicas: 8, targetQueueLength: 10 })),
     ]);
     expect(out.scaledObjects).toEqual([]);
+    expect(out.held).toEqual(['default/warren-notification-service']);
+    expect(out.triggerAuthentications).toHaveLength(1);
     expect(out.conflicts.get('default/a')).toBe(
       'routes of notification-service in default disagree on the workload to scale: a (Deployment notification-service 1..4), b (Deployment notification-service 1..8); give them the same minReplicas, maxReplicas and target',
     );

@@ -84,6 +84,8 @@ export interface KedaObjects {
   scaledObjectOf: Map<string, string>;
   /** Route key -> why no ScaledObject was written for it. */
   conflicts: Map<string, string>;
+  /** `namespace/name` of ScaledObjects left as they are while their routes conflict (never pruned for it). */
+  held: string[];
 }
 
 export const scaledObjectName = (service: string) => `warren-${service}`;
@@ -135,6 +137,7 @@ export function kedaObjectsFor(routes: readonly AutoscaledRoute[]): KedaObjects 
     secrets: [],
     scaledObjectOf: new Map(),
     conflicts: new Map(),
+    held: [],
   };
   const byService = new Map<string, AutoscaledRoute[]>();
   for (const entry of routes) {
@@ -157,13 +160,9 @@ export function kedaObjectsFor(routes: readonly AutoscaledRoute[]): KedaObjects 
           .join(', ') +
         '; give them the same minReplicas, maxReplicas and target';
       for (const entry of entries) result.conflicts.set(resourceKey(entry.route), message);
-      continue;
+      result.held.push(`${namespace}/${scaledObjectName(service)}`);
     }
-    const target = bounds[0]!;
-    const name = scaledObjectName(service);
-    const triggers: ScaledObject['spec']['triggers'] = [];
-    for (const { route, vhost, queue } of entries) {
-      const spec = route.spec.consumer.autoscaling!;
+    for (const { route, vhost } of entries) {
       const authName = scalerAuthName(vhost);
       const auth = auths.get(`${namespace}\u0000${authName}`);
       if (auth) auth.owners.push(ownerOf(route));
@@ -175,6 +174,14 @@ export function kedaObjectsFor(routes: readonly AutoscaledRoute[]): KedaObjects 
           user: autoscalerUserName(vhost),
           owners: [ownerOf(route)],
         });
+    }
+    if (distinct.size > 1) continue;
+    const target = bounds[0]!;
+    const name = scaledObjectName(service);
+    const triggers: ScaledObject['spec']['triggers'] = [];
+    for (const { route, vhost, queue } of entries) {
+      const spec = route.spec.consumer.autoscaling!;
+      const authName = scalerAuthName(vhost);
       triggers.push({
         type: 'rabbitmq',
         name: triggerName(queue),

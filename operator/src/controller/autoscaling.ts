@@ -173,7 +173,10 @@ export class KedaAutoscaling {
     }
 
     await this.prune(
-      new Set(desired.scaledObjects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)),
+      new Set([
+        ...desired.scaledObjects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+        ...desired.held,
+      ]),
       new Set(
         desired.triggerAuthentications.map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
       ),
