@@ -70,6 +70,14 @@ const brokerUsers = async () =>
     )
   ).filter((u) => u.name === scalerUser());
 
+/** A condition as KEDA's operator writes it on a ScaledObject. */
+const kedaCondition = (type: string, status: string, reason: string, message: string) => ({
+  type,
+  status,
+  reason,
+  message,
+});
+
 beforeAll(async () => {
   env = await startOperatorTestEnv('keda');
 });
@@ -162,29 +170,24 @@ it("mirrors KEDA's verdict on the ScaledObject into the route's Autoscaling cond
   const writeStatus = (conditions: Record<string, string>[]) =>
     env.admin.mergePatch(`${scaledObjectPath()}/status`, { status: { conditions } });
   await writeStatus([
-    {
-      type: 'Ready',
-      status: 'True',
-      reason: 'ScaledObjectReady',
-      message: 'ScaledObject is defined correctly and is ready for scaling',
-    },
-    {
-      type: 'Active',
-      status: 'False',
-      reason: 'ScalerNotActive',
-      message: 'Scaling is not performed because triggers are not active',
-    },
+    kedaCondition(
+      'Ready',
+      'True',
+      'ScaledObjectReady',
+      'ScaledObject is defined correctly and is ready for scaling',
+    ),
+    kedaCondition(
+      'Active',
+      'False',
+      'ScalerNotActive',
+      'Scaling is not performed because triggers are not active',
+    ),
   ]);
   const ready = await waitForReason('alpha', 'ScalerReady');
   expect(ready).toMatchObject({ status: 'True' });
   expect(ready.message).toContain('ready for scaling; Active=False');
   await writeStatus([
-    {
-      type: 'Ready',
-      status: 'False',
-      reason: 'ScaledObjectCheckFailed',
-      message: "Target resource doesn't exist",
-    },
+    kedaCondition('Ready', 'False', 'ScaledObjectCheckFailed', "Target resource doesn't exist"),
   ]);
   const notReady = await waitForReason('alpha', 'ScalerNotReady');
   expect(notReady).toMatchObject({ status: 'False' });

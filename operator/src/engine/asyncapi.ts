@@ -107,6 +107,10 @@ function message(type: string): Json {
   };
 }
 
+/** A channel's messages: each event type, by reference to its component. */
+const channelMessages = (types: string[]) =>
+  Object.fromEntries(types.map((type) => [idOf(type), ref('components', 'messages', idOf(type))]));
+
 interface ExchangeEntry {
   vhost: string;
   name: string;
@@ -202,9 +206,7 @@ export function asyncApiDocument(
           `Consumer queue of EventRoute ${consume.route}: ${doc.service} receives ` +
           `${consume.eventTypes.join(', ')} from exchange ${consume.source.exchange} (published by ${consume.source.service}).`,
         servers: [ref('servers', serverId(doc.vhost))],
-        messages: Object.fromEntries(
-          types.map((type) => [idOf(type), ref('components', 'messages', idOf(type))]),
-        ),
+        messages: channelMessages(types),
         bindings: {
           amqp: {
             is: 'queue',
@@ -263,9 +265,7 @@ export function asyncApiDocument(
       title: `Exchange ${entry.name}`,
       description: `The ${entry.type} exchange ${entry.name}; events are published with their type as routing key.`,
       servers: [ref('servers', serverId(entry.vhost))],
-      messages: Object.fromEntries(
-        types.map((type) => [idOf(type), ref('components', 'messages', idOf(type))]),
-      ),
+      messages: channelMessages(types),
       bindings: {
         amqp: {
           is: 'routingKey',

@@ -53,14 +53,14 @@ const autoscaling = object(
       { minimum: 1, maximum: 1000000 },
     ),
     activationQueueLength: integer(
-      'Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA\'s default (0).',
+      "Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA's default (0).",
       { minimum: 0, maximum: 1000000 },
     ),
     target: object(
       'The workload to scale. When absent: the Deployment named like spec.consumer.service.',
       {
         kind: enumOf('Workload kind.', ['Deployment', 'StatefulSet'], { default: 'Deployment' }),
-        name: objectName('Workload name, in the route\'s namespace.'),
+        name: objectName("Workload name, in the route's namespace."),
       },
       { required: ['name'] },
     ),
