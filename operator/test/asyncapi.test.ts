@@ -9,7 +9,13 @@ import { Parser } from '@asyncapi/parser';
 import { EVENT_CONTRACTS } from '@warren/contracts';
 import { parse } from 'yaml';
 import { run } from '../src/cli/main';
-import { asyncApiDocument, PLACEHOLDER_HOST, topicMatches } from '../src/engine/asyncapi';
+import {
+  asyncApiDocument,
+  PLACEHOLDER_HOST,
+  servicesOfNamespace,
+  topicMatches,
+} from '../src/engine/asyncapi';
+import { catalogueConfigMaps } from '../src/controller/asyncapi-catalogue';
 import { compile } from '../src/engine/compile';
 import { EXAMPLES, loadExamples } from './resources';
 
@@ -256,6 +262,41 @@ describe('the edge-case document', () => {
     expect(result.code).toBe(1);
     expect(result.err).toContain('no EventRoute names service "nobody"');
   });
+});
+
+it("cuts the catalogue down to one namespace's routes, one ConfigMap per namespace", async () => {
+  const { routes, policies } = await loadExamples();
+  const elsewhere = routes.map((r) =>
+    r.metadata.name === 'user-created-to-notification'
+      ? {
+          ...r,
+          metadata: { ...r.metadata, namespace: 'other' },
+          spec: { ...r.spec, retryPolicyRef: undefined },
+        }
+      : r,
+  );
+  const desired = compile(elsewhere, policies);
+  const other = servicesOfNamespace(desired.services, 'other');
+  expect(other.map((s) => [s.service, s.publishes.length, s.consumes.length])).toEqual([
+    ['user-service', 1, 0],
+    ['notification-service', 0, 1],
+  ]);
+  const configMaps = catalogueConfigMaps(
+    ['default', 'other', 'empty'],
+    desired.services,
+    desired.queues,
+    'amqp://admin:secret@rabbitmq:5672/',
+  );
+  expect(configMaps.map((c) => `${c.metadata.namespace}/${c.metadata.name}`)).toEqual([
+    'default/warren-asyncapi',
+    'other/warren-asyncapi',
+  ]);
+  const doc = parse(configMaps[1]!.data['asyncapi.yaml']);
+  expect(Object.keys(doc.operations)).toEqual([
+    'notification-service.consume.notification-service.user-created-to-notification',
+    'user-service.publish.user.events',
+  ]);
+  expect(configMaps[1]!.data['asyncapi.yaml']).not.toContain('secret');
 });
 
 it('matches topic patterns as RabbitMQ does', () => {

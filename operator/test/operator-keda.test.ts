@@ -5,10 +5,13 @@
  * TriggerAuthentication and the Secret of a broker user that sees queue depths and reads no
  * message; two routes into one service share one ScaledObject; KEDA's verdict and an API-server
  * refusal become the route's Autoscaling condition; everything goes with the routes.
- * KEDA's operator itself does not run here (the test cluster has no node yet): where KEDA would
+ * The namespace's AsyncAPI catalogue (ConfigMap warren-asyncapi) is checked here too, as it
+ * needs the same running operator. KEDA's operator itself does not run here (the test cluster has no node yet): where KEDA would
  * write the ScaledObject's status, the test writes it.
  */
+import { Parser } from '@asyncapi/parser';
 import * as amqp from 'amqplib';
+import { parse } from 'yaml';
 import { ensureKedaCrds, eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError } from '../src/kube/client';
@@ -164,6 +167,22 @@ it("writes a ScaledObject KEDA's own CRD accepts, with a TriggerAuthentication a
   } finally {
     await connection.close().catch(() => undefined);
   }
+});
+
+it("publishes the namespace's AsyncAPI document in the ConfigMap warren-asyncapi", async () => {
+  const configMap = await eventually('warren-asyncapi written', () =>
+    env.admin.find<{ data: Record<string, string> }>(
+      `/api/v1/namespaces/${ns()}/configmaps/warren-asyncapi`,
+    ),
+  );
+  const text = configMap.data['asyncapi.yaml']!;
+  const { diagnostics } = await new Parser().parse(text);
+  expect(diagnostics.filter((d) => d.severity < 2)).toEqual([]);
+  const document = parse(text);
+  expect(Object.keys(document.channels)).toEqual(
+    expect.arrayContaining(['exchange.user.events', 'queue.notification-service.alpha']),
+  );
+  expect(text).not.toContain(env.vhost.password);
 });
 
 it("mirrors KEDA's verdict on the ScaledObject into the route's Autoscaling condition", async () => {

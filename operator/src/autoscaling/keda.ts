@@ -11,12 +11,17 @@ import type { EventRoute } from '@warren/crds';
 import { resourceKey } from '@warren/crds';
 import { autoscalerUserName } from '../engine/naming';
 import type { ConditionInput } from '../kube/conditions';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from '../controller/annotations';
+import {
+  COMPONENT_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  SERVICE_LABEL,
+} from '../controller/annotations';
 
 export const KEDA_GROUP_VERSION = 'keda.sh/v1alpha1';
 export const KEDA_API = `/apis/${KEDA_GROUP_VERSION}`;
 /** On every object below, so the operator lists (and prunes) only its own. */
-export const KEDA_COMPONENT_LABEL = 'warren.dev/component';
+export const KEDA_COMPONENT_LABEL = COMPONENT_LABEL;
 export const KEDA_COMPONENT = 'keda-autoscaling';
 
 export type AutoscalingSpec = NonNullable<EventRoute['spec']['consumer']['autoscaling']>;

@@ -37,6 +37,7 @@ import {
   PAUSED_ANNOTATION,
   UNMANAGED_ANNOTATION,
 } from './annotations';
+import { CatalogueWriter } from './asyncapi-catalogue';
 import { KedaAutoscaling } from './autoscaling';
 import { compileResilient } from './resilient-compile';
 import {
@@ -98,6 +99,8 @@ export class TopologyController {
   private synced = false;
   /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
   private readonly autoscaling: KedaAutoscaling;
+  /** The namespaces' AsyncAPI ConfigMaps (controller/asyncapi-catalogue.ts). */
+  private readonly catalogues: CatalogueWriter;
 
   constructor(
     private readonly options: ControllerOptions,
@@ -133,6 +136,7 @@ export class TopologyController {
       scopes.map((ns) => coreCollectionPath('configmaps', ns)),
       informer(managedSelector),
     );
+    this.catalogues = new CatalogueWriter(options.client);
     this.autoscaling = new KedaAutoscaling({
       client: options.client,
       log: options.log,
@@ -345,6 +349,15 @@ export class TopologyController {
       secrets: this.secrets.list(),
       broker: client,
     });
+    await this.catalogues.write(
+      [
+        active.map((r) => r.metadata.namespace ?? 'default'),
+        desired.services,
+        desired.queues,
+        this.options.broker.amqpUrl,
+      ],
+      this.configMaps.list(),
+    );
     phases.mark('serviceOutputs');
 
     await this.writeRouteStatuses(

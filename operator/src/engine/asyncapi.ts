@@ -143,6 +143,7 @@ export function asyncApiDocument(
     for (const target of doc.publishes)
       exchangeEntry(doc.vhost, target.exchange, target.exchangeType).types.add(target.eventType);
 
+  const queues = new Map(topology.queues.map((q) => [`${q.vhost}\u0000${q.name}`, q]));
   const usedExchanges = new Set<ExchangeEntry>();
   const usedTypes = new Set<string>();
   const servers: Record<string, Json> = {};
@@ -197,7 +198,7 @@ export function asyncApiDocument(
         usedTypes.add(type);
         entry.types.add(type);
       });
-      const queue = topology.queues.find((q) => q.vhost === doc.vhost && q.name === consume.queue);
+      const queue = queues.get(`${doc.vhost}\u0000${consume.queue}`);
       const channel = scoped(doc.vhost, 'queue', consume.queue);
       channels[channel] = {
         address: consume.queue,
@@ -309,6 +310,21 @@ export function asyncApiDocument(
     defaultContentType: 'application/json',
     ...body,
   };
+}
+
+/** The service documents cut down to what the routes of one namespace declare (its catalogue). */
+export function servicesOfNamespace(
+  services: readonly ServiceTopology[],
+  namespace: string,
+): ServiceTopology[] {
+  const inNamespace = (route: string) => route.startsWith(`${namespace}/`);
+  return services
+    .map((doc) => ({
+      ...doc,
+      publishes: doc.publishes.filter((target) => target.routes.some(inNamespace)),
+      consumes: doc.consumes.filter((consume) => inNamespace(consume.route)),
+    }))
+    .filter((doc) => doc.publishes.length + doc.consumes.length > 0);
 }
 
 const sortedKeys = <T>(record: Record<string, T>): Record<string, T> =>
