@@ -126,8 +126,8 @@ async function startSameWorkServer(
     },
   );
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const [line] = await lines.next().then((r) => [r.value as string]);
-  const { port } = JSON.parse(line!) as { port: number };
+  const first = await lines.next();
+  const { port } = JSON.parse(first.value as string) as { port: number };
   return { url: `http://127.0.0.1:${port}`, child };
 }
 

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { eventually } from '@warren/testing';
+import { ensureKedaCrds, eventually } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import { KubeApiError, KubeClient } from '../src/kube/client';
 import { CHART as chart, RELEASE, renderChart } from './support/chart';
@@ -21,6 +21,8 @@ let env: OperatorTestEnv;
 
 beforeAll(async () => {
   env = await startOperatorTestEnv('chart');
+  // KEDA's CRDs, so the operator's autoscaling runs under the chart's RBAC too.
+  await env.plane.installCrds(await ensureKedaCrds());
 });
 afterAll(() => env?.dispose());
 
@@ -129,6 +131,9 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
     limited.remove(
       '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/eventroutes.warren.dev',
     ),
+    // KEDA: only ScaledObjects and TriggerAuthentications, never ScaledJobs or cluster-wide auths.
+    limited.list(`/apis/keda.sh/v1alpha1/namespaces/${env.namespace}/scaledjobs`),
+    limited.list('/apis/keda.sh/v1alpha1/clustertriggerauthentications'),
   ]) {
     const error = await call.then(
       () => undefined,
@@ -158,6 +163,25 @@ it('runs the operator under exactly the chart RBAC, which refuses what it does n
     `/apis/coordination.k8s.io/v1/namespaces/${ns()}/leases/${RELEASE}-operator`,
   );
   expect(lease.spec.holderIdentity).toMatch(/^operator-/);
+
+  // Autoscaling one of the chart's routes: the KEDA objects are written under the chart's RBAC.
+  await env.admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${ns()}/eventroutes/user-created-to-notification`,
+    { spec: { consumer: { autoscaling: { maxReplicas: 3, targetQueueLength: 50 } } } },
+  );
+  await eventually('the ScaledObject written under the chart identity', async () => {
+    const route = await env.admin.get<EventRoute>(
+      `/apis/warren.dev/v1alpha1/namespaces/${ns()}/eventroutes/user-created-to-notification`,
+    );
+    return route.status?.conditions?.some(
+      (c) => c.type === 'Autoscaling' && c.reason === 'WaitingForKeda',
+    );
+  });
+  expect(
+    await env.admin.get(
+      `/apis/keda.sh/v1alpha1/namespaces/${ns()}/scaledobjects/warren-notification-service`,
+    ),
+  ).toBeDefined();
 
   // The chart's migrations: the operator reads each Secret, creates the Job (owned by the
   // migration) and writes the status.

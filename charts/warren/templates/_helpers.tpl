@@ -43,6 +43,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [monitoring.coreos.com]
   resources: [prometheusrules]
   verbs: [get, list, watch, create, update, patch, delete]
+# KEDA autoscaling of consumers (spec.consumer.autoscaling): Warren's own ScaledObjects and
+# TriggerAuthentications, watched by label, written by server-side apply, pruned when unused.
+- apiGroups: [keda.sh]
+  resources: [scaledobjects, triggerauthentications]
+  verbs: [get, list, watch, create, patch, delete]
 {{- end -}}
 
 {{/* The services and the reference topology go into the release namespace: it must be watched. */}}

@@ -12,6 +12,11 @@ export interface BrokerSettings {
   defaultVhost: string;
 }
 
+/** Neither flags nor environment say where the broker is. */
+export class NoBrokerError extends Error {
+  override name = 'NoBrokerError';
+}
+
 /**
  * The management URL, or one derived from the AMQP URL (same host and credentials, port 15672)
  * when only that is given.
@@ -33,7 +38,7 @@ export function brokerSettings(
     managementUrl = derived.toString();
   }
   if (!managementUrl) {
-    throw new Error(
+    throw new NoBrokerError(
       'no broker: pass --management-url (or --rabbitmq-url), or set RABBITMQ_MANAGEMENT_URL or RABBITMQ_URL',
     );
   }

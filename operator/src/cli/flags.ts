@@ -43,7 +43,7 @@ export const FLAGS = {
     value: 'SECONDS',
     help: 'status --watch: seconds between refreshes (default 2)',
   },
-  service: { type: 'string', value: 'NAME', help: 'topology: the service' },
+  service: { type: 'string', value: 'NAME', help: 'topology, asyncapi: the service' },
   route: {
     type: 'string',
     value: 'NAME',

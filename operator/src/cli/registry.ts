@@ -3,6 +3,7 @@
  * completion scripts are made from it. A new command is a module exporting its function plus
  * one entry here.
  */
+import { asyncapiCommand } from './asyncapi-command';
 import type { CommandOptions } from './commands';
 import {
   applyCommand,
@@ -59,6 +60,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'print the topology document of one service (--service NAME)',
     resources: 'files',
     run: topologyCommand,
+  },
+  {
+    name: 'asyncapi',
+    summary:
+      'print the AsyncAPI 3.0 document of the declared events (YAML; all services or --service NAME)',
+    resources: 'files',
+    run: asyncapiCommand,
   },
   {
     name: 'dead-letters',

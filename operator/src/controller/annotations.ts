@@ -12,6 +12,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'warren';
 export const SERVICE_LABEL = 'warren.dev/service';
 export const ROUTE_LABEL = 'warren.dev/route';
+/** Which generated output an object is (`keda-autoscaling`, `asyncapi`), so stale ones are pruned. */
+export const COMPONENT_LABEL = 'warren.dev/component';
 
 export const isTrue = (value: string | undefined) => value === 'true';
 

@@ -6,7 +6,9 @@ import type { EventRoute, EventRouteStatus } from '@warren/crds';
 import type { RouteObjects } from '../engine/model';
 import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
+import { AUTOSCALING_CONDITION } from '../autoscaling/keda';
 import { setConditions, type Condition, type ConditionInput } from '../kube/conditions';
+import type { RouteAutoscaling } from './autoscaling';
 import type { Rejection } from './resilient-compile';
 
 /** Every reason a condition can carry (documented in the README). */
@@ -34,6 +36,8 @@ export interface RouteOutcome {
   readBack?: RouteStatus;
   /** Items of this route that failed to apply, with the broker's error. */
   failed?: { item: PlanItem; error: string }[];
+  /** Its KEDA autoscaling, when spec.consumer.autoscaling is set. */
+  autoscaling?: RouteAutoscaling;
 }
 
 const describe = (item: PlanItem) => `${item.kind} ${item.name}`;
@@ -143,9 +147,11 @@ export function routeStatusFor(
   outcome: RouteOutcome,
   now: Date,
 ): EventRouteStatus {
+  const previous = (route.status?.conditions ?? []) as Condition[];
   const conditions = setConditions(
-    route.status?.conditions as Condition[] | undefined,
-    conditionsFor(outcome),
+    // The Autoscaling condition goes with spec.consumer.autoscaling.
+    outcome.autoscaling ? previous : previous.filter((c) => c.type !== AUTOSCALING_CONDITION),
+    [...conditionsFor(outcome), ...(outcome.autoscaling ? [outcome.autoscaling.condition] : [])],
     route.metadata.generation,
     now,
   );
@@ -163,6 +169,7 @@ export function routeStatusFor(
     ...pick('depth', readBack?.depth ?? route.status?.depth),
     ...pick('consumers', readBack?.consumers ?? route.status?.consumers),
     ...pick('deadLetterDepth', readBack?.deadLetterDepth ?? route.status?.deadLetterDepth),
+    ...(outcome.autoscaling?.scaledObject && { scaledObject: outcome.autoscaling.scaledObject }),
   };
 }
 

@@ -25,6 +25,8 @@ import { phaseTimer } from '../util/phase-timer';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import { FINALIZER, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
+import { CatalogueWriter } from './asyncapi-catalogue';
+import { KedaAutoscaling } from './autoscaling';
 import { compileResilient } from './resilient-compile';
 import { collectionPath, coreCollectionPath, corePath, objectPath } from './resources';
 import { passwordsOf, serviceOutputWrites, type ServicePlacement } from './service-outputs';
@@ -75,6 +77,10 @@ export class TopologyController {
   private readonly writtenRules = new Map<string, string>();
   private synced = false;
   private readonly event: ReturnType<typeof eventsFor>;
+  /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
+  private readonly autoscaling: KedaAutoscaling;
+  /** The namespaces' AsyncAPI ConfigMaps (controller/asyncapi-catalogue.ts). */
+  private readonly catalogues: CatalogueWriter;
 
   constructor(
     private readonly options: ControllerOptions,
@@ -113,6 +119,15 @@ export class TopologyController {
       scopes.map((ns) => coreCollectionPath('configmaps', ns)),
       informer(managedSelector),
     );
+    this.catalogues = new CatalogueWriter(options.client);
+    this.autoscaling = new KedaAutoscaling({
+      client: options.client,
+      log: options.log,
+      scopes,
+      relistIntervalMs: Math.max(options.resyncMs * 5, 300_000),
+      enqueue,
+      managementUrl: options.broker.managementUrl,
+    });
   }
 
   get isSynced(): boolean {
@@ -130,12 +145,14 @@ export class TopologyController {
       this.prometheusRulesAvailable =
         (await this.options.client.find('/apis/monitoring.coreos.com/v1')) !== undefined;
     }
+    await this.autoscaling.start();
     this.synced = true;
   }
 
   stop(): void {
     for (const watched of [this.routes, this.policies, this.secrets, this.configMaps])
       watched.stop();
+    this.autoscaling.stop();
   }
 
   /** One pass over everything. Throws (and so backs off) when the broker cannot be reached. */
@@ -148,18 +165,24 @@ export class TopologyController {
     await this.writeFinalizers(decision.finalizers);
     phases.mark('finalizers');
     if (decision.unreachable !== undefined) {
-      await this.settle(settleTopology(observation, decision));
+      await this.settle(
+        settleTopology(observation, decision, undefined, this.autoscaling.outcomes),
+      );
       this.options.metrics.brokerRequests.inc({ method: 'all' }, broker.calls);
       throw observation.brokerError;
     }
     await this.announceDrift(decision.drift);
     const result = await this.apply(broker, decision, observation.passwords);
     phases.mark('apply');
-    await this.writeServiceOutputs(decision.placements, observation.passwords, result);
+    const passwords = new Map(observation.passwords);
+    for (const credential of result.credentials)
+      passwords.set(credential.user, credential.password);
+    await this.writeServiceOutputs(decision.placements, passwords);
     if (this.prometheusRulesAvailable)
       await this.writePrometheusRules(decision.live, observation.compiled.desired.routes);
+    await this.writeEcosystem(observation, decision, passwords, broker);
     phases.mark('serviceOutputs');
-    const settlement = settleTopology(observation, decision, result);
+    const settlement = settleTopology(observation, decision, result, this.autoscaling.outcomes);
     await this.settle(settlement);
     phases.mark('statuses');
     this.recordMetrics(decision, result, broker.calls);
@@ -257,12 +280,8 @@ export class TopologyController {
   /** What services read comes first, so a route is Ready only once its service can use it. */
   private async writeServiceOutputs(
     placements: ServicePlacement[],
-    known: ReadonlyMap<string, string>,
-    result: ApplyResult,
+    passwords: ReadonlyMap<string, string>,
   ) {
-    const passwords = new Map(known);
-    for (const credential of result.credentials)
-      passwords.set(credential.user, credential.password);
     const writes = serviceOutputWrites({
       placements,
       passwords,
@@ -277,6 +296,35 @@ export class TopologyController {
         FIELD_MANAGER,
       );
     }
+  }
+
+  /**
+   * KEDA objects of the autoscaled routes (their outcomes go into the route statuses) and the
+   * namespaces' AsyncAPI ConfigMaps. `passwords` gains any scaler password rotated here.
+   */
+  private async writeEcosystem(
+    observation: TopologyObservation,
+    decision: TopologyDecision,
+    passwords: Map<string, string>,
+    broker: ManagementClient,
+  ) {
+    const { desired, rejected } = observation.compiled;
+    await this.autoscaling.reconcile({
+      routes: decision.live.filter((route) => !rejected.has(resourceKey(route))),
+      objects: new Map(desired.routes.map((objects) => [objects.route, objects])),
+      passwords,
+      secrets: this.secrets.list(),
+      broker,
+    });
+    await this.catalogues.write(
+      [
+        decision.live.map((route) => route.metadata.namespace ?? 'default'),
+        desired.services,
+        desired.queues,
+        this.options.broker.amqpUrl,
+      ],
+      this.configMaps.list(),
+    );
   }
 
   /** Statuses, Events, RetryPolicy statuses, then the finalizers of deleted routes. */

@@ -13,6 +13,7 @@ import { findCondition, setConditions, type Condition } from '../kube/conditions
 import { statusChanged } from '../kube/status';
 import { compositeKey, groupBy } from '../util/keys';
 import { FORCE_FINALIZE_ANNOTATION, isTrue } from './annotations';
+import type { RouteAutoscaling } from './autoscaling';
 import { REASONS, routeStatusFor, type RouteOutcome } from './route-status';
 import {
   describe,
@@ -39,6 +40,7 @@ function statusWrites(
   observation: TopologyObservation,
   decision: TopologyDecision,
   failed: ApplyResult['failed'],
+  autoscaling: ReadonlyMap<string, RouteAutoscaling>,
 ): StatusWrite[] {
   const { compiled, now } = observation;
   const objects = new Map(compiled.desired.routes.map((o) => [o.route, o]));
@@ -55,6 +57,7 @@ function statusWrites(
       objects: owned,
       readBack: decision.readBack.get(key),
       failed: owned && failedByGroup.get(groupKey(owned.vhost, owned.queue)),
+      autoscaling: autoscaling.get(key),
     };
     // A route whose drift was announced has that status now.
     const drifted = announced.get(key);
@@ -165,21 +168,25 @@ function unreachableFinalizers(
   return { finalizers, recheckAfterMs: waits.length > 0 ? Math.min(...waits) : undefined };
 }
 
-/** What the reconcile writes after the apply (`result`), or after finding the broker unreachable. */
+/**
+ * What the reconcile writes after the apply (`result`), or after finding the broker unreachable.
+ * `autoscaling`: the KEDA outcome per autoscaled route (controller/autoscaling.ts), for its status.
+ */
 export function settleTopology(
   observation: TopologyObservation,
   decision: TopologyDecision,
   result: ApplyResult = NOTHING_APPLIED,
+  autoscaling: ReadonlyMap<string, RouteAutoscaling> = new Map(),
 ): TopologySettlement {
   if (decision.unreachable !== undefined) {
     return {
-      statuses: statusWrites(observation, decision, []),
+      statuses: statusWrites(observation, decision, [], autoscaling),
       policyStatuses: [],
       ...unreachableFinalizers(decision, decision.unreachable, observation),
     };
   }
   return {
-    statuses: statusWrites(observation, decision, result.failed),
+    statuses: statusWrites(observation, decision, result.failed, autoscaling),
     policyStatuses: policyStatuses(observation.policies, decision.live, observation.now),
     finalizers: finalizedRoutes(decision, result, observation.defaultVhost),
   };

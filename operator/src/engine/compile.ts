@@ -25,8 +25,11 @@ import type {
 } from './model';
 import { byCodePoint } from './model';
 import {
+  AUTOSCALER_SERVICE,
+  AUTOSCALER_TAG,
   DEFAULT_VHOST,
   USER_TAG,
+  autoscalerUserName,
   consumerQueueName,
   deadLetterExchangeName,
   deadLetterQueueName,
@@ -131,6 +134,8 @@ export function compile(
   const routeObjects: RouteObjects[] = [];
   const policiesByKey = new Map(policies.map((policy) => [resourceKey(policy), policy]));
   const queueOwners = new Map<string, string>();
+  /** Vhosts with an autoscaled queue: each gets the KEDA scaler's user. */
+  const autoscaledVhosts = new Set<string>();
   /** vhost -> service -> what it publishes and consumes. */
   const services = new Map<
     string,
@@ -316,6 +321,7 @@ export function compile(
       deadLetter,
     });
 
+    if (spec.consumer.autoscaling) autoscaledVhosts.add(vhost);
     routeObjects.push({
       route: key,
       vhost,
@@ -354,6 +360,18 @@ export function compile(
         consumes: entry.consumes,
       });
     }
+  }
+
+  for (const vhost of autoscaledVhosts) {
+    const user = autoscalerUserName(vhost);
+    users.push({
+      kind: 'user',
+      vhost,
+      name: user,
+      service: AUTOSCALER_SERVICE,
+      tags: [USER_TAG, AUTOSCALER_TAG],
+    });
+    permissions.push({ kind: 'permission', vhost, user, configure: '^$', write: '^$', read: '^$' });
   }
 
   const vhosts = [...new Set([...services.keys()])].map((vhost) => ({

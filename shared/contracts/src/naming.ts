@@ -30,6 +30,16 @@ export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
 export const serviceUserName = (service: string, vhost: string): string =>
   vhost === DEFAULT_VHOST ? `warren-${service}` : `warren-${service}@${vhost}`;
 
+/**
+ * The broker user KEDA reads queue depths with (one per vhost holding an autoscaled queue):
+ * tag `monitoring` for the management API, permissions `^$` everywhere, so it can see a queue's
+ * depth but never read, write or declare anything. The dot keeps it apart from service names.
+ */
+export const AUTOSCALER_SERVICE = 'keda.scaler';
+export const AUTOSCALER_TAG = 'monitoring';
+export const autoscalerUserName = (vhost: string): string =>
+  serviceUserName(AUTOSCALER_SERVICE, vhost);
+
 /** A regex matching exactly the given names (RabbitMQ permission patterns). */
 export function exactly(names: Iterable<string>): string {
   const sorted = [...new Set(names)].sort();

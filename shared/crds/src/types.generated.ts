@@ -31,6 +31,24 @@ export interface EventRouteSpec {
     prefetch: number;
     /** Delete the queue when its last consumer goes away. Only classic queues may; Warren recreates the queue on the next reconcile. */
     autoDelete: boolean;
+    /** Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas and target. */
+    autoscaling?: {
+      /** Fewest replicas; 0 lets KEDA scale the workload to zero while the queue is at or below activationQueueLength. */
+      minReplicas: number;
+      /** Most replicas. */
+      maxReplicas: number;
+      /** Messages in the queue per replica KEDA aims for (trigger mode QueueLength, value). */
+      targetQueueLength: number;
+      /** Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA's default (0). */
+      activationQueueLength?: number;
+      /** The workload to scale. When absent: the Deployment named like spec.consumer.service. */
+      target?: {
+        /** Workload kind. */
+        kind: 'Deployment' | 'StatefulSet';
+        /** Workload name, in the route's namespace. */
+        name: string;
+      };
+    };
   };
   /** The RetryPolicy (same namespace) applied to failed deliveries. When absent, a failed message is not retried. */
   retryPolicyRef?: {
@@ -91,6 +109,8 @@ export interface EventRouteStatus {
   consumers?: number;
   /** Messages in the dead-letter queue at the last read-back. */
   deadLetterDepth?: number;
+  /** The KEDA ScaledObject scaling the consumer from this queue, when spec.consumer.autoscaling is set and written. */
+  scaledObject?: string;
 }
 
 /** Events of some types, published by a source service to an exchange, delivered to one consumer service queue, with retries and dead-lettering. */

@@ -39,6 +39,44 @@ const eventPattern = string(
   },
 );
 
+/** KEDA autoscaling of the consumer from this route's queue depth (needs the keda.sh/v1alpha1 API). */
+const autoscaling = object(
+  'Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas and target.',
+  {
+    minReplicas: integer(
+      'Fewest replicas; 0 lets KEDA scale the workload to zero while the queue is at or below activationQueueLength.',
+      { minimum: 0, maximum: 1000, default: 1 },
+    ),
+    maxReplicas: integer('Most replicas.', { minimum: 1, maximum: 1000 }),
+    targetQueueLength: integer(
+      'Messages in the queue per replica KEDA aims for (trigger mode QueueLength, value).',
+      { minimum: 1, maximum: 1000000 },
+    ),
+    activationQueueLength: integer(
+      "Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA's default (0).",
+      { minimum: 0, maximum: 1000000 },
+    ),
+    target: object(
+      'The workload to scale. When absent: the Deployment named like spec.consumer.service.',
+      {
+        kind: enumOf('Workload kind.', ['Deployment', 'StatefulSet'], { default: 'Deployment' }),
+        name: objectName("Workload name, in the route's namespace."),
+      },
+      { required: ['name'] },
+    ),
+  },
+  {
+    required: ['maxReplicas', 'targetQueueLength'],
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.minReplicas <= self.maxReplicas',
+        message: 'minReplicas must not exceed maxReplicas',
+        fieldPath: '.minReplicas',
+      },
+    ],
+  },
+);
+
 export const eventRoute: ResourceDefinition = {
   kind: 'EventRoute',
   plural: 'eventroutes',
@@ -102,6 +140,7 @@ export const eventRoute: ResourceDefinition = {
             'Delete the queue when its last consumer goes away. Only classic queues may; Warren recreates the queue on the next reconcile.',
             { default: false },
           ),
+          autoscaling,
         },
         {
           required: ['service'],
@@ -202,6 +241,10 @@ export const eventRoute: ResourceDefinition = {
     deadLetterDepth: integer('Messages in the dead-letter queue at the last read-back.', {
       minimum: 0,
     }),
+    scaledObject: string(
+      'The KEDA ScaledObject scaling the consumer from this queue, when spec.consumer.autoscaling is set and written.',
+      { maxLength: 253 },
+    ),
   }),
   printerColumns: [
     {
@@ -243,6 +286,13 @@ export const eventRoute: ResourceDefinition = {
       description: 'Messages in the dead-letter queue.',
     },
     reasonColumn,
+    {
+      name: 'Autoscaling',
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Autoscaling")].reason',
+      description: 'KEDA autoscaling of the consumer: the reason of the Autoscaling condition.',
+      priority: 1,
+    },
     ageColumn,
   ],
 };

@@ -93,7 +93,8 @@ export async function fuzzService(
       '10',
       '--no-color',
     ],
-    { timeoutMs: (limits.maxSeconds + 120) * 1000 },
+    // Its own caches (.schemathesis/) go beside the venv, not into the checkout.
+    { timeoutMs: (limits.maxSeconds + 120) * 1000, cwd: path.dirname(cacheDir()) },
   );
   return { code: result.code, output: `${result.stdout}${result.stderr}` };
 }

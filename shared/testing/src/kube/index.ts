@@ -24,3 +24,4 @@ export {
   type ImageArchive,
 } from './node-images';
 export { writeImageArchive, type ImageSpec } from './oci-image';
+export { ensureKedaCrds, KEDA_VERSION } from './keda';
