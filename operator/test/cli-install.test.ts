@@ -59,7 +59,9 @@ describe('the warren CLI as installed', () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-install-'));
     work = join(dir, 'work');
     await cp(EXAMPLES, work, { recursive: true });
-    cliVersion = JSON.parse(await readFile(join(ROOT, 'operator/cli/package.json'), 'utf8')).version;
+    cliVersion = JSON.parse(
+      await readFile(join(ROOT, 'operator/cli/package.json'), 'utf8'),
+    ).version;
   }, 120_000);
 
   afterAll(async () => {
