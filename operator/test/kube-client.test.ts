@@ -3,33 +3,24 @@
  * bearer token (the other suites use client certificates), over one kept-alive connection.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { ControlPlane, ensureKubeBinaries } from '@warren/testing';
 import { KubeApiError, KubeClient } from '../src/kube/client';
+import { controlPlaneForSuite } from './support/control-plane';
 
 jest.setTimeout(120_000);
 
-let plane: ControlPlane;
-let admin: KubeClient;
-
-beforeAll(async () => {
-  await ensureKubeBinaries();
-  plane = await ControlPlane.start();
-  admin = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
-});
-
-afterAll(async () => {
-  await plane?.stop();
-});
+const suite = controlPlaneForSuite();
 
 /** A client holding only a token for `system:serviceaccount:<namespace>:<name>`. */
 async function tokenClient(namespace: string, name: string): Promise<KubeClient> {
-  await admin.create('/api/v1/namespaces', { metadata: { name: namespace } });
-  await admin.create(`/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name } });
-  const request = await admin.create<{ status: { token: string } }>(
+  await suite.admin.create('/api/v1/namespaces', { metadata: { name: namespace } });
+  await suite.admin.create(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
+    metadata: { name },
+  });
+  const request = await suite.admin.create<{ status: { token: string } }>(
     `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
     { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} },
   );
-  const cluster = admin.config.getCurrentCluster()!;
+  const cluster = suite.admin.config.getCurrentCluster()!;
   const config = new KubeConfig();
   config.loadFromOptions({
     clusters: [cluster],
@@ -57,7 +48,7 @@ it('sends the bearer token, so the API server sees the ServiceAccount, not an an
 
 it('reuses its connection across requests', async () => {
   const sockets = new Set<unknown>();
-  const client = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
+  const client = suite.newClient();
   for (let i = 0; i < 20; i++) {
     await client.get('/api/v1/namespaces/default');
     const agent = (client as unknown as { agent: { freeSockets: Record<string, unknown[]> } })

@@ -2,24 +2,14 @@
  * The informer against the real API server, with faults injected where the network would put
  * them: a watch ended by 410 Gone, a watch connection dropped, an API server refusing lists.
  */
-import { ControlPlane, ensureKubeBinaries, eventually } from '@warren/testing';
+import { eventually } from '@warren/testing';
 import { KubeClient, type KubeObject } from '../src/kube/client';
 import { Informer, type InformerEvent } from '../src/kube/informer';
+import { controlPlaneForSuite } from './support/control-plane';
 
 jest.setTimeout(120_000);
 
-let plane: ControlPlane;
-let admin: KubeClient;
-
-beforeAll(async () => {
-  await ensureKubeBinaries();
-  plane = await ControlPlane.start();
-  admin = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
-});
-
-afterAll(async () => {
-  await plane?.stop();
-});
+const suite = controlPlaneForSuite();
 
 type Done = (error: unknown) => void;
 type OnEvent = (type: string, object: unknown) => void;
@@ -29,7 +19,7 @@ type OnEvent = (type: string, object: unknown) => void;
  * cut (its connection dropped) or ended with a 410 event, and lists can be made to fail.
  */
 function faultyClient() {
-  const real = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
+  const real = suite.newClient();
   const lists: number[] = [];
   const watches: { resourceVersion: string }[] = [];
   let failLists = 0;
@@ -94,7 +84,7 @@ function faultyClient() {
 const configMaps = (namespace: string) => `/api/v1/namespaces/${namespace}/configmaps`;
 
 async function namespace(name: string) {
-  await admin.create('/api/v1/namespaces', { metadata: { name } });
+  await suite.admin.create('/api/v1/namespaces', { metadata: { name } });
   return name;
 }
 
@@ -112,7 +102,7 @@ function start(client: KubeClient, ns: string) {
 }
 
 const create = (ns: string, name: string) =>
-  admin.create(configMaps(ns), { metadata: { name }, data: { v: '1' } });
+  suite.admin.create(configMaps(ns), { metadata: { name }, data: { v: '1' } });
 const names = (informer: Informer<KubeObject>) =>
   informer
     .list()
@@ -131,7 +121,7 @@ it('relists after 410 Gone and reports what changed while the history was lost',
 
   const end = faults.gone();
   // Changes the informer never sees as watch events.
-  await admin.remove(`${configMaps(ns)}/a`);
+  await suite.admin.remove(`${configMaps(ns)}/a`);
   await create(ns, 'b');
   end();
 

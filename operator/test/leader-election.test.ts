@@ -2,26 +2,16 @@
  * The leader elector against the real API server's Leases: a lease taken over by another
  * holder, holders whose clocks disagree with ours, and an API server that stops answering.
  */
-import { ControlPlane, ensureKubeBinaries, eventually } from '@warren/testing';
-import { KubeClient } from '../src/kube/client';
+import { eventually } from '@warren/testing';
+import type { KubeClient } from '../src/kube/client';
 import { LeaderElector } from '../src/kube/leader-election';
+import { controlPlaneForSuite } from './support/control-plane';
 
 jest.setTimeout(120_000);
 
-let plane: ControlPlane;
-let admin: KubeClient;
 const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
 const DURATION_S = 2;
-
-beforeAll(async () => {
-  await ensureKubeBinaries();
-  plane = await ControlPlane.start();
-  admin = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
-});
-
-afterAll(async () => {
-  await plane?.stop();
-});
+const suite = controlPlaneForSuite();
 
 interface Lease {
   metadata: { name: string; resourceVersion?: string };
@@ -30,7 +20,7 @@ interface Lease {
 
 const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
-function elector(leaseName: string, identity: string, client = admin) {
+function elector(leaseName: string, identity: string, client = suite.admin) {
   const transitions: string[] = [];
   const elector = new LeaderElector({
     client,
@@ -54,10 +44,11 @@ async function holdAs(leaseName: string, holder: string, renewTime: Date) {
     leaseDurationSeconds: DURATION_S,
     renewTime: microTime(renewTime),
   };
-  const existing = await admin.find<Lease>(path);
-  if (existing) await admin.replace(path, { ...existing, spec: { ...existing.spec, ...spec } });
+  const existing = await suite.admin.find<Lease>(path);
+  if (existing)
+    await suite.admin.replace(path, { ...existing, spec: { ...existing.spec, ...spec } });
   else
-    await admin.create(LEASES, {
+    await suite.admin.create(LEASES, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: leaseName },
@@ -66,7 +57,7 @@ async function holdAs(leaseName: string, holder: string, renewTime: Date) {
 }
 
 const holderOf = async (leaseName: string) =>
-  (await admin.get<Lease>(`${LEASES}/${leaseName}`)).spec.holderIdentity;
+  (await suite.admin.get<Lease>(`${LEASES}/${leaseName}`)).spec.holderIdentity;
 
 it('steps down when another holder took the lease, and takes it back once that holder stops renewing', async () => {
   const a = elector('lost-lease', 'a');
@@ -116,7 +107,7 @@ it.each([
 });
 
 it('stops leading on its own once it cannot renew for a lease duration', async () => {
-  const real = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
+  const real = suite.newClient();
   let unreachable = false;
   const client = Object.create(real) as KubeClient;
   const refuse = <T>(call: () => Promise<T>) =>

@@ -5,15 +5,17 @@ import {
   databaseIdentity,
   inputHash,
   jobShape,
-  jobsToDelete,
   migrationJob,
   migrationInputOf,
   migrationJobName,
   parseJobName,
+} from '../src/controller/migration-job';
+import {
+  jobsToDelete,
   podFailureDetail,
   summarizeJob,
   type JobSummary,
-} from '../src/controller/migration-job';
+} from '../src/controller/migration-job-status';
 import { decideMigration, type MigrationObservation } from '../src/controller/migration-status';
 
 const URL_A = 'postgresql://app:s3cret@db.example:5432/users?schema=public';

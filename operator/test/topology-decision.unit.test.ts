@@ -4,7 +4,7 @@
  */
 import type { EventRoute } from '@warren/crds';
 import { resourceKey } from '@warren/crds';
-import type { ApplyResult } from '../src/broker/apply';
+import { emptyApplyResult } from '../src/broker/apply';
 import { FINALIZER } from '../src/controller/annotations';
 import { compileResilient } from '../src/controller/resilient-compile';
 import {
@@ -95,13 +95,7 @@ function observe(
 
 /** What the applier reports when every item succeeds, except those `failing` says no to. */
 function applied(decision: TopologyDecision, failing: (item: PlanItem) => boolean = () => false) {
-  const result: ApplyResult = {
-    applied: [],
-    skipped: [],
-    failed: [],
-    retained: [],
-    credentials: [],
-  };
+  const result = emptyApplyResult();
   for (const item of decision.plan.items) {
     if (item.action === 'retain') result.retained.push({ item, reason: item.reason! });
     else if (item.action === 'unchanged' || item.action === 'impossible') continue;

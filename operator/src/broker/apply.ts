@@ -65,6 +65,15 @@ export interface ApplyResult {
   credentials: Credential[];
 }
 
+/** A result with nothing applied yet. */
+export const emptyApplyResult = (): ApplyResult => ({
+  applied: [],
+  skipped: [],
+  failed: [],
+  retained: [],
+  credentials: [],
+});
+
 const BATCHED = new Set(['exchange', 'policy', 'queue', 'binding']);
 
 function definition(object: BrokerObject): Record<string, unknown> {
@@ -213,13 +222,7 @@ export async function applyPlan(
 ): Promise<ApplyResult> {
   const concurrency = options.concurrency ?? 8;
   const batchSize = options.batchSize ?? 500;
-  const result: ApplyResult = {
-    applied: [],
-    skipped: [],
-    failed: [],
-    retained: [],
-    credentials: [],
-  };
+  const result = emptyApplyResult();
   const blocked = blockedGroups(plan);
   const blockReason = (item: PlanItem) =>
     item.group === null ? undefined : blocked.get(groupKey(item.vhost, item.group));

@@ -28,17 +28,18 @@ import {
   databaseIdentity,
   databaseLabel,
   inputHash,
-  jobDurationSeconds,
-  jobsToDelete,
   migrationInputOf,
   migrationJob,
-  podFailureDetail,
+  type JobSettings,
+} from './migration-job';
+import {
+  jobDurationSeconds,
+  jobsToDelete,
   summarizeJob,
   type JobObject,
-  type PodObject,
-  type JobSettings,
   type JobSummary,
-} from './migration-job';
+} from './migration-job-status';
+import { FailedJobOutput } from './migration-pod-output';
 import {
   MIGRATION_EVENTS,
   MIGRATION_REASONS,
@@ -71,9 +72,6 @@ const MIGRATION = { apiVersion: API_VERSION, kind: 'DatabaseMigration' } as cons
 const PENDING_TTL_MS = 60_000;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
-/** Key of a Job in failureDetails. */
-const jobKey = (job: { namespace: string; name: string }) => `${job.namespace}/${job.name}`;
-
 const jobsPath = (namespace?: string) =>
   namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : '/apis/batch/v1/jobs';
 
@@ -92,9 +90,7 @@ export class MigrationController {
   /** Inputs whose Job the API server refused, by migration key: not tried again before a resync. */
   private readonly rejected = new Map<string, { hash: string; message: string; at: number }>();
   /** What a failed Job's pod said, by Job: read once, since a finished pod does not change. */
-  private readonly failureDetails = new Map<string, string | undefined>();
-  /** Set at the first 403: the chart grants pods/list, a hand-made Role may not. */
-  private podsForbidden = false;
+  private readonly failureDetails: FailedJobOutput;
   private synced = false;
   private readonly event: ReturnType<typeof eventsFor>;
 
@@ -102,6 +98,7 @@ export class MigrationController {
     private readonly options: MigrationControllerOptions,
     private readonly enqueue: (key: string) => void,
   ) {
+    this.failureDetails = new FailedJobOutput(options.client, options.log);
     this.event = eventsFor(options.events, MIGRATION, (error) =>
       options.log.warn({ err: String(error) }, 'event not recorded'),
     );
@@ -159,7 +156,7 @@ export class MigrationController {
   }
 
   private onJobEvent(type: string, job: JobObject) {
-    if (type === 'deleted') this.failureDetails.delete(jobKey(summarizeJob(job)));
+    if (type === 'deleted') this.failureDetails.forget(summarizeJob(job));
     const migration = job.metadata.labels?.[MIGRATION_LABEL];
     if (migration) this.enqueue(`${job.metadata.namespace}/${migration}`);
     const database = job.metadata.labels?.[DATABASE_LABEL];
@@ -219,7 +216,7 @@ export class MigrationController {
     const encoded = secret?.data?.[secretKey];
     const url = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 
-    await this.readFailureDetails(found);
+    await this.failureDetails.read(this.jobsOf(found));
 
     // From here to the Job's creation nothing awaits: the database check and its claim are atomic.
     const migration = this.migrations.get(key) ?? found;
@@ -233,7 +230,7 @@ export class MigrationController {
             hash: inputHash(migrationInputOf(migration, url)),
             database: databaseLabel(databaseIdentity(url, `${namespace}/${ref.name}/${secretKey}`)),
           };
-    const jobs = this.jobsOf(migration).map((job) => this.withFailureDetail(job));
+    const jobs = this.jobsOf(migration).map((job) => this.failureDetails.withDetail(job));
     const rejection = this.rejected.get(key);
     const observation: MigrationObservation = {
       migration,
@@ -328,41 +325,6 @@ export class MigrationController {
           job.migration === migration.metadata.name &&
           (job.ownerUid === undefined || job.ownerUid === migration.metadata.uid),
       );
-  }
-
-  /** Reads the pods of this migration's failed Jobs not read yet (a finished pod does not change). */
-  private async readFailureDetails(migration: Migration): Promise<void> {
-    const unread = this.jobsOf(migration).filter(
-      (job) => job.phase === 'failed' && !this.failureDetails.has(jobKey(job)),
-    );
-    for (const job of unread) {
-      if (this.podsForbidden) return;
-      try {
-        const pods = await this.options.client.request<{ items: PodObject[] }>(
-          'GET',
-          corePath(job.namespace, 'pods'),
-          { query: { labelSelector: `batch.kubernetes.io/job-name=${job.name}` } },
-        );
-        this.failureDetails.set(jobKey(job), podFailureDetail(pods.items));
-      } catch (error) {
-        if (error instanceof KubeApiError && error.status === 403) {
-          this.podsForbidden = true;
-          this.options.log.info(
-            { err: String(error) },
-            'pods cannot be listed: failed migrations are reported without their output',
-          );
-        } else {
-          // Not remembered: the next reconcile asks again.
-          this.options.log.warn({ err: String(error), job: job.name }, 'failed Job pod not read');
-        }
-      }
-    }
-  }
-
-  /** A failed Job's message, followed by what its pod said (exit code, end of Prisma's output). */
-  private withFailureDetail(job: JobSummary): JobSummary {
-    const detail = this.failureDetails.get(jobKey(job));
-    return detail ? { ...job, message: `${job.message}; ${detail}` } : job;
   }
 
   private async readDatabase(

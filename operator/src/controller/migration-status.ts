@@ -5,7 +5,7 @@
  */
 import type { DatabaseMigration, DatabaseMigrationStatus } from '@warren/crds';
 import { setConditions, type Condition, type ConditionInput } from '../kube/conditions';
-import type { JobSummary } from './migration-job';
+import type { JobSummary } from './migration-job-status';
 import { migrationJobName, parseJobName } from './migration-job';
 
 /** Every reason a DatabaseMigration condition can carry (documented in the README). */

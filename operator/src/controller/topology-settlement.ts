@@ -5,7 +5,7 @@
  */
 import type { EventRoute, RetryPolicy, RetryPolicyStatus } from '@warren/crds';
 import { formatDuration, resourceKey } from '@warren/crds';
-import type { ApplyResult } from '../broker/apply';
+import { emptyApplyResult, type ApplyResult } from '../broker/apply';
 import { retryDelays } from '../engine/delays';
 import type { RouteObjects } from '../engine/model';
 import { groupKey } from '../engine/plan';
@@ -175,7 +175,7 @@ function unreachableFinalizers(
 export function settleTopology(
   observation: TopologyObservation,
   decision: TopologyDecision,
-  result: ApplyResult = NOTHING_APPLIED,
+  result: ApplyResult = emptyApplyResult(),
   autoscaling: ReadonlyMap<string, RouteAutoscaling> = new Map(),
 ): TopologySettlement {
   if (decision.unreachable !== undefined) {
@@ -191,11 +191,3 @@ export function settleTopology(
     finalizers: finalizedRoutes(decision, result, observation.defaultVhost),
   };
 }
-
-const NOTHING_APPLIED: ApplyResult = {
-  applied: [],
-  skipped: [],
-  failed: [],
-  retained: [],
-  credentials: [],
-};
