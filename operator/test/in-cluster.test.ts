@@ -161,11 +161,10 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
     Listed<{ metadata: { name: string }; status?: { conditions?: Condition[] } }>
   >(`/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/databasemigrations`);
   expect(
-    migrations.items.map((m) => [
-      m.metadata.name,
-      m.status?.conditions?.find((c) => c.type === 'Ready')?.status,
-    ]),
-  ).toEqual(SERVICES.map((service) => [service, 'True']));
+    migrations.items
+      .map((m) => [m.metadata.name, m.status?.conditions?.find((c) => c.type === 'Ready')?.status])
+      .sort(),
+  ).toEqual(SERVICES.map((service) => [service, 'True']).sort());
   const jobs = await admin.get<Listed<{ status?: { succeeded?: number } }>>(
     `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`,
   );
