@@ -16,7 +16,12 @@ import {
   type TestDatabase,
   type TestVhost,
 } from '@warren/testing';
-import { buildImages, loadImages, type BuiltImages } from '../../shared/testing/src/images';
+import {
+  buildImages,
+  loadImages,
+  withImageBuilder,
+  type BuiltImages,
+} from '../../shared/testing/src/images';
 import { waitUntil } from '../../shared/testing/src/kube/proc';
 import { KubeClient } from '../src/kube/client';
 
@@ -60,13 +65,19 @@ const helm = (...args: string[]) =>
 beforeAll(async () => {
   const log = (line: string) => process.stderr.write(`[in-cluster] ${line}\n`);
   const started = Date.now();
-  images = await buildImages({ log });
-  log(`images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  node = await NodeCluster.start({ log });
-  const kubectl = kubectlImage(node.plane.binaries.kubectl as string, node.plane.kubernetesVersion);
-  await node.importImage(kubectl.archive);
-  const loadMs = await loadImages(images.refs, { containerdSocket: node.containerdSocket, log });
-  log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
+  // The image builder is shared with the images suite (a parallel worker): one user at a time.
+  await withImageBuilder(async () => {
+    images = await buildImages({ keepBuilder: true, log });
+    log(`images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    node = await NodeCluster.start({ log });
+    const kubectl = kubectlImage(
+      node.plane.binaries.kubectl as string,
+      node.plane.kubernetesVersion,
+    );
+    await node.importImage(kubectl.archive);
+    const loadMs = await loadImages(images.refs, { containerdSocket: node.containerdSocket, log });
+    log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
+  }, log);
   admin = KubeClient.fromKubeconfigFile(node.kubeconfigPath);
   vhost = await createTestVhost('incluster');
   for (const service of SERVICES) databases.push(await createTestDatabase(service.split('-')[0]));

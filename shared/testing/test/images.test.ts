@@ -23,12 +23,12 @@ import {
   type BuiltImages,
   createTestDatabase,
   createTestVhost,
-  Dockerd,
   eventually,
   loadImages,
   managementRequest,
   repoRoot,
   TestContainerd,
+  withImageBuilder,
 } from '../src';
 import { freePorts } from '../src/kube/proc';
 
@@ -42,13 +42,14 @@ let work: string;
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-images-'));
-  built = await buildImages({ keepBuilder: true, log });
-  containerd = await TestContainerd.start(log);
-  const loadMs = await loadImages([built.operator.ref, built.services['user-service'].ref], {
-    containerdSocket: containerd.socket,
-    log,
-  });
-  await Dockerd.stopAt();
+  const loadMs = await withImageBuilder(async () => {
+    built = await buildImages({ keepBuilder: true, log });
+    containerd = await TestContainerd.start(log);
+    return loadImages([built.operator.ref, built.services['user-service'].ref], {
+      containerdSocket: containerd.socket,
+      log,
+    });
+  }, log);
   const images = [built.operator, ...Object.values(built.services)];
   log(
     `built in ${(built.totalMs / 1000).toFixed(1)} s (base rootfs ${(built.base.rootfsMs / 1000).toFixed(1)} s), ` +
@@ -59,7 +60,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await containerd?.stop();
-  await Dockerd.stopAt();
   fs.rmSync(work, { recursive: true, force: true });
 }, 120_000);
 

@@ -12,4 +12,5 @@ export {
 export { DEFAULT_NODE_VERSION, DEFAULT_NPM_VERSION, ensureBaseRootfs } from './base';
 export { Dockerd, dockerdArgs, dockerdLayout } from './dockerd';
 export { loadImages, type LoadOptions } from './load';
+export { withImageBuilder } from './builder-lock';
 export { TestContainerd, type RunInContainer } from './containerd';
