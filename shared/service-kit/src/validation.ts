@@ -123,7 +123,10 @@ export function TextProperty(options: {
 export function wholeCents(amount: number): number | undefined {
   const cents = amount * 100;
   const rounded = Math.round(cents);
-  return Math.abs(cents - rounded) <= 1e-6 * Math.max(1, Math.abs(rounded)) ? rounded : undefined;
+  // Only the rounding error of `amount * 100` is forgiven (a few ulps: 0.07 * 100 is
+  // 7.000000000000001); a relative 1e-6 let 456006.15038 pass as whole cents.
+  const ulps = 8 * Number.EPSILON * Math.max(1, Math.abs(cents));
+  return Math.abs(cents - rounded) <= ulps ? rounded : undefined;
 }
 
 /** A price: a number from `minimum` to `maximum` with at most 2 decimals (`multipleOf: 0.01`). */

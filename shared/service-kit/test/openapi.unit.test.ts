@@ -104,5 +104,7 @@ describe('text and prices', () => {
     expect(wholeCents(1_000_000)).toBe(100_000_000);
     expect(wholeCents(0.005)).toBeUndefined();
     expect(wholeCents(12.345)).toBeUndefined();
+    expect(wholeCents(456006.15038194315)).toBeUndefined(); // found by the contract fuzzer
+    expect(wholeCents(456006.15)).toBe(45600615);
   });
 });
