@@ -12,8 +12,7 @@ import { ManagementClient } from '../broker/client';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
-import type { RouteObjects, UserObject } from '../engine/model';
-import { prometheusRuleFor, routeAlertInput } from '../alerts/rules';
+import type { UserObject } from '../engine/model';
 import type { KubeClient, KubeObject } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
@@ -27,6 +26,7 @@ import type { OperatorMetrics } from '../observability/metrics';
 import { FINALIZER, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
 import { CatalogueWriter } from './asyncapi-catalogue';
 import { KedaAutoscaling } from './autoscaling';
+import { PrometheusRuleWriter } from './prometheus-rule-writer';
 import { compileResilient } from './resilient-compile';
 import { collectionPath, coreCollectionPath, corePath, objectPath } from './resources';
 import { passwordsOf, serviceOutputWrites, type ServicePlacement } from './service-outputs';
@@ -72,9 +72,8 @@ export class TopologyController {
   private readonly policies: WatchedCollection<RetryPolicy & KubeObject>;
   private readonly secrets: WatchedCollection<SecretObject>;
   private readonly configMaps: WatchedCollection<ConfigMapObject>;
-  private prometheusRulesAvailable = false;
-  /** Last PrometheusRule body written per route, to write only what changed. */
-  private readonly writtenRules = new Map<string, string>();
+  /** The routes' PrometheusRules (controller/prometheus-rule-writer.ts). */
+  private readonly rules: PrometheusRuleWriter;
   private synced = false;
   private readonly event: ReturnType<typeof eventsFor>;
   /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
@@ -120,6 +119,7 @@ export class TopologyController {
       informer(managedSelector),
     );
     this.catalogues = new CatalogueWriter(options.client);
+    this.rules = new PrometheusRuleWriter(options.client, FIELD_MANAGER);
     this.autoscaling = new KedaAutoscaling({
       client: options.client,
       log: options.log,
@@ -141,10 +141,7 @@ export class TopologyController {
       this.secrets.start(),
       this.configMaps.start(),
     ]);
-    if (this.options.prometheusRules !== false) {
-      this.prometheusRulesAvailable =
-        (await this.options.client.find('/apis/monitoring.coreos.com/v1')) !== undefined;
-    }
+    await this.rules.start(this.options.prometheusRules !== false);
     await this.autoscaling.start();
     this.synced = true;
   }
@@ -178,8 +175,7 @@ export class TopologyController {
     for (const credential of result.credentials)
       passwords.set(credential.user, credential.password);
     await this.writeServiceOutputs(decision.placements, passwords);
-    if (this.prometheusRulesAvailable)
-      await this.writePrometheusRules(decision.live, observation.compiled.desired.routes);
+    await this.rules.write(decision.live, observation.compiled.desired.routes);
     await this.writeEcosystem(observation, decision, passwords, broker);
     phases.mark('serviceOutputs');
     const settlement = settleTopology(observation, decision, result, this.autoscaling.outcomes);
@@ -369,28 +365,6 @@ export class TopologyController {
           'status write failed',
         ),
       );
-    }
-  }
-
-  private async writePrometheusRules(routes: EventRoute[], compiled: RouteObjects[]) {
-    const objects = new Map(compiled.map((owned) => [owned.route, owned]));
-    for (const route of routes) {
-      const owned = objects.get(resourceKey(route));
-      if (!owned || !route.metadata.uid) continue;
-      const rule = prometheusRuleFor(routeAlertInput(route, owned), {
-        ...ROUTE,
-        name: route.metadata.name,
-        uid: route.metadata.uid,
-      });
-      const body = JSON.stringify(rule);
-      const key = resourceKey(route);
-      if (this.writtenRules.get(key) === body) continue;
-      await this.options.client.apply(
-        `/apis/monitoring.coreos.com/v1/namespaces/${rule.metadata.namespace}/prometheusrules/${rule.metadata.name}`,
-        rule,
-        FIELD_MANAGER,
-      );
-      this.writtenRules.set(key, body);
     }
   }
 

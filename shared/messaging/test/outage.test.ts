@@ -47,10 +47,22 @@ describe('broker outage', () => {
 
   beforeAll(async () => {
     servers = await suiteServers('messaging_outage');
-    config = privateBrokerConfig();
-    broker = new RabbitMqServer(config);
-    await broker.start(log);
-  }, 120_000);
+    // A random port can be taken by the time the node binds it (another suite's server, a
+    // socket in TIME_WAIT): a failed start gets new ports, as the kube control plane does.
+    for (let attempt = 1; ; attempt++) {
+      config = privateBrokerConfig();
+      broker = new RabbitMqServer(config);
+      try {
+        await broker.start(log);
+        break;
+      } catch (error) {
+        await broker.stop(log).catch(() => undefined);
+        fs.rmSync(config.stateDir, { recursive: true, force: true });
+        if (attempt === 3) throw error;
+        log(`private broker did not start (${String(error)}); retrying on new ports`);
+      }
+    }
+  }, 240_000);
 
   afterAll(async () => {
     await broker?.stop(log).catch(() => undefined);

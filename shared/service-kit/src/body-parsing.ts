@@ -1,7 +1,16 @@
+import { AsyncResource } from 'node:async_hooks';
 import { json, type NextFunction, type Request, type Response } from 'express';
 
-/** Parses JSON bodies (up to 1 MiB); anything else is refused with a 400 that says what is wrong. */
-export const jsonBodyParser = json({ limit: '1mb' });
+const parseJson = json({ limit: '1mb' });
+
+/**
+ * Parses JSON bodies (up to 1 MiB); anything else is refused with a 400 that says what is wrong.
+ * The parser goes on from the socket's events, which would leave the request's async context
+ * (its correlation id) behind: the continuation is bound to the context it was called in.
+ */
+export function jsonBodyParser(req: Request, res: Response, next: NextFunction): void {
+  parseJson(req, res, AsyncResource.bind(next));
+}
 
 interface BodyParserError extends Error {
   type?: string;

@@ -3,11 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { bodyParserErrors, jsonBodyParser } from './body-parsing';
-import {
-  correlationContextMiddleware,
-  correlationMiddleware,
-  CORRELATION_HEADER,
-} from './correlation';
+import { correlationMiddleware, CORRELATION_HEADER } from './correlation';
 import { HealthController, ReadinessChecks } from './health';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { createJsonLogger, NestJsonLogger } from './logger';
@@ -83,7 +79,6 @@ export function configureServiceApp(
   );
   app.use(jsonBodyParser);
   app.use(bodyParserErrors);
-  app.use(correlationContextMiddleware);
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });

@@ -34,3 +34,31 @@ export function correlationIdFromHeader(value: string | string[] | undefined): s
   const candidate = Array.isArray(value) ? value[0] : value;
   return candidate && /^[\w.:-]{1,200}$/.test(candidate) ? candidate : randomUUID();
 }
+
+interface HttpRequestLike {
+  headers: Record<string, string | string[] | undefined>;
+}
+interface HttpResponseLike {
+  setHeader(name: string, value: string): unknown;
+  locals?: Record<string, unknown>;
+}
+
+/**
+ * The one correlation middleware (Express-shaped, so Nest and plain Express use the same):
+ * adopts a sane `X-Correlation-Id` or starts one, echoes it in the response before anything
+ * can fail, and runs the rest of the request in its context, so the outbox stamps it on the
+ * events the request commits and every log line carries it. Applied a second time (a Nest
+ * module inside an app that already applies it) it only passes on.
+ */
+export function correlationMiddleware(
+  request: HttpRequestLike,
+  response: HttpResponseLike,
+  next: () => void,
+): void {
+  if (storage.getStore() !== undefined) return next();
+  const correlationId = correlationIdFromHeader(request.headers[CORRELATION_HEADER]);
+  request.headers[CORRELATION_HEADER] = correlationId;
+  response.setHeader(CORRELATION_HEADER, correlationId);
+  if (response.locals) response.locals.correlationId = correlationId;
+  storage.run({ correlationId }, next);
+}
