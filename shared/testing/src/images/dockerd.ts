@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ensureInstalled } from '../infra/install';
 import {
   InfraError,
+  isAlive,
   isProcessOf,
   readPid,
   run,
@@ -16,8 +17,9 @@ import {
   terminate,
   waitUntil,
 } from '../infra/process';
+import { acquireLock } from '../kube/build';
 import { recordMissingHostPaths, removeRecordedHostPaths, unmountUnder } from './host-paths';
-import { imagesStateDir } from './paths';
+import { imagesCacheRoot, imagesStateDir } from './paths';
 import { type Log } from './steps';
 
 /** Debian's docker CLI: it matches the daemon (another docker on PATH may be a newer client). */
@@ -29,6 +31,13 @@ const HOST_PATHS = ['/run/docker', '/etc/docker/key.json'];
 
 export interface DockerdLayout {
   dir: string;
+  /**
+   * Images and the layer cache: in the cache shared by every checkout (a fresh clone reuses
+   * the layers), used by one daemon at a time.
+   */
+  dataRoot: string;
+  /** The pid of the daemon that uses dataRoot (a lock: another checkout's daemon waits). */
+  ownerFile: string;
   socket: string;
   pidFile: string;
   logFile: string;
@@ -36,9 +45,14 @@ export interface DockerdLayout {
   createdFile: string;
 }
 
-export function dockerdLayout(stateDir = path.join(imagesStateDir(), 'docker')): DockerdLayout {
+export function dockerdLayout(
+  stateDir = path.join(imagesStateDir(), 'docker'),
+  dataRoot = path.join(imagesCacheRoot(), 'docker-data'),
+): DockerdLayout {
   return {
     dir: stateDir,
+    dataRoot,
+    ownerFile: `${dataRoot}.owner`,
     socket: path.join(stateDir, 'docker.sock'),
     pidFile: path.join(stateDir, 'dockerd.pid'),
     logFile: path.join(stateDir, 'dockerd.log'),
@@ -49,7 +63,7 @@ export function dockerdLayout(stateDir = path.join(imagesStateDir(), 'docker')):
 /** The arguments that keep dockerd inside the state folder and off the host's network config. */
 export function dockerdArgs(layout: DockerdLayout): string[] {
   return [
-    `--data-root=${path.join(layout.dir, 'data')}`,
+    `--data-root=${layout.dataRoot}`,
     `--exec-root=${path.join(layout.dir, 'exec')}`,
     `--pidfile=${layout.pidFile}`,
     `--host=unix://${layout.socket}`,
@@ -83,6 +97,10 @@ export class Dockerd {
     if (running) return running;
     await ensureInstalled(DOCKERD, 'docker.io', log);
     fs.mkdirSync(layout.dir, { recursive: true });
+    fs.mkdirSync(layout.dataRoot, { recursive: true });
+    // Held by this process until the daemon's pid replaces it below: the lock then lives as
+    // long as the daemon, also after `npm run images -- build --keep` has exited.
+    await acquireLock(layout.ownerFile, log);
     fs.writeFileSync(path.join(layout.dir, 'daemon.json'), '{}\n');
     recordMissingHostPaths(layout.createdFile, HOST_PATHS);
     const daemon = new Dockerd(layout);
@@ -99,6 +117,8 @@ export class Dockerd {
         `dockerd did not answer within 60 s; end of ${layout.logFile}:\n${tail(layout.logFile)}`,
       );
     }
+    const pid = readPid(layout.pidFile);
+    if (pid !== undefined) fs.writeFileSync(layout.ownerFile, String(pid));
     log(`dockerd up in ${((Date.now() - started) / 1000).toFixed(1)} s (socket ${layout.socket})`);
     return daemon;
   }
@@ -109,19 +129,32 @@ export class Dockerd {
 
   /**
    * Stops the daemon at the layout (if any) and removes what it left: its exec root, mounts
-   * under its folder, and the host paths it created. Images and the layer cache stay in `data`.
+   * under its folders, and the host paths it created. Images and the layer cache stay in the
+   * data root; mounts there are left alone while another checkout's daemon holds it.
    */
   static async stopAt(layout = dockerdLayout()): Promise<void> {
     const pid = readPid(layout.pidFile);
     if (pid !== undefined && isProcessOf(pid, 'dockerd')) await terminate(pid, 20_000);
     await unmountUnder(layout.dir);
+    if (ownsDataRoot(layout, pid)) await unmountUnder(layout.dataRoot);
     fs.rmSync(path.join(layout.dir, 'exec'), { recursive: true, force: true });
     fs.rmSync(layout.pidFile, { force: true });
     fs.rmSync(layout.socket, { force: true });
+    releaseDataRoot(layout, pid);
     await removeRecordedHostPaths(layout.createdFile, 'dockerd');
   }
 
   async stop(): Promise<void> {
     await Dockerd.stopAt(this.layout);
   }
+}
+
+/** Whether the data root is free or held by this layout's daemon (or this process, before it started one). */
+function ownsDataRoot(layout: DockerdLayout, daemonPid: number | undefined): boolean {
+  const owner = readPid(layout.ownerFile);
+  return owner === undefined || owner === daemonPid || owner === process.pid || !isAlive(owner);
+}
+
+function releaseDataRoot(layout: DockerdLayout, daemonPid: number | undefined): void {
+  if (ownsDataRoot(layout, daemonPid)) fs.rmSync(layout.ownerFile, { force: true });
 }
