@@ -12,6 +12,7 @@ import {
   createTestDatabase,
   createTestVhost,
   kubectlImage,
+  managementRequest,
   NodeCluster,
   type TestDatabase,
   type TestVhost,
@@ -23,6 +24,7 @@ import {
   type BuiltImages,
 } from '../../shared/testing/src/images';
 import { waitUntil } from '../../shared/testing/src/kube/proc';
+import { serviceUserName } from '../src/engine/naming';
 import { KubeClient } from '../src/kube/client';
 
 const run = promisify(execFile);
@@ -38,6 +40,9 @@ let admin: KubeClient;
 let images: BuiltImages;
 let vhost: TestVhost;
 const databases: TestDatabase[] = [];
+/** When `helm install` was started: the benchmark's origin. */
+let installStartedAt = 0;
+const log = (line: string) => process.stderr.write(`[in-cluster] ${line}\n`);
 
 /** A URL of the host's loopback, as the node's pods reach it. */
 function fromPods(url: string): string {
@@ -63,7 +68,6 @@ const helm = (...args: string[]) =>
   run(node.plane.binaries.helm as string, args, { env: node.env, maxBuffer: 16 << 20 });
 
 beforeAll(async () => {
-  const log = (line: string) => process.stderr.write(`[in-cluster] ${line}\n`);
   const started = Date.now();
   // The image builder is shared with the images suite (a parallel worker): one user at a time.
   await withImageBuilder(async () => {
@@ -114,6 +118,7 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
     node.plane.binaries.kubectl as string,
     node.plane.kubernetesVersion,
   ).name;
+  installStartedAt = Date.now();
   const installed = await helm(
     'install',
     RELEASE,
@@ -181,4 +186,107 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
   );
   expect(jobs.items.length).toBeGreaterThanOrEqual(SERVICES.length);
   expect(jobs.items.every((job) => (job.status?.succeeded ?? 0) >= 1)).toBe(true);
+});
+
+/** A JSON answer of one of the services, called through its Service's ClusterIP from the node. */
+async function callService<T>(
+  service: (typeof SERVICES)[number],
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const { spec } = await admin.get<{ spec: { clusterIP: string; ports: { port: number }[] } }>(
+    `/api/v1/namespaces/${NAMESPACE}/services/${service}`,
+  );
+  const response = await node.fetchInNode(
+    `http://${spec.clusterIP}:${spec.ports[0].port}${urlPath}`,
+    {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+  );
+  return { status: response.status, json: JSON.parse(response.body || 'null') as T };
+}
+
+/** Polls `read` until `done` holds for its value; returns the last value either way. */
+async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+) {
+  let last: T | undefined;
+  await waitUntil(
+    async () => {
+      last = await read();
+      return done(last);
+    },
+    timeoutMs,
+    1000,
+  );
+  return last as T;
+}
+
+interface Order {
+  id: string;
+  status: string;
+}
+
+test('through the Services: a user registers and is welcomed, an order is CONFIRMED, each service as its own broker user', async () => {
+  const email = `ada-${Date.now()}@example.com`;
+  const registered = await callService<{ id: string; email: string }>(
+    'user-service',
+    'POST',
+    '/users',
+    {
+      email,
+      name: 'Ada Lovelace',
+    },
+  );
+  expect(registered).toMatchObject({ status: 201, json: { email } });
+  const userId = registered.json.id;
+
+  const welcomed = await eventually(
+    () =>
+      callService<{ kind: string }[]>(
+        'notification-service',
+        'GET',
+        `/notifications?userId=${userId}`,
+      ),
+    (answer) => answer.status === 200 && answer.json.some((n) => n.kind === 'welcome'),
+  );
+  expect(welcomed.json.map((n) => n.kind)).toContain('welcome');
+
+  const placed = await callService<Order>('order-service', 'POST', '/orders', {
+    userId,
+    items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }],
+  });
+  expect(placed).toMatchObject({ status: 201, json: { status: 'PENDING' } });
+  const decided = await eventually(
+    () => callService<Order>('order-service', 'GET', `/orders/${placed.json.id}`),
+    (answer) => answer.json?.status !== 'PENDING',
+  );
+  expect(decided.json.status).toBe('CONFIRMED');
+  const firstConfirmedMs = Date.now() - installStartedAt;
+  log(`helm install -> first CONFIRMED order: ${(firstConfirmedMs / 1000).toFixed(1)} s`);
+  const notified = await eventually(
+    () =>
+      callService<{ kind: string }[]>(
+        'notification-service',
+        'GET',
+        `/notifications?userId=${userId}`,
+      ),
+    (answer) => answer.json.some((n) => n.kind === 'order-confirmed'),
+  );
+  expect(notified.json.map((n) => n.kind).sort()).toEqual(['order-confirmed', 'welcome']);
+
+  // The pods connect with the per-service users the operator made (not the admin of the Secret).
+  const connections = await managementRequest<{ user: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    `/api/vhosts/${encodeURIComponent(vhost.vhost)}/connections`,
+  );
+  expect([...new Set(connections.map((c) => c.user))].sort()).toEqual(
+    SERVICES.map((service) => serviceUserName(service, vhost.vhost)).sort(),
+  );
 });
