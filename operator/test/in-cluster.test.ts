@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import {
   createTestDatabase,
   createTestVhost,
+  eventually,
   kubectlImage,
   managementRequest,
   NodeCluster,
@@ -24,7 +25,7 @@ import {
   type BuiltImages,
 } from '../../shared/testing/src/images';
 import { waitUntil } from '../../shared/testing/src/kube/proc';
-import { serviceUserName } from '../src/engine/naming';
+import { consumerQueueName, serviceUserName } from '../src/engine/naming';
 import { KubeClient } from '../src/kube/client';
 
 const run = promisify(execFile);
@@ -188,6 +189,9 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
   expect(jobs.items.every((job) => (job.status?.succeeded ?? 0) >= 1)).toBe(true);
 });
 
+const mb = (bytes: number | undefined) =>
+  bytes === undefined ? 'n/a' : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+
 /** A JSON answer of one of the services, called through its Service's ClusterIP from the node. */
 async function callService<T>(
   service: (typeof SERVICES)[number],
@@ -209,24 +213,6 @@ async function callService<T>(
   return { status: response.status, json: JSON.parse(response.body || 'null') as T };
 }
 
-/** Polls `read` until `done` holds for its value; returns the last value either way. */
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 60_000,
-) {
-  let last: T | undefined;
-  await waitUntil(
-    async () => {
-      last = await read();
-      return done(last);
-    },
-    timeoutMs,
-    1000,
-  );
-  return last as T;
-}
-
 interface Order {
   id: string;
   status: string;
@@ -246,16 +232,15 @@ test('through the Services: a user registers and is welcomed, an order is CONFIR
   expect(registered).toMatchObject({ status: 201, json: { email } });
   const userId = registered.json.id;
 
-  const welcomed = await eventually(
-    () =>
-      callService<{ kind: string }[]>(
-        'notification-service',
-        'GET',
-        `/notifications?userId=${userId}`,
-      ),
-    (answer) => answer.status === 200 && answer.json.some((n) => n.kind === 'welcome'),
-  );
-  expect(welcomed.json.map((n) => n.kind)).toContain('welcome');
+  const notifications = async (kind: string) => {
+    const answer = await callService<{ kind: string }[]>(
+      'notification-service',
+      'GET',
+      `/notifications?userId=${userId}`,
+    );
+    return answer.status === 200 && answer.json.some((n) => n.kind === kind) && answer.json;
+  };
+  await eventually('the welcome notification', () => notifications('welcome'), 60_000, 1000);
 
   const placed = await callService<Order>('order-service', 'POST', '/orders', {
     userId,
@@ -263,22 +248,30 @@ test('through the Services: a user registers and is welcomed, an order is CONFIR
   });
   expect(placed).toMatchObject({ status: 201, json: { status: 'PENDING' } });
   const decided = await eventually(
-    () => callService<Order>('order-service', 'GET', `/orders/${placed.json.id}`),
-    (answer) => answer.json?.status !== 'PENDING',
+    'the saga to decide the order',
+    async () => {
+      const answer = await callService<Order>('order-service', 'GET', `/orders/${placed.json.id}`);
+      return answer.json?.status !== 'PENDING' && answer.json;
+    },
+    60_000,
+    500,
   );
-  expect(decided.json.status).toBe('CONFIRMED');
+  expect(decided.status).toBe('CONFIRMED');
   const firstConfirmedMs = Date.now() - installStartedAt;
-  log(`helm install -> first CONFIRMED order: ${(firstConfirmedMs / 1000).toFixed(1)} s`);
-  const notified = await eventually(
-    () =>
-      callService<{ kind: string }[]>(
-        'notification-service',
-        'GET',
-        `/notifications?userId=${userId}`,
-      ),
-    (answer) => answer.json.some((n) => n.kind === 'order-confirmed'),
+  log(
+    `benchmark: helm install -> first CONFIRMED order: ${(firstConfirmedMs / 1000).toFixed(1)} s`,
   );
-  expect(notified.json.map((n) => n.kind).sort()).toEqual(['order-confirmed', 'welcome']);
+  for (const { pod, rssBytes, workingSetBytes } of await operatorMemory())
+    log(`benchmark: ${pod}: RSS ${mb(rssBytes)}, working set ${mb(workingSetBytes)}`);
+  for (const image of [images.base, images.operator, ...Object.values(images.services)])
+    log(`benchmark: image ${image.ref}: ${mb(image.sizeBytes)}`);
+  const notified = await eventually(
+    'the order-confirmed notification',
+    () => notifications('order-confirmed'),
+    60_000,
+    1000,
+  );
+  expect(notified.map((n) => n.kind).sort()).toEqual(['order-confirmed', 'welcome']);
 
   // The pods connect with the per-service users the operator made (not the admin of the Secret).
   const connections = await managementRequest<{ user: string }[]>(
@@ -289,4 +282,308 @@ test('through the Services: a user registers and is welcomed, an order is CONFIR
   expect([...new Set(connections.map((c) => c.user))].sort()).toEqual(
     SERVICES.map((service) => serviceUserName(service, vhost.vhost)).sort(),
   );
+});
+
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { containers: { image: string }[] };
+  status?: {
+    conditions?: Condition[];
+    containerStatuses?: { state?: { running?: { startedAt: string } } }[];
+  };
+}
+interface Migration {
+  metadata: { name: string; generation: number };
+  status?: { conditions?: (Condition & { observedGeneration?: number })[]; lastJobName?: string };
+}
+
+const componentPods = async (component: string) =>
+  (
+    await admin.get<Listed<Pod>>(
+      `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent(`app.kubernetes.io/component=${component}`)}`,
+    )
+  ).items.filter((pod) => !pod.metadata.deletionTimestamp);
+
+const listMigrations = async () =>
+  (
+    await admin.get<Listed<Migration>>(
+      `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/databasemigrations`,
+    )
+  ).items;
+
+const readyNow = (migration: Migration) =>
+  migration.status?.conditions?.some(
+    (c) =>
+      c.type === 'Ready' &&
+      c.status === 'True' &&
+      c.observedGeneration === migration.metadata.generation,
+  ) ?? false;
+
+/** The operator pod's memory, from the kubelet's stats/summary (through the API server). */
+async function operatorMemory(): Promise<
+  { pod: string; rssBytes?: number; workingSetBytes?: number }[]
+> {
+  const summary = await admin.get<{
+    pods: {
+      podRef: { name: string; namespace: string };
+      containers?: { name: string; memory?: { rssBytes?: number; workingSetBytes?: number } }[];
+    }[];
+  }>(`/api/v1/nodes/${node.nodeName}/proxy/stats/summary`);
+  return summary.pods
+    .filter(
+      (pod) =>
+        pod.podRef.namespace === NAMESPACE && pod.podRef.name.startsWith(`${RELEASE}-operator-`),
+    )
+    .map((pod) => {
+      const memory = pod.containers?.find((c) => c.name === 'operator')?.memory;
+      return {
+        pod: pod.podRef.name,
+        rssBytes: memory?.rssBytes,
+        workingSetBytes: memory?.workingSetBytes,
+      };
+    });
+}
+
+const operatorPodNames = async () => (await componentPods('operator')).map((p) => p.metadata.name);
+const leaseHolder = async () =>
+  (
+    await admin.get<{ spec: { holderIdentity?: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/${RELEASE}-operator`,
+    )
+  ).spec.holderIdentity;
+const routesPath = `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/eventroutes`;
+interface Route {
+  metadata: { name: string; generation: number };
+  status?: { conditions?: (Condition & { observedGeneration?: number })[] };
+}
+const LEASE_DURATION_SECONDS = 15; // the operator's default (WARREN_LEASE_DURATION_SECONDS)
+
+test('the leading operator pod deleted during a reconcile: the standby takes the lease, every route ends Ready and whole', async () => {
+  const leader = await leaseHolder();
+  const standby = (await operatorPodNames()).find((name) => name !== leader);
+  expect({ leader, standby: Boolean(standby) }).toEqual({
+    leader: expect.any(String),
+    standby: true,
+  });
+
+  // New routes (new services: users, queues, Secrets, ConfigMaps to make), then the leader goes.
+  const faultRoutes = ['fault-a', 'fault-b', 'fault-c'];
+  for (const name of faultRoutes) {
+    await admin.create(routesPath, {
+      apiVersion: 'warren.dev/v1alpha1',
+      kind: 'EventRoute',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        exchange: { name: 'fault.events', type: 'topic' },
+        source: { service: 'fault-source' },
+        events: [`fault.${name}`],
+        consumer: { service: `${name}-sink` },
+      },
+    });
+  }
+  const deletedAt = Date.now();
+  await admin.remove(`/api/v1/namespaces/${NAMESPACE}/pods/${leader}`);
+  const tookOver = await waitUntil(async () => (await leaseHolder()) === standby, 60_000, 200);
+  const takeoverMs = Date.now() - deletedAt;
+  log(`leader ${leader} deleted: ${standby} leads after ${(takeoverMs / 1000).toFixed(1)} s`);
+  expect(tookOver).toBe(true);
+  expect(takeoverMs).toBeLessThan(LEASE_DURATION_SECONDS * 1000);
+
+  // Every route, the new ones included, Ready for its current generation.
+  const routes = async () => (await admin.get<Listed<Route>>(routesPath)).items;
+  const readyRoute = (route: Route) =>
+    route.status?.conditions?.some(
+      (c) =>
+        c.type === 'Ready' &&
+        c.status === 'True' &&
+        c.observedGeneration === route.metadata.generation,
+    ) ?? false;
+  const allReady = await waitUntil(async () => (await routes()).every(readyRoute), 90_000, 1000);
+  const notReady = (await routes())
+    .filter((route) => !readyRoute(route))
+    .map((r) => [r.metadata.name, r.status]);
+  expect({ allReady, notReady }).toEqual({ allReady: true, notReady: [] });
+  expect((await routes()).length).toBe(4 + faultRoutes.length);
+
+  // Nothing half-applied: each new route's queue is bound, each new service has its user,
+  // Secret and ConfigMap.
+  const bindings = await managementRequest<{ destination: string; routing_key: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    `/api/exchanges/${encodeURIComponent(vhost.vhost)}/fault.events/bindings/source`,
+  );
+  for (const name of faultRoutes) {
+    expect(bindings).toContainEqual(
+      expect.objectContaining({
+        destination: consumerQueueName(`${name}-sink`, name),
+        routing_key: `fault.${name}`,
+      }),
+    );
+    for (const kind of ['secrets', 'configmaps']) {
+      const object =
+        kind === 'secrets' ? `warren-broker-${name}-sink` : `warren-topology-${name}-sink`;
+      expect(await admin.find(`/api/v1/namespaces/${NAMESPACE}/${kind}/${object}`)).toBeDefined();
+    }
+  }
+  const users = (
+    await managementRequest<{ name: string }[]>(vhost.managementUrl, 'GET', '/api/users')
+  ).map((user) => user.name);
+  for (const service of ['fault-source', ...faultRoutes.map((name) => `${name}-sink`)])
+    expect(users).toContain(serviceUserName(service, vhost.vhost));
+
+  // The Deployment replaces the deleted pod; the routes of this test go (they are not the chart's).
+  for (const name of faultRoutes) await admin.remove(`${routesPath}/${name}`);
+  const settled = await waitUntil(
+    async () => (await routes()).length === 4 && (await operatorPodNames()).length === 2,
+    90_000,
+    1000,
+  );
+  expect(settled).toBe(true);
+});
+
+test('helm upgrade to a new image tag: the migrations run again before the new service pods serve', async () => {
+  const before = new Map((await listMigrations()).map((m) => [m.metadata.name, m]));
+  // The same images under a second tag: a new image reference for the chart, nothing to build.
+  const NEW_TAG = 'upgrade';
+  for (const service of SERVICES) {
+    const ref = images.services[service].ref;
+    await run('ctr', [
+      '--address',
+      node.containerdSocket,
+      '--namespace',
+      'k8s.io',
+      'images',
+      'tag',
+      '--force',
+      ref,
+      ref.replace(/:[^:/]+$/, `:${NEW_TAG}`),
+    ]);
+  }
+  const upgraded = await helm(
+    'upgrade',
+    RELEASE,
+    chart,
+    '--namespace',
+    NAMESPACE,
+    '--reuse-values',
+    '--set',
+    `services.image.tag=${NEW_TAG}`,
+  );
+  expect(upgraded.stdout).toContain('STATUS: deployed');
+
+  const migrated = await waitUntil(
+    async () =>
+      (await listMigrations()).every(
+        (m) =>
+          m.metadata.generation > (before.get(m.metadata.name)?.metadata.generation ?? 0) &&
+          readyNow(m) &&
+          m.status?.lastJobName !== before.get(m.metadata.name)?.status?.lastJobName,
+      ),
+    5 * 60_000,
+    1000,
+  );
+  expect({ migrated, migrations: await listMigrations() }).toEqual({
+    migrated: true,
+    migrations: expect.anything(),
+  });
+
+  // Every service rolled to the new image, its new pods started after its migration's Job.
+  const rolled = await waitUntil(
+    async () => {
+      for (const service of SERVICES) {
+        const pods = await componentPods(service);
+        const ready = pods.filter((pod) =>
+          pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        if (
+          pods.length !== 1 ||
+          ready.length !== 1 ||
+          !pods[0].spec.containers[0].image.endsWith(`:${NEW_TAG}`)
+        )
+          return false;
+      }
+      return true;
+    },
+    5 * 60_000,
+    2000,
+  );
+  expect(rolled).toBe(true);
+  for (const migration of await listMigrations()) {
+    const job = await admin.get<{ status?: { completionTime?: string; succeeded?: number } }>(
+      `/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${migration.status?.lastJobName}`,
+    );
+    expect(job.status?.succeeded).toBe(1);
+    const [pod] = await componentPods(migration.metadata.name);
+    const startedAt = pod.status?.containerStatuses?.[0].state?.running?.startedAt as string;
+    // RFC 3339 seconds on both sides: the pod's container started no earlier than the Job ended.
+    expect(Date.parse(startedAt)).toBeGreaterThanOrEqual(
+      Date.parse(job.status?.completionTime as string),
+    );
+  }
+  // The new pods serve.
+  const registered = await callService('user-service', 'POST', '/users', {
+    email: `grace-${Date.now()}@example.com`,
+    name: 'Grace Hopper',
+  });
+  expect(registered.status).toBe(201);
+});
+
+test('helm uninstall: a queue holding messages stays with its group, the rest goes', async () => {
+  // notification-service stopped, a registration leaves user.created in its queue.
+  await admin.mergePatch(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/notification-service`, {
+    spec: { replicas: 0 },
+  });
+  expect(
+    await waitUntil(
+      async () => (await componentPods('notification-service')).length === 0,
+      90_000,
+      1000,
+    ),
+  ).toBe(true);
+  const registered = await callService('user-service', 'POST', '/users', {
+    email: `barbara-${Date.now()}@example.com`,
+    name: 'Barbara Liskov',
+  });
+  expect(registered.status).toBe(201);
+  const retained = consumerQueueName('notification-service', 'user-created-to-notification');
+  const queues = () =>
+    managementRequest<{ name: string; messages?: number }[]>(
+      vhost.managementUrl,
+      'GET',
+      `/api/queues/${encodeURIComponent(vhost.vhost)}?columns=name,messages`,
+    );
+  const holding = await waitUntil(
+    async () => ((await queues()).find((q) => q.name === retained)?.messages ?? 0) >= 1,
+    30_000,
+    1000,
+  );
+  expect(holding).toBe(true);
+  const beforeNames = (await queues()).map((q) => q.name);
+
+  const uninstalled = await helm(
+    'uninstall',
+    RELEASE,
+    '--namespace',
+    NAMESPACE,
+    '--wait',
+    '--timeout',
+    '5m',
+  );
+  expect(uninstalled.stdout).toContain('uninstalled');
+
+  const left = (await queues()).map((q) => q.name).sort();
+  const group = beforeNames
+    .filter((name) => name === retained || name.startsWith(`${retained}.`))
+    .sort();
+  expect(left).toEqual(group);
+  expect((await queues()).find((q) => q.name === retained)?.messages).toBe(1);
+  expect((await admin.get<Listed<unknown>>(routesPath)).items).toEqual([]);
+  expect(await listMigrations()).toEqual([]);
+  const gone = await waitUntil(
+    async () =>
+      (await admin.get<Listed<Pod>>(`/api/v1/namespaces/${NAMESPACE}/pods`)).items.length === 0,
+    120_000,
+    1000,
+  );
+  expect(gone).toBe(true);
 });
