@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -21,6 +22,7 @@ import {
 } from '@warren/testing';
 import {
   buildImages,
+  Dockerd,
   loadImages,
   withImageBuilder,
   type BuiltImages,
@@ -56,6 +58,7 @@ function fromPods(url: string): string {
 interface Condition {
   type: string;
   status: string;
+  reason?: string;
   message?: string;
 }
 interface Listed<T> {
@@ -66,6 +69,34 @@ interface Deployment {
   status?: { conditions?: Condition[]; availableReplicas?: number };
 }
 
+/** The migration every failing-image run stops at, and the error PostgreSQL gives for it. */
+const FAILING_MIGRATION = {
+  name: '29991231000000_fails',
+  sql: 'ALTER TABLE "no_such_table" ADD COLUMN "x" INTEGER;\n',
+  error: 'relation "no_such_table" does not exist',
+};
+let failingImage: string;
+
+/** `ref` plus one migration that fails: a two-line build on the running builder, no network. */
+async function buildFailingMigrationImage(ref: string): Promise<string> {
+  const context = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-failing-migration-'));
+  try {
+    fs.writeFileSync(
+      path.join(context, 'Dockerfile'),
+      `FROM ${ref}\nCOPY migration.sql prisma/migrations/${FAILING_MIGRATION.name}/migration.sql\n`,
+    );
+    fs.writeFileSync(path.join(context, 'migration.sql'), FAILING_MIGRATION.sql);
+    const failing = ref.replace(/:[^:/]+$/, ':failing-migration');
+    const dockerd = Dockerd.open();
+    if (!dockerd) throw new Error('the image builder is not running');
+    const built = await dockerd.docker(['build', '--network', 'host', '-t', failing, context]);
+    if (built.code !== 0) throw new Error(`building ${failing} failed: ${built.stderr}`);
+    return failing;
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
+  }
+}
+
 const helm = (...args: string[]) =>
   run(node.plane.binaries.helm as string, args, { env: node.env, maxBuffer: 16 << 20 });
 
@@ -74,6 +105,7 @@ beforeAll(async () => {
   // The image builder is shared with the images suite (a parallel worker): one user at a time.
   await withImageBuilder(async () => {
     images = await buildImages({ keepBuilder: true, log });
+    failingImage = await buildFailingMigrationImage(images.services['notification-service'].ref);
     log(`images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     node = await NodeCluster.start({ log });
     const kubectl = kubectlImage(
@@ -81,7 +113,11 @@ beforeAll(async () => {
       node.plane.kubernetesVersion,
     );
     await node.importImage(kubectl.archive);
-    const loadMs = await loadImages(images.refs, { containerdSocket: node.containerdSocket, log });
+    // One `docker save`: the failing image adds only its one small layer.
+    const loadMs = await loadImages([...images.refs, failingImage], {
+      containerdSocket: node.containerdSocket,
+      log,
+    });
     log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
   }, log);
   admin = KubeClient.fromKubeconfigFile(node.kubeconfigPath);
@@ -321,7 +357,7 @@ const readyNow = (migration: Migration) =>
   ) ?? false;
 
 /**
- * The RSS of each operator pod's `node` process, from /proc: the node's processes are the host's
+ * The RSS of each operator pod's `node` process (its comm is MainThread), from /proc: the node's processes are the host's
  * too, and each one's cgroup path names its pod (`.../pod<uid>/<container>`). (The API server's
  * node proxy to the kubelet's stats/summary refuses the node's loopback address.)
  */
@@ -340,7 +376,7 @@ async function operatorMemory(): Promise<{ pod: string; rssBytes?: number }[]> {
   return pods.items.map(({ metadata }) => {
     const pid = processes.find(
       (entry) =>
-        read(entry, 'comm').trim() === 'node' &&
+        path.basename(read(entry, 'cmdline').split('\0')[0]) === 'node' && // not the pause process
         read(entry, 'cgroup').includes(`pod${metadata.uid}/`),
     );
     const kib = pid ? read(pid, 'status').match(/^VmRSS:\s+(\d+) kB$/m)?.[1] : undefined;
@@ -538,6 +574,52 @@ test('helm upgrade to a new image tag: the migrations run again before the new s
     name: 'Grace Hopper',
   });
   expect(registered.status).toBe(201);
+});
+
+test("a migration that fails: Stalled with Prisma's message, the new pod waits, the old one serves", async () => {
+  const service = 'notification-service';
+  const [serving] = await componentPods(service);
+  // As a user deploys a new image: the DatabaseMigration's and the Deployment's together.
+  await admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/databasemigrations/${service}`,
+    { spec: { image: failingImage, backoffLimit: 0 } },
+  );
+  await admin.request('PATCH', `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${service}`, {
+    body: {
+      spec: { template: { spec: { containers: [{ name: service, image: failingImage }] } } },
+    },
+    contentType: 'application/strategic-merge-patch+json',
+  });
+  const stalled = await eventually(
+    'the migration to be Stalled',
+    async () => {
+      const [migration] = (await listMigrations()).filter((m) => m.metadata.name === service);
+      return migration.status?.conditions?.find(
+        (c) =>
+          c.type === 'Stalled' &&
+          c.status === 'True' &&
+          c.observedGeneration === migration.metadata.generation,
+      );
+    },
+    3 * 60_000,
+    1000,
+  );
+  expect(stalled.reason).toBe('BackoffLimitExceeded');
+  expect(stalled.message).toContain(FAILING_MIGRATION.error);
+
+  // The new pod waits in its initContainer; the old one is still Ready and answers.
+  const pods = await componentPods(service);
+  const waiting = pods.find((pod) => pod.spec.containers[0].image === failingImage);
+  expect(waiting?.status?.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('False');
+  expect(pods.map((pod) => pod.metadata.name)).toContain(serving.metadata.name);
+  const old = pods.find((pod) => pod.metadata.name === serving.metadata.name);
+  expect(old?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  const answer = await callService<unknown[]>(
+    'notification-service',
+    'GET',
+    `/notifications?userId=${crypto.randomUUID()}`,
+  );
+  expect(answer).toEqual({ status: 200, json: [] });
 });
 
 test('helm uninstall: a queue holding messages stays with its group, the rest goes', async () => {
