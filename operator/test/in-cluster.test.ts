@@ -69,11 +69,11 @@ interface Deployment {
   status?: { conditions?: Condition[]; availableReplicas?: number };
 }
 
-/** The migration every failing-image run stops at, and the error PostgreSQL gives for it. */
+/** The migration every failing-image run stops at, and the error Prisma prints for it. */
 const FAILING_MIGRATION = {
   name: '29991231000000_fails',
   sql: 'ALTER TABLE "no_such_table" ADD COLUMN "x" INTEGER;\n',
-  error: 'relation "no_such_table" does not exist',
+  error: 'No such table: no_such_table', // Prisma's schema engine, in the Job's output
 };
 let failingImage: string;
 
@@ -348,18 +348,17 @@ const listMigrations = async () =>
     )
   ).items;
 
-const readyNow = (migration: Migration) =>
-  migration.status?.conditions?.some(
+/** The `type` condition of `object` when it is True for the object's current generation. */
+const trueNow = (object: Migration | Route, type: string) =>
+  object.status?.conditions?.find(
     (c) =>
-      c.type === 'Ready' &&
-      c.status === 'True' &&
-      c.observedGeneration === migration.metadata.generation,
-  ) ?? false;
+      c.type === type && c.status === 'True' && c.observedGeneration === object.metadata.generation,
+  );
 
 /**
- * The RSS of each operator pod's `node` process (its comm is MainThread), from /proc: the node's processes are the host's
- * too, and each one's cgroup path names its pod (`.../pod<uid>/<container>`). (The API server's
- * node proxy to the kubelet's stats/summary refuses the node's loopback address.)
+ * The RSS of each operator pod's `node` process (its comm is MainThread), from /proc: the node's
+ * processes are the host's too, and each one's cgroup path names its pod (`.../pod<uid>/<id>`).
+ * (The API server's node proxy to the kubelet's stats/summary refuses the node's loopback address.)
  */
 async function operatorMemory(): Promise<{ pod: string; rssBytes?: number }[]> {
   const pods = await admin.get<Listed<{ metadata: { name: string; uid: string } }>>(
@@ -438,13 +437,7 @@ test('the leading operator pod deleted during a reconcile: the standby takes the
 
   // Every route, the new ones included, Ready for its current generation.
   const routes = async () => (await admin.get<Listed<Route>>(routesPath)).items;
-  const readyRoute = (route: Route) =>
-    route.status?.conditions?.some(
-      (c) =>
-        c.type === 'Ready' &&
-        c.status === 'True' &&
-        c.observedGeneration === route.metadata.generation,
-    ) ?? false;
+  const readyRoute = (route: Route) => Boolean(trueNow(route, 'Ready'));
   const allReady = await waitUntil(async () => (await routes()).every(readyRoute), 90_000, 1000);
   const notReady = (await routes())
     .filter((route) => !readyRoute(route))
@@ -524,7 +517,7 @@ test('helm upgrade to a new image tag: the migrations run again before the new s
       (await listMigrations()).every(
         (m) =>
           m.metadata.generation > (before.get(m.metadata.name)?.metadata.generation ?? 0) &&
-          readyNow(m) &&
+          trueNow(m, 'Ready') &&
           m.status?.lastJobName !== before.get(m.metadata.name)?.status?.lastJobName,
       ),
     5 * 60_000,
@@ -594,18 +587,14 @@ test("a migration that fails: Stalled with Prisma's message, the new pod waits, 
     'the migration to be Stalled',
     async () => {
       const [migration] = (await listMigrations()).filter((m) => m.metadata.name === service);
-      return migration.status?.conditions?.find(
-        (c) =>
-          c.type === 'Stalled' &&
-          c.status === 'True' &&
-          c.observedGeneration === migration.metadata.generation,
-      );
+      return trueNow(migration, 'Stalled');
     },
     3 * 60_000,
     1000,
   );
   expect(stalled.reason).toBe('BackoffLimitExceeded');
   expect(stalled.message).toContain(FAILING_MIGRATION.error);
+  expect(stalled.message).toContain(FAILING_MIGRATION.name);
 
   // The new pod waits in its initContainer; the old one is still Ready and answers.
   const pods = await componentPods(service);
