@@ -28,8 +28,9 @@ import { CatalogueWriter } from './asyncapi-catalogue';
 import { KedaAutoscaling } from './autoscaling';
 import { PrometheusRuleWriter } from './prometheus-rule-writer';
 import { compileResilient } from './resilient-compile';
-import { collectionPath, coreCollectionPath, corePath, objectPath } from './resources';
-import { passwordsOf, serviceOutputWrites, type ServicePlacement } from './service-outputs';
+import { collectionPath, coreCollectionPath, objectPath } from './resources';
+import { ServiceOutputWriter } from './service-output-writer';
+import { passwordsOf } from './service-outputs';
 import {
   decideTopology,
   liveRoutes,
@@ -74,6 +75,8 @@ export class TopologyController {
   private readonly configMaps: WatchedCollection<ConfigMapObject>;
   /** The routes' PrometheusRules (controller/prometheus-rule-writer.ts). */
   private readonly rules: PrometheusRuleWriter;
+  /** Services' ConfigMaps and Secrets (controller/service-output-writer.ts). */
+  private readonly outputs: ServiceOutputWriter;
   private synced = false;
   private readonly event: ReturnType<typeof eventsFor>;
   /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
@@ -120,6 +123,7 @@ export class TopologyController {
     );
     this.catalogues = new CatalogueWriter(options.client);
     this.rules = new PrometheusRuleWriter(options.client, FIELD_MANAGER);
+    this.outputs = new ServiceOutputWriter(options.client, FIELD_MANAGER, options.broker.amqpUrl);
     this.autoscaling = new KedaAutoscaling({
       client: options.client,
       log: options.log,
@@ -174,7 +178,15 @@ export class TopologyController {
     const passwords = new Map(observation.passwords);
     for (const credential of result.credentials)
       passwords.set(credential.user, credential.password);
-    await this.writeServiceOutputs(decision.placements, passwords);
+    // What services read comes first, so a route is Ready only once its service can use it.
+    await this.outputs.write({
+      placements: decision.placements,
+      passwords,
+      routes: observation.routes,
+      keptUsers: decision.keptUsers,
+      configMaps: this.configMaps.list(),
+      secrets: this.secrets.list(),
+    });
     await this.rules.write(decision.live, observation.compiled.desired.routes);
     await this.writeEcosystem(observation, decision, passwords, broker);
     phases.mark('serviceOutputs');
@@ -271,27 +283,6 @@ export class TopologyController {
         );
     }
     return result;
-  }
-
-  /** What services read comes first, so a route is Ready only once its service can use it. */
-  private async writeServiceOutputs(
-    placements: ServicePlacement[],
-    passwords: ReadonlyMap<string, string>,
-  ) {
-    const writes = serviceOutputWrites({
-      placements,
-      passwords,
-      configMaps: this.configMaps.list(),
-      secrets: this.secrets.list(),
-      brokerAmqpUrl: this.options.broker.amqpUrl,
-    });
-    for (const write of writes) {
-      await this.options.client.apply(
-        corePath(write.namespace, write.plural, write.name),
-        write.body,
-        FIELD_MANAGER,
-      );
-    }
   }
 
   /**

@@ -74,6 +74,8 @@ export interface TopologyDecision {
   plan: Plan;
   /** Service users whose password the plan rotates: every Secret that held it is gone. */
   rotated: string[];
+  /** Broker users the plan keeps though no route needs them (a retained queue of theirs holds messages). */
+  keptUsers: Set<string>;
   /** Each compiled route's read-back (what was missing or different before the apply). */
   readBack: Map<string, RouteStatus>;
   /** The ConfigMaps and Secrets services read, by namespace. */
@@ -244,6 +246,7 @@ export function decideTopology(observation: TopologyObservation): TopologyDecisi
       drift: [],
       plan: summarize([]),
       rotated: [],
+      keptUsers: new Set(),
       readBack: new Map(),
     };
   }
@@ -271,13 +274,19 @@ export function decideTopology(observation: TopologyObservation): TopologyDecisi
     .filter((route) => !paused.has(resourceKey(route)))
     .map((route) => driftOf(route, readBack.get(resourceKey(route)), now))
     .filter((repair): repair is DriftRepair => repair !== undefined);
+  const applied = summarize(
+    withRotations(applicable(full, sets, compiled.desired, defaultVhost), new Set(rotated)),
+  );
   return {
     ...base,
     drift,
-    plan: summarize(
-      withRotations(applicable(full, sets, compiled.desired, defaultVhost), new Set(rotated)),
-    ),
+    plan: applied,
     rotated,
+    keptUsers: new Set(
+      applied.items
+        .filter((item) => item.kind === 'user' && item.action === 'retain')
+        .map((item) => item.name),
+    ),
     readBack,
   };
 }
