@@ -169,7 +169,7 @@ export class TopologyController {
       await this.settle(
         settleTopology(observation, decision, undefined, this.autoscaling.outcomes),
       );
-      this.options.metrics.brokerRequests.inc({ method: 'all' }, broker.calls);
+      this.countCalls(broker);
       throw observation.brokerError;
     }
     await this.announceDrift(decision.drift);
@@ -193,7 +193,7 @@ export class TopologyController {
     const settlement = settleTopology(observation, decision, result, this.autoscaling.outcomes);
     await this.settle(settlement);
     phases.mark('statuses');
-    this.recordMetrics(decision, result, broker.calls);
+    this.recordMetrics(decision, result, broker);
     this.options.log.info(
       {
         routes: decision.live.length,
@@ -322,9 +322,14 @@ export class TopologyController {
     if (settlement.recheckAfterMs !== undefined) this.enqueueAt(settlement.recheckAfterMs);
   }
 
-  private recordMetrics(decision: TopologyDecision, result: ApplyResult, brokerCalls: number) {
+  private countCalls(broker: ManagementClient) {
+    this.options.metrics.brokerRequests.inc({ method: 'all' }, broker.calls);
+    this.options.metrics.brokerNotFound.inc(broker.notFound);
+  }
+
+  private recordMetrics(decision: TopologyDecision, result: ApplyResult, broker: ManagementClient) {
     const { metrics } = this.options;
-    metrics.brokerRequests.inc({ method: 'all' }, brokerCalls);
+    this.countCalls(broker);
     metrics.brokerChanges.inc(result.applied.length);
     for (const status of decision.readBack.values()) {
       const [namespace, route] = status.route.split('/') as [string, string];

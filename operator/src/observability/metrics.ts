@@ -37,6 +37,11 @@ export function createOperatorMetrics(registry = new Registry()) {
       labelNames: ['method'],
       registers: [registry],
     }),
+    brokerNotFound: new Counter({
+      name: 'warren_broker_http_not_found_total',
+      help: 'Calls to the RabbitMQ management API answered 404 Not Found (a delete pass makes none: what goes with a queue or user is not deleted again).',
+      registers: [registry],
+    }),
     kubeRequests: new Counter({
       name: 'warren_kube_api_requests_total',
       help: 'Requests to the Kubernetes API server (watches excluded), by method; at an idle resync only GETs and Lease renewals (PUT).',
