@@ -12,7 +12,7 @@ import { ManagementClient } from '../broker/client';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
-import type { UserObject } from '../engine/model';
+import type { BrokerState, UserObject } from '../engine/model';
 import type { KubeClient, KubeObject } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
@@ -55,6 +55,8 @@ export interface ControllerOptions {
   log: Logger;
   /** Write PrometheusRules (when the monitoring.coreos.com API exists). */
   prometheusRules?: boolean;
+  /** Told what each reconcile wants on the broker (the drift watch listens for its deletion). */
+  onDesired?: (desired: BrokerState) => void;
 }
 
 type SecretObject = V1Secret & KubeObject;
@@ -163,6 +165,7 @@ export class TopologyController {
     const observation = await this.observe(broker);
     phases.mark('readAndPlan');
     const decision = decideTopology(observation);
+    this.options.onDesired?.(observation.compiled.desired);
     await this.writeFinalizers(decision.finalizers);
     phases.mark('finalizers');
     if (decision.unreachable !== undefined) {

@@ -1,0 +1,165 @@
+/**
+ * Drift in seconds, against a real kube-apiserver and RabbitMQ: with the resync period at 10
+ * minutes, a queue, a binding and a service user deleted by hand are each back, with their
+ * DriftDetected and Repaired Events, within 5 s, because the operator hears the broker's own
+ * deletion events (amq.rabbitmq.event) instead of waiting for the next read-back.
+ */
+import * as path from 'node:path';
+import * as amqp from 'amqplib';
+import { eventually, managementRequest, repoRoot } from '@warren/testing';
+import type { EventRoute } from '@warren/crds';
+import type { RunningOperator } from '../src/runtime/operator';
+import {
+  applyManifest,
+  loadManifests,
+  startOperatorTestEnv,
+  type OperatorTestEnv,
+} from './support/operator-env';
+
+jest.setTimeout(180_000);
+
+let env: OperatorTestEnv;
+let operator: RunningOperator;
+const QUEUE = 'notification-service.user-created-to-notification';
+const ROUTE = 'user-created-to-notification';
+
+const v = () => encodeURIComponent(env.vhost.vhost);
+const api = <T>(method: string, resource: string) =>
+  managementRequest<T>(env.vhost.managementUrl, method, resource);
+const routesPath = () => `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`;
+type KubeEvent = {
+  metadata: { name: string };
+  reason: string;
+  message: string;
+  count?: number;
+  involvedObject: { name: string };
+};
+/** Each Event (name and count) of a reason: a new one, or a higher count, is a new occurrence. */
+const occurrences = async (reason: string, route: string) =>
+  new Map(
+    (await env.admin.list<KubeEvent>(`/api/v1/namespaces/${env.namespace}/events`)).items
+      .filter((e) => e.reason === reason && e.involvedObject.name === route)
+      .map((e) => [e.metadata.name, { count: e.count ?? 1, message: e.message }]),
+  );
+const metric = async (name: string) => {
+  const port = (operator.server.address() as { port: number }).port;
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ').pop() ?? 0);
+};
+
+/** Deletes by hand, then waits for the object, a new DriftDetected naming it and a new Repaired. */
+async function repairedWithin(
+  what: { route: string; mentions: string },
+  remove: () => Promise<unknown>,
+  isBack: () => Promise<boolean>,
+): Promise<number> {
+  const [drifts, repairs] = [
+    await occurrences('DriftDetected', what.route),
+    await occurrences('Repaired', what.route),
+  ];
+  const fresh = (before: Map<string, { count: number }>, now: typeof before) =>
+    [...now].filter(([name, e]) => (before.get(name)?.count ?? 0) < e.count);
+  const start = Date.now();
+  await remove();
+  await eventually(
+    `${what.mentions} back with DriftDetected and Repaired`,
+    async () => {
+      const drifted = fresh(drifts, await occurrences('DriftDetected', what.route)).some(
+        ([, e]) => (e as { message: string }).message.includes(what.mentions),
+      );
+      return (
+        drifted && fresh(repairs, await occurrences('Repaired', what.route)).length > 0 && isBack()
+      );
+    },
+    15_000,
+    100,
+  );
+  const elapsed = Date.now() - start;
+  if (process.env.WARREN_TEST_PRINT_TIMES) console.log(`${what.mentions}: ${elapsed} ms`);
+  return elapsed;
+}
+
+beforeAll(async () => {
+  env = await startOperatorTestEnv('drift');
+  operator = await env.startOperator({ resyncSeconds: 600 });
+  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
+    await applyManifest(env.admin, doc);
+  await eventually('all routes Ready', async () => {
+    const list = (await env.admin.list<EventRoute>(routesPath())).items;
+    return (
+      list.length === 4 &&
+      list.every((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    );
+  });
+  await eventually('the operator to hear broker events', async () =>
+    (await metric('warren_broker_events_subscribed')) === 1,
+  );
+});
+
+afterAll(async () => {
+  await env?.dispose();
+});
+
+const queueNames = async () =>
+  (await api<{ name: string }[]>('GET', `/api/queues/${v()}`)).map((q) => q.name);
+
+it('repairs a queue deleted by hand within 5 s, with DriftDetected and Repaired Events', async () => {
+  const elapsed = await repairedWithin(
+    { route: ROUTE, mentions: `queue ${QUEUE}` },
+    () => api('DELETE', `/api/queues/${v()}/${encodeURIComponent(QUEUE)}`),
+    async () => (await queueNames()).includes(QUEUE),
+  );
+  expect(elapsed).toBeLessThan(5000);
+  const route = await env.admin.get<EventRoute>(`${routesPath()}/${ROUTE}`);
+  expect(route.status?.brokerReadAt).toBeDefined();
+});
+
+it('repairs a binding deleted by hand within 5 s', async () => {
+  type Binding = { source: string; destination: string; properties_key: string; routing_key: string };
+  const bindings = () => api<Binding[]>('GET', `/api/bindings/${v()}`);
+  const binding = (await bindings()).find(
+    (b) => b.source === 'user.events' && b.destination === QUEUE,
+  )!;
+  const elapsed = await repairedWithin(
+    { route: ROUTE, mentions: `binding user.events -> ${QUEUE}` },
+    () =>
+      api(
+        'DELETE',
+        `/api/bindings/${v()}/e/user.events/q/${encodeURIComponent(QUEUE)}/${encodeURIComponent(binding.properties_key)}`,
+      ),
+    async () => (await bindings()).some((b) => b.source === 'user.events' && b.destination === QUEUE),
+  );
+  expect(elapsed).toBeLessThan(5000);
+});
+
+it('recreates a service user deleted by hand within 5 s, with the password its Secret holds', async () => {
+  const user = `warren-order-service@${env.vhost.vhost}`;
+  const users = async () =>
+    (await api<{ name: string }[]>('GET', '/api/users')).map((u) => u.name);
+  const elapsed = await repairedWithin(
+    { route: 'order-created-to-user', mentions: `user ${user}` },
+    () => api('DELETE', `/api/users/${encodeURIComponent(user)}`),
+    async () => (await users()).includes(user),
+  );
+  expect(elapsed).toBeLessThan(5000);
+  const secret = await env.admin.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${env.namespace}/secrets/warren-broker-order-service`,
+  );
+  const connection = await amqp.connect(Buffer.from(secret.data.url!, 'base64').toString());
+  await connection.close();
+});
+
+it('without the event exchange it says so (warren_broker_events_subscribed 0) and repairs at the read-back', async () => {
+  await operator.stop();
+  // The test vhost has no amq.rabbitmq.event: as on a broker without the plugin.
+  operator = await env.startOperator({ resyncSeconds: 2, brokerEventsVhost: env.vhost.vhost });
+  await eventually('the new operator to lead', async () => operator.isLeader(), 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect(await metric('warren_broker_events_subscribed')).toBe(0);
+  await repairedWithin(
+    { route: ROUTE, mentions: `queue ${QUEUE}` },
+    () => api('DELETE', `/api/queues/${v()}/${encodeURIComponent(QUEUE)}`),
+    async () => (await queueNames()).includes(QUEUE),
+  );
+});
