@@ -58,7 +58,8 @@ async function repairedWithin(
     await occurrences('DriftDetected', what.route),
     await occurrences('Repaired', what.route),
   ];
-  const fresh = (before: Map<string, { count: number }>, now: typeof before) =>
+  type Seen = Map<string, { count: number; message: string }>;
+  const fresh = (before: Seen, now: Seen) =>
     [...now].filter(([name, e]) => (before.get(name)?.count ?? 0) < e.count);
   const start = Date.now();
   await remove();
@@ -66,7 +67,7 @@ async function repairedWithin(
     `${what.mentions} back with DriftDetected and Repaired`,
     async () => {
       const drifted = fresh(drifts, await occurrences('DriftDetected', what.route)).some(
-        ([, e]) => (e as { message: string }).message.includes(what.mentions),
+        ([, e]) => e.message.includes(what.mentions),
       );
       return (
         drifted && fresh(repairs, await occurrences('Repaired', what.route)).length > 0 && isBack()
