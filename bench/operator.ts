@@ -116,6 +116,7 @@ async function main() {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const pid = child.pid!;
+    process.once('exit', () => child?.kill('SIGTERM'));
     const metricsText = () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     const metric = async (name: string) =>
       (await metricsText())

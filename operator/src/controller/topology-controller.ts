@@ -306,15 +306,21 @@ export class TopologyController {
       secrets: this.secrets.list(),
       broker,
     });
-    await this.catalogues.write(
-      [
-        decision.live.map((route) => route.metadata.namespace ?? 'default'),
-        desired.services,
-        desired.queues,
-        this.options.broker.amqpUrl,
-      ],
-      this.configMaps.list(),
-    );
+    // The catalogue documents the topology: a refused one (over the 1 MiB ConfigMap limit at
+    // some hundreds of routes in a namespace) must not hold up the routes' statuses.
+    await this.catalogues
+      .write(
+        [
+          decision.live.map((route) => route.metadata.namespace ?? 'default'),
+          desired.services,
+          desired.queues,
+          this.options.broker.amqpUrl,
+        ],
+        this.configMaps.list(),
+      )
+      .catch((error) =>
+        this.options.log.warn({ err: String(error) }, 'AsyncAPI catalogue not written'),
+      );
   }
 
   /** Statuses, Events, RetryPolicy statuses, then the finalizers of deleted routes. */
