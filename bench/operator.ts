@@ -123,7 +123,11 @@ async function main() {
         .split('\n')
         .filter((line) => line.startsWith(name))
         .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
-    await waitFor('the operator to lead', async () => (await metric('warren_leader')) === 1, 60_000);
+    await waitFor(
+      'the operator to lead',
+      async () => (await metric('warren_leader')) === 1,
+      60_000,
+    );
     const idleStart = processFigures(pid);
     // Peak RSS per phase, sampled (VmHWM is the whole life's peak).
     let phasePeak = 0;
@@ -192,7 +196,11 @@ async function main() {
       seconds: await metric('warren_reconcile_duration_seconds_sum{kind="EventRoute"}'),
     });
     const before = await sample();
-    await waitFor('one idle resync', async () => (await reconciles()) >= before.reconciles + 1, 300_000);
+    await waitFor(
+      'one idle resync',
+      async () => (await reconciles()) >= before.reconciles + 1,
+      300_000,
+    );
     const after = await sample();
     const converged = processFigures(pid);
 
@@ -211,7 +219,11 @@ async function main() {
     const drifted = Array.from({ length: driftCount }, (_, i) => `consumer-${i % 25}.route-${i}`);
     const driftStart = Date.now();
     for (const queue of drifted)
-      await managementRequest(vhost.managementUrl, 'DELETE', `/api/queues/${v}/${encodeURIComponent(queue)}`);
+      await managementRequest(
+        vhost.managementUrl,
+        'DELETE',
+        `/api/queues/${v}/${encodeURIComponent(queue)}`,
+      );
     await waitFor(
       'the deleted queues back',
       async () => {
@@ -255,7 +267,10 @@ async function main() {
       ['queue type', queueType],
       ['create calls to the API server', seconds(created - started)],
       ['first create -> all Ready', seconds(allReady - started)],
-      ['operator CPU until all Ready', `${(atReady.cpuSeconds - idleStart.cpuSeconds).toFixed(1)} s`],
+      [
+        'operator CPU until all Ready',
+        `${(atReady.cpuSeconds - idleStart.cpuSeconds).toFixed(1)} s`,
+      ],
       ['broker writes until all Ready', String(writes.broker)],
       ['Kubernetes writes until all Ready (PATCH/POST/DELETE)', String(writes.kube)],
       ['RSS with no routes (after start)', mib(idleStart.rss)],

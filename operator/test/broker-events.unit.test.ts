@@ -74,7 +74,11 @@ describe('BrokerDriftWatch', () => {
 
 describe('withReadTime', () => {
   const now = new Date('2026-01-01T01:00:00Z');
-  const status = (brokerReadAt: string, depth = 0) => ({ observedGeneration: 1, depth, brokerReadAt });
+  const status = (brokerReadAt: string, depth = 0) => ({
+    observedGeneration: 1,
+    depth,
+    brokerReadAt,
+  });
   const fresh = status(now.toISOString());
 
   it('keeps a recent read time when nothing else changed, so an idle resync writes nothing', () => {

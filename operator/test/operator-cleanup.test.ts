@@ -4,14 +4,13 @@
  * retained queue's group (and the user and Secret its service drains it with, until it is
  * drained), and the delete pass makes no management call that answers 404.
  */
-import * as path from 'node:path';
 import * as amqp from 'amqplib';
-import { eventually, managementRequest, repoRoot } from '@warren/testing';
+import { eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import type { RunningOperator } from '../src/runtime/operator';
 import {
-  applyManifest,
-  loadManifests,
+  applyExamplesUntilReady,
+  operatorMetric,
   startOperatorTestEnv,
   type OperatorTestEnv,
 } from './support/operator-env';
@@ -40,12 +39,7 @@ const warrenUsers = async () =>
     .map((user) => user.name)
     .filter((name) => name.endsWith(`@${env.vhost.vhost}`))
     .sort();
-const metric = async (name: string) => {
-  const port = (operator.server.address() as { port: number }).port;
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ').pop() ?? 0);
-};
+const metric = (name: string) => operatorMetric(operator, name);
 
 beforeAll(async () => {
   env = await startOperatorTestEnv('cleanup');
@@ -57,15 +51,7 @@ afterAll(async () => {
 });
 
 it('leaves nothing of Warren behind when every route is deleted but the retained queue, and makes no call that answers 404', async () => {
-  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
-    await applyManifest(env.admin, doc);
-  await eventually('all routes Ready', async () => {
-    const list = (await env.admin.list<EventRoute>(routesPath())).items;
-    return (
-      list.length === 4 &&
-      list.every((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-    );
-  });
+  await applyExamplesUntilReady(env);
   expect(await managed('secrets')).toEqual([
     'warren-broker-notification-service',
     'warren-broker-order-service',

@@ -4,14 +4,13 @@
  * DriftDetected and Repaired Events, within 5 s, because the operator hears the broker's own
  * deletion events (amq.rabbitmq.event) instead of waiting for the next read-back.
  */
-import * as path from 'node:path';
 import * as amqp from 'amqplib';
-import { eventually, managementRequest, repoRoot } from '@warren/testing';
+import { eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
 import type { RunningOperator } from '../src/runtime/operator';
 import {
-  applyManifest,
-  loadManifests,
+  applyExamplesUntilReady,
+  operatorMetric,
   startOperatorTestEnv,
   type OperatorTestEnv,
 } from './support/operator-env';
@@ -41,12 +40,7 @@ const occurrences = async (reason: string, route: string) =>
       .filter((e) => e.reason === reason && e.involvedObject.name === route)
       .map((e) => [e.metadata.name, { count: e.count ?? 1, message: e.message }]),
   );
-const metric = async (name: string) => {
-  const port = (operator.server.address() as { port: number }).port;
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ').pop() ?? 0);
-};
+const metric = (name: string) => operatorMetric(operator, name);
 
 /** Deletes by hand, then waits for the object, a new DriftDetected naming it and a new Repaired. */
 async function repairedWithin(
@@ -66,8 +60,8 @@ async function repairedWithin(
   await eventually(
     `${what.mentions} back with DriftDetected and Repaired`,
     async () => {
-      const drifted = fresh(drifts, await occurrences('DriftDetected', what.route)).some(
-        ([, e]) => e.message.includes(what.mentions),
+      const drifted = fresh(drifts, await occurrences('DriftDetected', what.route)).some(([, e]) =>
+        e.message.includes(what.mentions),
       );
       return (
         drifted && fresh(repairs, await occurrences('Repaired', what.route)).length > 0 && isBack()
@@ -84,17 +78,10 @@ async function repairedWithin(
 beforeAll(async () => {
   env = await startOperatorTestEnv('drift');
   operator = await env.startOperator({ resyncSeconds: 600 });
-  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
-    await applyManifest(env.admin, doc);
-  await eventually('all routes Ready', async () => {
-    const list = (await env.admin.list<EventRoute>(routesPath())).items;
-    return (
-      list.length === 4 &&
-      list.every((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-    );
-  });
-  await eventually('the operator to hear broker events', async () =>
-    (await metric('warren_broker_events_subscribed')) === 1,
+  await applyExamplesUntilReady(env);
+  await eventually(
+    'the operator to hear broker events',
+    async () => (await metric('warren_broker_events_subscribed')) === 1,
   );
 });
 
@@ -117,7 +104,12 @@ it('repairs a queue deleted by hand within 5 s, with DriftDetected and Repaired 
 });
 
 it('repairs a binding deleted by hand within 5 s', async () => {
-  type Binding = { source: string; destination: string; properties_key: string; routing_key: string };
+  type Binding = {
+    source: string;
+    destination: string;
+    properties_key: string;
+    routing_key: string;
+  };
   const bindings = () => api<Binding[]>('GET', `/api/bindings/${v()}`);
   const binding = (await bindings()).find(
     (b) => b.source === 'user.events' && b.destination === QUEUE,
@@ -129,15 +121,15 @@ it('repairs a binding deleted by hand within 5 s', async () => {
         'DELETE',
         `/api/bindings/${v()}/e/user.events/q/${encodeURIComponent(QUEUE)}/${encodeURIComponent(binding.properties_key)}`,
       ),
-    async () => (await bindings()).some((b) => b.source === 'user.events' && b.destination === QUEUE),
+    async () =>
+      (await bindings()).some((b) => b.source === 'user.events' && b.destination === QUEUE),
   );
   expect(elapsed).toBeLessThan(5000);
 });
 
 it('recreates a service user deleted by hand within 5 s, with the password its Secret holds', async () => {
   const user = `warren-order-service@${env.vhost.vhost}`;
-  const users = async () =>
-    (await api<{ name: string }[]>('GET', '/api/users')).map((u) => u.name);
+  const users = async () => (await api<{ name: string }[]>('GET', '/api/users')).map((u) => u.name);
   const elapsed = await repairedWithin(
     { route: 'order-created-to-user', mentions: `user ${user}` },
     () => api('DELETE', `/api/users/${encodeURIComponent(user)}`),

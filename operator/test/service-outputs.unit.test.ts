@@ -31,7 +31,7 @@ describe('staleServiceOutputs', () => {
   const everywhere = (make: typeof configMap) =>
     ['shop', 'billing'].flatMap((ns) => services.map((s) => make(ns, s)));
 
-  it("removes the outputs of services no route in their namespace names, and only those", () => {
+  it('removes the outputs of services no route in their namespace names, and only those', () => {
     // shop: user-service -> notification-service; billing: no route at all.
     const stale = staleServiceOutputs({
       routes: [inNamespace(route('r'), 'shop')],

@@ -278,9 +278,9 @@ const cases: Case[] = [
       }),
     }),
     expect: ({ decision, status, event }) => {
-      expect(decision.drift.map((d) => [resourceKey(d.route), d.missing.map((i) => i.kind)])).toEqual(
-        [['default/r', ['user', 'permission']]],
-      );
+      expect(
+        decision.drift.map((d) => [resourceKey(d.route), d.missing.map((i) => i.kind)]),
+      ).toEqual([['default/r', ['user', 'permission']]]);
       expect(decision.drift[0]?.event.message).toContain('user warren-notification-service');
       expect(decision.rotated).toEqual([]);
       expect(ready(status('r'))).toMatchObject({ status: 'True', reason: 'Synced' });

@@ -96,8 +96,7 @@ export class BrokerEventStream {
 
   private async subscribe(channel: Channel): Promise<void> {
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
-    for (const key of this.options.routingKeys)
-      await channel.bindQueue(queue, EVENT_EXCHANGE, key);
+    for (const key of this.options.routingKeys) await channel.bindQueue(queue, EVENT_EXCHANGE, key);
     await channel.consume(
       queue,
       (message: ConsumeMessage | null) => {

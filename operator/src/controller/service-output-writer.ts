@@ -5,11 +5,7 @@
 import type { EventRoute } from '@warren/crds';
 import type { KubeClient } from '../kube/client';
 import { corePath } from './resources';
-import {
-  serviceOutputWrites,
-  staleServiceOutputs,
-  type ServicePlacement,
-} from './service-outputs';
+import { serviceOutputWrites, staleServiceOutputs, type ServicePlacement } from './service-outputs';
 
 type Cached = Parameters<typeof staleServiceOutputs>[0]['configMaps'][number];
 
