@@ -2,7 +2,10 @@
  * KubeClient against the real API server, authenticated the way a pod is: a ServiceAccount
  * bearer token (the other suites use client certificates), over one kept-alive connection.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { KubeApiError, KubeClient } from '../src/kube/client';
 import { controlPlaneForSuite } from './support/control-plane';
 
@@ -20,15 +23,21 @@ async function tokenClient(namespace: string, name: string): Promise<KubeClient>
     `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
     { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} },
   );
-  const cluster = suite.admin.config.getCurrentCluster()!;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name, token: request.status.token }],
-    contexts: [{ name, cluster: cluster.name, user: name }],
-    currentContext: name,
-  });
-  return new KubeClient(config);
+  // A kubeconfig of the pod's kind: the cluster's CA and server, a bearer token, no certificate.
+  const admin = parse(fs.readFileSync(suite.plane.kubeconfigPath, 'utf8'));
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'warren-token-')), 'kubeconfig');
+  fs.writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'plane', cluster: admin.clusters[0].cluster }],
+      users: [{ name, user: { token: request.status.token } }],
+      contexts: [{ name, context: { cluster: 'plane', user: name } }],
+      'current-context': name,
+    }),
+  );
+  return KubeClient.fromKubeconfigFile(file);
 }
 
 it('sends the bearer token, so the API server sees the ServiceAccount, not an anonymous user', async () => {
@@ -51,8 +60,9 @@ it('reuses its connection across requests', async () => {
   const client = suite.newClient();
   for (let i = 0; i < 20; i++) {
     await client.get('/api/v1/namespaces/default');
-    const agent = (client as unknown as { agent: { freeSockets: Record<string, unknown[]> } })
-      .agent;
+    const agent = (await client.connection.agent()) as unknown as {
+      freeSockets: Record<string, unknown[]>;
+    };
     for (const list of Object.values(agent.freeSockets)) for (const s of list) sockets.add(s);
   }
   expect(sockets.size).toBe(1);

@@ -123,7 +123,7 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
     };
     let gone = false;
-    this.abort = await this.options.client.watcher.watch(
+    this.abort = await this.options.client.watch(
       this.options.path,
       params,
       (type, object: T & { code?: number }) => {
