@@ -91,19 +91,19 @@ export function staticConnection(file: string): KubeConnection | undefined {
 }
 
 /** The pod's ServiceAccount (token re-read per request: the kubelet rotates it). */
-function inClusterConnection(): KubeConnection {
+export function inClusterConnection(serviceAccount = SERVICE_ACCOUNT): KubeConnection {
   const host = process.env.KUBERNETES_SERVICE_HOST!;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const agent = new https.Agent({
     keepAlive: true,
-    ca: fs.readFileSync(path.join(SERVICE_ACCOUNT, 'ca.crt')),
+    ca: fs.readFileSync(path.join(serviceAccount, 'ca.crt')),
   });
   return {
     server: async () => server,
     agent: async () => agent,
     headers: async () => ({
-      authorization: `Bearer ${fs.readFileSync(path.join(SERVICE_ACCOUNT, 'token'), 'utf8').trim()}`,
+      authorization: `Bearer ${fs.readFileSync(path.join(serviceAccount, 'token'), 'utf8').trim()}`,
     }),
   };
 }
