@@ -11,7 +11,6 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -22,6 +21,7 @@ import {
   repoRoot,
 } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
+import { freePorts } from '../shared/testing/src/kube/proc';
 import { KubeClient } from '../operator/src/kube/client';
 import { runLimited } from '../operator/src/util/run-limited';
 
@@ -40,14 +40,6 @@ const queueType = values['queue-type'] as 'classic' | 'quorum';
 const driftCount = Math.min(Number(values.drift), count);
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The process's own figures from /proc: RSS now and at its peak (KiB), CPU seconds. */
 function processFigures(pid: number) {
@@ -77,7 +69,7 @@ async function main() {
   await ensureKubeBinaries();
   const plane = await ControlPlane.start();
   const vhost = await createTestVhost('bench_operator');
-  const port = await freePort();
+  const [port] = await freePorts(1);
   let child: ReturnType<typeof spawn> | undefined;
   try {
     await plane.installCrds(path.join(repoRoot, 'crds'));

@@ -7,58 +7,42 @@
 import * as amqp from 'amqplib';
 import { eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
-import type { RunningOperator } from '../src/runtime/operator';
-import {
-  applyExamplesUntilReady,
-  operatorMetric,
-  startOperatorTestEnv,
-  type OperatorTestEnv,
-} from './support/operator-env';
+import { applyExamplesUntilReady, operatorMetric, operatorSuite } from './support/operator-env';
 
 jest.setTimeout(180_000);
 
-let env: OperatorTestEnv;
-let operator: RunningOperator;
+const suite = operatorSuite('cleanup');
 const RETAINED = 'notification-service.user-created-to-notification';
 
-const routesPath = () => `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`;
+const routesPath = () => `/apis/warren.dev/v1alpha1/namespaces/${suite.env.namespace}/eventroutes`;
 const managed = (plural: 'configmaps' | 'secrets') =>
-  env.admin
-    .list<{ metadata: { name: string } }>(`/api/v1/namespaces/${env.namespace}/${plural}`, {
+  suite.env.admin
+    .list<{ metadata: { name: string } }>(`/api/v1/namespaces/${suite.env.namespace}/${plural}`, {
       labelSelector: 'app.kubernetes.io/managed-by=warren',
     })
     .then((list) => list.items.map((item) => item.metadata.name).sort());
 const broker = <T>(resource: string) =>
   managementRequest<T[]>(
-    env.vhost.managementUrl,
+    suite.env.vhost.managementUrl,
     'GET',
-    `/api/${resource}/${encodeURIComponent(env.vhost.vhost)}`,
+    `/api/${resource}/${encodeURIComponent(suite.env.vhost.vhost)}`,
   );
 const warrenUsers = async () =>
-  (await managementRequest<{ name: string }[]>(env.vhost.managementUrl, 'GET', '/api/users'))
+  (await managementRequest<{ name: string }[]>(suite.env.vhost.managementUrl, 'GET', '/api/users'))
     .map((user) => user.name)
-    .filter((name) => name.endsWith(`@${env.vhost.vhost}`))
+    .filter((name) => name.endsWith(`@${suite.env.vhost.vhost}`))
     .sort();
-const metric = (name: string) => operatorMetric(operator, name);
-
-beforeAll(async () => {
-  env = await startOperatorTestEnv('cleanup');
-  operator = await env.startOperator();
-});
-
-afterAll(async () => {
-  await env?.dispose();
-});
+const metric = (name: string) => operatorMetric(suite.operator, name);
 
 it('leaves nothing of Warren behind when every route is deleted but the retained queue, and makes no call that answers 404', async () => {
-  await applyExamplesUntilReady(env);
+  await applyExamplesUntilReady(suite.env);
   expect(await managed('secrets')).toEqual([
     'warren-broker-notification-service',
     'warren-broker-order-service',
     'warren-broker-user-service',
   ]);
   // One message keeps its queue (deletionPolicy Retain) and the user of the service reading it.
-  const connection = await amqp.connect(env.vhost.amqpUrl);
+  const connection = await amqp.connect(suite.env.vhost.amqpUrl);
   const channel = await connection.createConfirmChannel();
   channel.sendToQueue(RETAINED, Buffer.from('{}'), { persistent: true });
   await channel.waitForConfirms();
@@ -70,11 +54,11 @@ it('leaves nothing of Warren behind when every route is deleted but the retained
   );
 
   const notFoundBefore = await metric('warren_broker_http_not_found_total');
-  for (const r of (await env.admin.list<EventRoute>(routesPath())).items)
-    await env.admin.remove(`${routesPath()}/${r.metadata.name}`);
+  for (const r of (await suite.env.admin.list<EventRoute>(routesPath())).items)
+    await suite.env.admin.remove(`${routesPath()}/${r.metadata.name}`);
   await eventually(
     'every route gone',
-    async () => (await env.admin.list(routesPath())).items.length === 0,
+    async () => (await suite.env.admin.list(routesPath())).items.length === 0,
   );
   await eventually('the other services’ outputs gone', async () => {
     const [configMaps, secrets] = [await managed('configmaps'), await managed('secrets')];
@@ -82,7 +66,7 @@ it('leaves nothing of Warren behind when every route is deleted but the retained
       return true;
     throw new Error(`left: ${[...configMaps, ...secrets].join(', ')}`);
   });
-  expect(await warrenUsers()).toEqual([`warren-notification-service@${env.vhost.vhost}`]);
+  expect(await warrenUsers()).toEqual([`warren-notification-service@${suite.env.vhost.vhost}`]);
   // Only the retained queue's group is left of Warren's objects on the broker.
   type Marked = { name: string; arguments: Record<string, unknown> };
   const ours = (objects: Marked[]) =>

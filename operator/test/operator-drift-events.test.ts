@@ -7,25 +7,18 @@
 import * as amqp from 'amqplib';
 import { eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
-import type { RunningOperator } from '../src/runtime/operator';
-import {
-  applyExamplesUntilReady,
-  operatorMetric,
-  startOperatorTestEnv,
-  type OperatorTestEnv,
-} from './support/operator-env';
+import { applyExamplesUntilReady, operatorMetric, operatorSuite } from './support/operator-env';
 
 jest.setTimeout(180_000);
 
-let env: OperatorTestEnv;
-let operator: RunningOperator;
+const suite = operatorSuite('drift', { resyncSeconds: 600 });
 const QUEUE = 'notification-service.user-created-to-notification';
 const ROUTE = 'user-created-to-notification';
 
-const v = () => encodeURIComponent(env.vhost.vhost);
+const v = () => encodeURIComponent(suite.env.vhost.vhost);
 const api = <T>(method: string, resource: string) =>
-  managementRequest<T>(env.vhost.managementUrl, method, resource);
-const routesPath = () => `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`;
+  managementRequest<T>(suite.env.vhost.managementUrl, method, resource);
+const routesPath = () => `/apis/warren.dev/v1alpha1/namespaces/${suite.env.namespace}/eventroutes`;
 type KubeEvent = {
   metadata: { name: string };
   reason: string;
@@ -36,11 +29,13 @@ type KubeEvent = {
 /** Each Event (name and count) of a reason: a new one, or a higher count, is a new occurrence. */
 const occurrences = async (reason: string, route: string) =>
   new Map(
-    (await env.admin.list<KubeEvent>(`/api/v1/namespaces/${env.namespace}/events`)).items
+    (
+      await suite.env.admin.list<KubeEvent>(`/api/v1/namespaces/${suite.env.namespace}/events`)
+    ).items
       .filter((e) => e.reason === reason && e.involvedObject.name === route)
       .map((e) => [e.metadata.name, { count: e.count ?? 1, message: e.message }]),
   );
-const metric = (name: string) => operatorMetric(operator, name);
+const metric = (name: string) => operatorMetric(suite.operator, name);
 
 /** Deletes by hand, then waits for the object, a new DriftDetected naming it and a new Repaired. */
 async function repairedWithin(
@@ -76,17 +71,11 @@ async function repairedWithin(
 }
 
 beforeAll(async () => {
-  env = await startOperatorTestEnv('drift');
-  operator = await env.startOperator({ resyncSeconds: 600 });
-  await applyExamplesUntilReady(env);
+  await applyExamplesUntilReady(suite.env);
   await eventually(
     'the operator to hear broker events',
     async () => (await metric('warren_broker_events_subscribed')) === 1,
   );
-});
-
-afterAll(async () => {
-  await env?.dispose();
 });
 
 const queueNames = async () =>
@@ -99,7 +88,7 @@ it('repairs a queue deleted by hand within 5 s, with DriftDetected and Repaired 
     async () => (await queueNames()).includes(QUEUE),
   );
   expect(elapsed).toBeLessThan(5000);
-  const route = await env.admin.get<EventRoute>(`${routesPath()}/${ROUTE}`);
+  const route = await suite.env.admin.get<EventRoute>(`${routesPath()}/${ROUTE}`);
   expect(route.status?.brokerReadAt).toBeDefined();
 });
 
@@ -128,7 +117,7 @@ it('repairs a binding deleted by hand within 5 s', async () => {
 });
 
 it('recreates a service user deleted by hand within 5 s, with the password its Secret holds', async () => {
-  const user = `warren-order-service@${env.vhost.vhost}`;
+  const user = `warren-order-service@${suite.env.vhost.vhost}`;
   const users = async () => (await api<{ name: string }[]>('GET', '/api/users')).map((u) => u.name);
   const elapsed = await repairedWithin(
     { route: 'order-created-to-user', mentions: `user ${user}` },
@@ -136,18 +125,21 @@ it('recreates a service user deleted by hand within 5 s, with the password its S
     async () => (await users()).includes(user),
   );
   expect(elapsed).toBeLessThan(5000);
-  const secret = await env.admin.get<{ data: Record<string, string> }>(
-    `/api/v1/namespaces/${env.namespace}/secrets/warren-broker-order-service`,
+  const secret = await suite.env.admin.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${suite.env.namespace}/secrets/warren-broker-order-service`,
   );
   const connection = await amqp.connect(Buffer.from(secret.data.url!, 'base64').toString());
   await connection.close();
 });
 
 it('without the event exchange it says so (warren_broker_events_subscribed 0) and repairs at the read-back', async () => {
-  await operator.stop();
+  await suite.operator.stop();
   // The test vhost has no amq.rabbitmq.event: as on a broker without the plugin.
-  operator = await env.startOperator({ resyncSeconds: 2, brokerEventsVhost: env.vhost.vhost });
-  await eventually('the new operator to lead', async () => operator.isLeader(), 30_000);
+  suite.operator = await suite.env.startOperator({
+    resyncSeconds: 2,
+    brokerEventsVhost: suite.env.vhost.vhost,
+  });
+  await eventually('the new operator to lead', async () => suite.operator.isLeader(), 30_000);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect(await metric('warren_broker_events_subscribed')).toBe(0);
   await repairedWithin(

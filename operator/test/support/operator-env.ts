@@ -145,3 +145,19 @@ export async function applyExamplesUntilReady(env: OperatorTestEnv): Promise<voi
     );
   });
 }
+
+/** Registers a suite's beforeAll/afterAll: a test environment and one operator in it. */
+export function operatorSuite(
+  prefix: string,
+  overrides: Partial<OperatorConfig> = {},
+): { env: OperatorTestEnv; operator: RunningOperator } {
+  const suite = {} as { env: OperatorTestEnv; operator: RunningOperator };
+  beforeAll(async () => {
+    suite.env = await startOperatorTestEnv(prefix);
+    suite.operator = await suite.env.startOperator(overrides);
+  });
+  afterAll(async () => {
+    await suite.env?.dispose();
+  });
+  return suite;
+}
