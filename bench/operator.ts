@@ -8,6 +8,8 @@
  *   eval "$(npm run -s infra -- env)"
  *   node --conditions=warren-source --import tsx bench/operator.ts [--routes 500] [--namespaces 1]
  *     [--queue-type classic|quorum] [--resync 15] [--drift 10]
+ * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS) and MALLOC_ARENA_MAX reach the
+ * operator process only.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -104,6 +106,11 @@ async function main() {
         POD_NAMESPACE: 'default',
         POD_NAME: 'bench',
         WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn',
+        // Memory experiments on the operator alone: V8 flags, glibc's malloc arenas.
+        ...(process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS && {
+          NODE_OPTIONS: process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS,
+        }),
+        ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -195,6 +202,11 @@ async function main() {
     );
     const after = await sample();
     const converged = processFigures(pid);
+    const heap = {
+      used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
+      total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
+      external: await metric('warren_operator_nodejs_external_memory_bytes'),
+    };
 
     // Drift: consumer queues deleted by hand, until all are back and their routes Ready again.
     const v = encodeURIComponent(vhost.vhost);
@@ -268,6 +280,10 @@ async function main() {
       ['RSS with no routes (after start)', mib(idleStart.rss)],
       ['RSS peak while creating', mib(createPeak)],
       ['RSS converged (after an idle resync)', mib(converged.rss)],
+      [
+        'converged heap used / heap total / external',
+        [heap.used, heap.total, heap.external].map((bytes) => mib(bytes / 1024)).join(' / '),
+      ],
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
       ['idle resync: time', seconds((after.seconds - before.seconds) * 1000)],
