@@ -19,6 +19,8 @@ export class ManagementClient {
   private readonly authorization: string;
   /** HTTP requests made so far. */
   calls = 0;
+  /** Of those, the ones answered 404 Not Found (a delete pass should make none). */
+  notFound = 0;
   /** Upper bound of one call (WARREN_BROKER_TIMEOUT_SECONDS, default 300). */
   timeoutMs = Number(process.env.WARREN_BROKER_TIMEOUT_SECONDS ?? 300) * 1000;
 
@@ -87,6 +89,7 @@ export class ManagementClient {
       return send();
     });
     const text = await response.text();
+    if (response.status === 404) this.notFound += 1;
     if (!response.ok) throw new ManagementError(method, path, response.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
