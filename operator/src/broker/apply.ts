@@ -20,18 +20,8 @@ import { CREATE_ORDER, groupKey } from '../engine/plan';
 import type { ManagementClient } from './client';
 import { runLimited } from '../util/run-limited';
 import { ManagementError, segment } from './client';
-import type { QueueProbe } from './queue-probe';
+import { managementQueueProbe, type QueueProbe } from './queue-probe';
 import { compositeKey } from '../util/keys';
-
-/** Queue use from the management API's statistics (may lag up to 5 s). */
-const managementProbe =
-  (client: ManagementClient): QueueProbe =>
-  async (vhost, queue) => {
-    const found = await client.find<{ messages?: number; consumers?: number }>(
-      `/api/queues/${segment(vhost)}/${segment(queue)}`,
-    );
-    return { messages: found?.messages ?? 0, consumers: found?.consumers ?? 0 };
-  };
 
 export interface Credential {
   user: string;
@@ -362,7 +352,7 @@ export async function applyPlan(
   await runLimited(deletes.filter(inflow), concurrency, removeItem);
 
   // 2. Queues, a group at a time. Under Retain every queue of the group must be proven unused first.
-  const probe = options.probeQueue ?? managementProbe(client);
+  const probe = options.probeQueue ?? managementQueueProbe(client);
   const queueGroups = new Map<string, PlanItem[]>();
   for (const item of ofKind('queue')) {
     const key = groupKey(item.vhost, item.group!);
