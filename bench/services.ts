@@ -16,9 +16,8 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
 import { startIsolatedPlatform, type IsolatedPlatform } from '@warren/platform';
-import { managementRequest, startTestServers } from '@warren/testing';
+import { managementRequest, queryDatabase as sql, startTestServers } from '@warren/testing';
 
 const { values } = parseArgs({
   options: {
@@ -95,20 +94,6 @@ async function load(
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function sql<T extends object>(
-  url: string,
-  text: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function startSameWorkServer(
   platform: IsolatedPlatform,

@@ -17,6 +17,7 @@ import {
   kubectlImage,
   managementRequest,
   NodeCluster,
+  queryDatabase,
   type TestDatabase,
   type TestVhost,
 } from '@warren/testing';
@@ -28,6 +29,7 @@ import {
   type BuiltImages,
 } from '../../shared/testing/src/images';
 import { waitUntil } from '../../shared/testing/src/kube/proc';
+import { PAUSED_ANNOTATION } from '../src/controller/annotations';
 import { consumerQueueName, serviceUserName } from '../src/engine/naming';
 import { KubeClient } from '../src/kube/client';
 
@@ -36,6 +38,7 @@ const chart = path.join(__dirname, '..', '..', 'charts', 'warren');
 const RELEASE = 'warren';
 const NAMESPACE = 'warren';
 const SERVICES = ['user-service', 'order-service', 'notification-service'] as const;
+const ORDER_TIMEOUT_MS = 5 * 60_000;
 
 jest.setTimeout(20 * 60_000);
 
@@ -173,6 +176,10 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
       `services.waitForMigration.image=${kubectlRef}`,
       'services.replicas=1',
     ].join(','),
+    // The saga's timeout must not race the crashed order-service's replacement on a busy machine
+    // (the chart's 30 s): the killed-pod step's order is to be CONFIRMED, not timed out.
+    '--set-string',
+    `services.apps.order-service.env.ORDER_TIMEOUT_MS=${ORDER_TIMEOUT_MS}`,
   );
   expect(installed.stdout).toContain('STATUS: deployed');
 
@@ -253,7 +260,30 @@ async function callService<T>(
 interface Order {
   id: string;
   status: string;
+  history: { type: string; toStatus: string }[];
 }
+
+/** POST /orders through the Service: the order is accepted PENDING. */
+async function placeOrder(userId: string): Promise<Order> {
+  const placed = await callService<Order>('order-service', 'POST', '/orders', {
+    userId,
+    items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }],
+  });
+  expect(placed).toMatchObject({ status: 201, json: { status: 'PENDING' } });
+  return placed.json;
+}
+
+/** The order once the saga decided it (it left PENDING). */
+const decidedOrder = (orderId: string, timeoutMs = 60_000) =>
+  eventually(
+    `the saga to decide order ${orderId}`,
+    async () => {
+      const answer = await callService<Order>('order-service', 'GET', `/orders/${orderId}`);
+      return answer.json?.status !== 'PENDING' && answer.json;
+    },
+    timeoutMs,
+    500,
+  );
 
 test('through the Services: a user registers and is welcomed, an order is CONFIRMED, each service as its own broker user', async () => {
   const email = `ada-${Date.now()}@example.com`;
@@ -279,20 +309,8 @@ test('through the Services: a user registers and is welcomed, an order is CONFIR
   };
   await eventually('the welcome notification', () => notifications('welcome'), 60_000, 1000);
 
-  const placed = await callService<Order>('order-service', 'POST', '/orders', {
-    userId,
-    items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }],
-  });
-  expect(placed).toMatchObject({ status: 201, json: { status: 'PENDING' } });
-  const decided = await eventually(
-    'the saga to decide the order',
-    async () => {
-      const answer = await callService<Order>('order-service', 'GET', `/orders/${placed.json.id}`);
-      return answer.json?.status !== 'PENDING' && answer.json;
-    },
-    60_000,
-    500,
-  );
+  const placed = await placeOrder(userId);
+  const decided = await decidedOrder(placed.id);
   expect(decided.status).toBe('CONFIRMED');
   const firstConfirmedMs = Date.now() - installStartedAt;
   log(
@@ -322,7 +340,7 @@ test('through the Services: a user registers and is welcomed, an order is CONFIR
 });
 
 interface Pod {
-  metadata: { name: string; deletionTimestamp?: string };
+  metadata: { name: string; uid: string; deletionTimestamp?: string };
   spec: { containers: { image: string }[] };
   status?: {
     conditions?: Condition[];
@@ -341,6 +359,9 @@ const componentPods = async (component: string) =>
     )
   ).items.filter((pod) => !pod.metadata.deletionTimestamp);
 
+const podReady = (pod: Pod) =>
+  Boolean(pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+
 const listMigrations = async () =>
   (
     await admin.get<Listed<Migration>>(
@@ -355,30 +376,38 @@ const trueNow = (object: Migration | Route, type: string) =>
       c.type === type && c.status === 'True' && c.observedGeneration === object.metadata.generation,
   );
 
+/** A file of /proc/<pid>, or '' once the process is gone. */
+function procFile(pid: string, file: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return ''; // gone meanwhile
+  }
+}
+
 /**
- * The RSS of each operator pod's `node` process (its comm is MainThread), from /proc: the node's
- * processes are the host's too, and each one's cgroup path names its pod (`.../pod<uid>/<id>`).
+ * The pid of a pod's `node` process (its comm is MainThread), from /proc: the node's processes
+ * are the host's too, and each one's cgroup path names its pod (`.../pod<uid>/<id>`).
+ */
+function podNodeProcess(podUid: string): string | undefined {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .find(
+      (pid) =>
+        path.basename(procFile(pid, 'cmdline').split('\0')[0]) === 'node' && // not the pause process
+        procFile(pid, 'cgroup').includes(`pod${podUid}/`),
+    );
+}
+
+/**
+ * The RSS of each operator pod's `node` process, from its /proc status.
  * (The API server's node proxy to the kubelet's stats/summary refuses the node's loopback address.)
  */
 async function operatorMemory(): Promise<{ pod: string; rssBytes?: number }[]> {
-  const pods = await admin.get<Listed<{ metadata: { name: string; uid: string } }>>(
-    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component=operator')}`,
-  );
-  const processes = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  const read = (pid: string, file: string) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-    } catch {
-      return ''; // gone meanwhile
-    }
-  };
-  return pods.items.map(({ metadata }) => {
-    const pid = processes.find(
-      (entry) =>
-        path.basename(read(entry, 'cmdline').split('\0')[0]) === 'node' && // not the pause process
-        read(entry, 'cgroup').includes(`pod${metadata.uid}/`),
-    );
-    const kib = pid ? read(pid, 'status').match(/^VmRSS:\s+(\d+) kB$/m)?.[1] : undefined;
+  return (await componentPods('operator')).map(({ metadata }) => {
+    const pid = podNodeProcess(metadata.uid);
+    const kib = pid ? procFile(pid, 'status').match(/^VmRSS:\s+(\d+) kB$/m)?.[1] : undefined;
     return { pod: metadata.name, rssBytes: kib === undefined ? undefined : Number(kib) * 1024 };
   });
 }
@@ -393,6 +422,7 @@ const leaseHolder = async () =>
 const routesPath = `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/eventroutes`;
 interface Route {
   metadata: { name: string; generation: number };
+  spec: { exchange: { name: string } };
   status?: { conditions?: (Condition & { observedGeneration?: number })[] };
 }
 /** The reference topology's routes (charts/warren/files/topology.yaml): [consumer, route]. */
@@ -482,6 +512,162 @@ test('the leading operator pod deleted during a reconcile: the standby takes the
   expect(settled).toBe(true);
 });
 
+/** The exchange order-service publishes to (charts/warren/files/topology.yaml). */
+const ORDER_EVENTS = 'order.events';
+const databaseOf = (service: (typeof SERVICES)[number]) => databases[SERVICES.indexOf(service)].url;
+
+test('order-service killed between its commit and its publish: the replacement pod publishes, nothing lost, nothing twice', async () => {
+  const email = `edsger-${Date.now()}@example.com`;
+  const registered = await callService<{ id: string }>('user-service', 'POST', '/users', {
+    email,
+    name: 'Edsger Dijkstra',
+  });
+  expect(registered.status).toBe(201);
+  const userId = registered.json.id;
+
+  // The routes whose exchange is order.events are paused first, so the exchange deleted below
+  // stays deleted until the crash (no resync repairs it while the test waits for the relay).
+  const routes = async () => (await admin.get<Listed<Route>>(routesPath)).items;
+  const orderEventRoutes = (await routes())
+    .filter((route) => route.spec.exchange.name === ORDER_EVENTS)
+    .map((route) => route.metadata.name)
+    .sort();
+  expect(orderEventRoutes).toEqual(['order-created-to-user', 'order-outcome-to-notification']);
+  const pause = (value: 'true' | null) =>
+    Promise.all(
+      orderEventRoutes.map((name) =>
+        admin.mergePatch(`${routesPath}/${name}`, {
+          metadata: { annotations: { [PAUSED_ANNOTATION]: value } },
+        }),
+      ),
+    );
+  await pause('true');
+  await eventually(
+    'the operator to hold off the routes of order.events',
+    async () =>
+      (await routes())
+        .filter((route) => orderEventRoutes.includes(route.metadata.name))
+        .every(
+          (route) =>
+            route.status?.conditions?.find((c) => c.type === 'Reconciling')?.reason === 'Paused',
+        ),
+    60_000,
+    500,
+  );
+  // order-service's relay cannot publish: the committed order.created stays in the outbox.
+  await managementRequest(
+    vhost.managementUrl,
+    'DELETE',
+    `/api/exchanges/${encodeURIComponent(vhost.vhost)}/${ORDER_EVENTS}`,
+  );
+  const order = await placeOrder(userId);
+  const orderDb = databaseOf('order-service');
+  const unsent = async () =>
+    (
+      await queryDatabase<{ n: number; attempts: number }>(
+        orderDb,
+        'SELECT count(*)::int AS n, coalesce(max(attempts), 0)::int AS attempts FROM warren_outbox WHERE aggregate_key = $1 AND sent_at IS NULL',
+        [order.id],
+      )
+    )[0];
+  await eventually(
+    'a failed publish attempt',
+    async () => (await unsent()).attempts > 0,
+    30_000,
+    200,
+  );
+
+  // A crash: SIGKILL of the pod's process (no shutdown hook runs; a DELETE with
+  // gracePeriodSeconds 0 alone still gets SIGTERM and the kubelet's 2 s minimum), then the pod
+  // deleted with gracePeriodSeconds 0, so the ReplicaSet makes a new one.
+  const [crashed] = await componentPods('order-service');
+  const pid = podNodeProcess(crashed.metadata.uid);
+  expect({ pod: crashed.metadata.name, pid }).toEqual({
+    pod: crashed.metadata.name,
+    pid: expect.any(String),
+  });
+  process.kill(Number(pid), 'SIGKILL');
+  const crashedAt = Date.now();
+  await admin.request('DELETE', `/api/v1/namespaces/${NAMESPACE}/pods/${crashed.metadata.name}`, {
+    query: { gracePeriodSeconds: 0 },
+  });
+  expect((await unsent()).n).toBe(1);
+
+  // Unpaused: the operator's next reconcile (the annotation change triggers it, no resync
+  // waited for) finds the exchange and its bindings gone and recreates them.
+  await pause(null);
+  const replaced = await eventually(
+    'the replacement order-service pod to be Ready',
+    async () => {
+      const pods = await componentPods('order-service');
+      return (
+        pods.length === 1 &&
+        pods[0].metadata.name !== crashed.metadata.name &&
+        podReady(pods[0]) &&
+        pods[0]
+      );
+    },
+    3 * 60_000,
+    1000,
+  );
+  log(
+    `order-service pod ${crashed.metadata.name} killed: ${replaced.metadata.name} Ready after ${((Date.now() - crashedAt) / 1000).toFixed(1)} s`,
+  );
+
+  // Nothing lost: the replacement's relay publishes the row, the saga confirms the order.
+  const done = await decidedOrder(order.id, 2 * 60_000);
+  log(
+    `the killed pod's order CONFIRMED ${((Date.now() - crashedAt) / 1000).toFixed(1)} s after the kill`,
+  );
+  expect(done.status).toBe('CONFIRMED');
+  // CONFIRMED commits an order.confirmed row of its own: the relay sends it a moment later.
+  await eventually(
+    'every outbox row of the order sent',
+    async () => (await unsent()).n === 0,
+    60_000,
+    500,
+  );
+  const confirmations = () =>
+    queryDatabase<{ id: string }>(
+      databaseOf('notification-service'),
+      `SELECT id FROM notifications WHERE order_id = $1 AND kind = 'order-confirmed'`,
+      [order.id],
+    );
+  await eventually(
+    'the order-confirmed notification',
+    async () => (await confirmations()).length > 0,
+    60_000,
+    1000,
+  );
+  // Nothing twice: one CONFIRMED transition, one notification.
+  expect(done.history.map((h) => h.toStatus)).toEqual(['PENDING', 'CONFIRMED']);
+  const history = await queryDatabase<{ to_status: string }>(
+    orderDb,
+    'SELECT to_status::text FROM order_events WHERE order_id = $1 ORDER BY id',
+    [order.id],
+  );
+  expect(history.map((row) => row.to_status)).toEqual(['PENDING', 'CONFIRMED']);
+  expect(await confirmations()).toHaveLength(1);
+
+  // The operator repaired what was deleted: the exchange, each route's binding, every route Ready.
+  const bindings = await managementRequest<{ destination: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    `/api/exchanges/${encodeURIComponent(vhost.vhost)}/${ORDER_EVENTS}/bindings/source`,
+  );
+  expect([...new Set(bindings.map((b) => b.destination))].sort()).toEqual(
+    CHART_ROUTES.filter(([, route]) => orderEventRoutes.includes(route))
+      .map(([consumer, route]) => consumerQueueName(consumer, route))
+      .sort(),
+  );
+  const allReady = await waitUntil(
+    async () => (await routes()).every((route) => Boolean(trueNow(route, 'Ready'))),
+    60_000,
+    1000,
+  );
+  expect(allReady).toBe(true);
+});
+
 test('helm upgrade to a new image tag: the migrations run again before the new service pods serve', async () => {
   const before = new Map((await listMigrations()).map((m) => [m.metadata.name, m]));
   // The same images under a second tag: a new image reference for the chart, nothing to build.
@@ -533,9 +719,7 @@ test('helm upgrade to a new image tag: the migrations run again before the new s
     async () => {
       for (const service of SERVICES) {
         const pods = await componentPods(service);
-        const ready = pods.filter((pod) =>
-          pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        );
+        const ready = pods.filter(podReady);
         if (
           pods.length !== 1 ||
           ready.length !== 1 ||

@@ -3,6 +3,7 @@ export { startTestServers, type TestServers, type ServerSource } from './environ
 export {
   createTestVhost,
   createTestDatabase,
+  queryDatabase,
   uniqueName,
   type TestVhost,
   type TestDatabase,

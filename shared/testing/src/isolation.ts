@@ -103,3 +103,18 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
     },
   };
 }
+
+/** One SQL query on a database, as a test looks at a service's rows (not through the service). */
+export async function queryDatabase<T extends object>(
+  databaseUrl: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

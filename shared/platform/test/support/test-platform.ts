@@ -1,19 +1,5 @@
-import { Client } from 'pg';
-
 /** One SQL query on a service's database, as a test looks at it (not through the service). */
-export async function query<T extends object>(
-  databaseUrl: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export { queryDatabase as query } from '@warren/testing';
 
 export interface HttpAnswer<B = Record<string, unknown>> {
   status: number;
