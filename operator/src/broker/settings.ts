@@ -63,16 +63,17 @@ function splitUrls(raw: string | undefined): string[] {
     .map((url) => url.trim())
     .filter(Boolean);
   for (const url of urls) {
-    if (!URL.canParse(url))
+    const protocol = URL.canParse(url) ? new URL(url).protocol : undefined;
+    if (protocol !== 'http:' && protocol !== 'https:')
       throw new Error(
-        `management URL "${redacted(url)}" is not a URL (http://user:password@host:port)`,
+        `management URL "${redacted(url)}" is not an http(s) URL (http://user:password@host:port)`,
       );
   }
   return urls;
 }
 
 /** Enough of a bad URL to find it, never its password. */
-const redacted = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+const redacted = (url: string) => url.replace(/^([^@]*\/\/)?[^@/]*@/, '$1***@');
 
 function amqpFromManagement(managementUrl: string): string {
   const url = new URL(managementUrl);
