@@ -30,6 +30,7 @@ export const CLUSTER_SUITES = [
   'operator/test/(retry-semantics|dead-letters)\\.test\\.ts',
   'shared/messaging/test/(consumer|failure)\\.test\\.ts',
   'shared/messaging/test/cluster-faults\\.test\\.ts',
+  'operator/test/cluster-reconcile\\.test\\.ts',
 ];
 
 const broker = (version: string, nodes = 1) => ({
