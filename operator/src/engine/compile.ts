@@ -105,28 +105,21 @@ function retryPlanFor(queue: string, policy: RetryPolicy | undefined): RetryPlan
     };
   }
   const delaysMs = retryDelays(policy.spec);
-  if (strategy === 'broker') {
-    return {
-      policy: resourceKey(policy),
-      strategy,
-      maxAttempts: policy.spec.maxAttempts,
-      delaysMs,
-      nonRetryableErrors: [...policy.spec.nonRetryableErrors],
-      exchange: '',
-      levels: [],
-    };
-  }
-  const levels = [...new Set(delaysMs)].map((delayMs) => {
-    const name = retryQueueName(queue, formatDuration(delayMs));
-    return { delayMs, queue: name, routingKey: name };
-  });
+  // Strategy broker: the consumer queue delays the message itself, no retry exchange or queues.
+  const levels =
+    strategy === 'broker'
+      ? []
+      : [...new Set(delaysMs)].map((delayMs) => {
+          const name = retryQueueName(queue, formatDuration(delayMs));
+          return { delayMs, queue: name, routingKey: name };
+        });
   return {
     policy: resourceKey(policy),
     strategy,
     maxAttempts: policy.spec.maxAttempts,
     delaysMs,
     nonRetryableErrors: [...policy.spec.nonRetryableErrors],
-    exchange: retryExchangeName(queue),
+    exchange: strategy === 'broker' ? '' : retryExchangeName(queue),
     levels,
   };
 }

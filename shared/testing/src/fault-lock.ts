@@ -30,7 +30,9 @@ export async function withBrokerFault<T>(fn: () => Promise<T>, waitMs = 300_000)
       const holder = Number(fs.readFileSync(lock, 'utf8'));
       if (!holder || !isAlive(holder)) fs.rmSync(lock, { force: true });
       else if (Date.now() > deadline)
-        throw new Error(`another suite (pid ${holder}) holds ${lock} for over ${waitMs} ms`);
+        throw new Error(`another suite (pid ${holder}) holds ${lock} for over ${waitMs} ms`, {
+          cause: error,
+        });
       else await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
