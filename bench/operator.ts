@@ -1,47 +1,68 @@
 /**
  * Operator benchmark: N EventRoutes applied at once to a real kube-apiserver, reconciled onto
- * the real broker by an in-process operator. Prints: time until every route is Ready; an idle
- * resync's broker writes (target zero), management API calls and API-server writes; RSS.
+ * the real broker by the operator run as its own process (`node operator/dist/runtime/main.js`,
+ * as in its container: run `npx tsc -b` first). Prints: create to all Ready, the operator's CPU
+ * seconds, RSS converged and peak (its own process, from /proc), broker and Kubernetes writes,
+ * an idle resync's calls and time, drift-to-repaired for queues deleted by hand, and the delete
+ * pass (time, peak RSS, management calls answered 404, what is left of Warren's).
  *   eval "$(npm run -s infra -- env)"
- *   node --conditions=warren-source --import tsx bench/operator.ts [--routes 500] [--queue-type classic|quorum]
+ *   node --conditions=warren-source --import tsx bench/operator.ts [--routes 500] [--namespaces 1]
+ *     [--queue-type classic|quorum] [--resync 15] [--drift 10]
+ * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS) and MALLOC_ARENA_MAX reach the
+ * operator process only.
  */
-import { parseArgs } from 'node:util';
-import { ControlPlane, createTestVhost, ensureKubeBinaries, repoRoot } from '@warren/testing';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  ControlPlane,
+  createTestVhost,
+  ensureKubeBinaries,
+  managementRequest,
+  repoRoot,
+} from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
+import { freePorts } from '../shared/testing/src/kube/proc';
 import { KubeClient } from '../operator/src/kube/client';
-import { brokerSettings } from '../operator/src/broker/settings';
-import { runOperator } from '../operator/src/runtime/operator';
+import { runLimited } from '../operator/src/util/run-limited';
 
 const { values } = parseArgs({
   options: {
     routes: { type: 'string', default: '500' },
+    namespaces: { type: 'string', default: '1' },
     'queue-type': { type: 'string', default: 'classic' },
+    resync: { type: 'string', default: '15' },
+    drift: { type: 'string', default: '10' },
   },
 });
 const count = Number(values.routes);
+const namespaces = Array.from({ length: Number(values.namespaces) }, (_, i) => `bench-${i}`);
 const queueType = values['queue-type'] as 'classic' | 'quorum';
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const driftCount = Math.min(Number(values.drift), count);
+const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-async function metric(port: number, name: string): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(name))
-    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+/** The process's own figures from /proc: RSS now and at its peak (KiB), CPU seconds. */
+function processFigures(pid: number) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rss: kib('VmRSS'), peak: kib('VmHWM'), cpuSeconds: ticks / 100 };
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
   while (Date.now() < deadline) {
-    if (await check()) return;
+    if (await check().catch(() => false)) return;
     if (Date.now() - lastReport > 15_000) {
       process.stderr.write(`  ... still waiting for ${what}\n`);
       lastReport = Date.now();
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -50,124 +71,235 @@ async function main() {
   await ensureKubeBinaries();
   const plane = await ControlPlane.start();
   const vhost = await createTestVhost('bench_operator');
+  const [port] = await freePorts(1);
+  let child: ReturnType<typeof spawn> | undefined;
   try {
     await plane.installCrds(path.join(repoRoot, 'crds'));
     const admin = KubeClient.fromKubeconfigFile(plane.kubeconfigPath);
-    const ns = 'bench';
-    await admin.create('/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: ns },
-    });
-    const base = `/apis/warren.dev/v1alpha1/namespaces/${ns}`;
-    await admin.create(`${base}/retrypolicies`, {
-      apiVersion: 'warren.dev/v1alpha1',
-      kind: 'RetryPolicy',
-      metadata: { name: 'three-strikes' },
-      spec: {
-        maxAttempts: 3,
-        backoff: { type: 'exponential', initialDelay: '1s', multiplier: 2, maxDelay: '30s' },
-      },
-    });
-    const rssBefore = process.memoryUsage().rss;
-    const operator = await runOperator({
-      kubeconfig: plane.kubeconfigPath,
-      namespaces: [],
-      resyncSeconds: 15,
-      finalizerTimeoutSeconds: 60,
-      leaseNamespace: 'default',
-      leaseName: 'warren-bench',
-      leaseDurationSeconds: 15,
-      identity: 'bench',
-      port: 0,
-      broker: brokerSettings(
-        {},
-        { RABBITMQ_URL: vhost.amqpUrl, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl },
-      ),
-      logLevel: process.env.WARREN_LOG_LEVEL ?? 'warn',
-    });
-    const port = (operator.server.address() as { port: number }).port;
-
-    process.stderr.write(`creating ${count} EventRoutes (${queueType} queues) ...\n`);
-    const started = Date.now();
-    for (let i = 0; i < count; i++) {
-      await admin.create(`${base}/eventroutes`, {
+    const base = (ns: string) => `/apis/warren.dev/v1alpha1/namespaces/${ns}`;
+    for (const ns of namespaces) {
+      await admin.create('/api/v1/namespaces', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns },
+      });
+      await admin.create(`${base(ns)}/retrypolicies`, {
         apiVersion: 'warren.dev/v1alpha1',
-        kind: 'EventRoute',
-        metadata: { name: `route-${i}` },
+        kind: 'RetryPolicy',
+        metadata: { name: 'three-strikes' },
         spec: {
-          exchange: { name: `events-${i % 20}`, type: 'topic' },
-          source: { service: `producer-${i % 10}` },
-          events: [`thing-${i}.happened`],
-          consumer: { service: `consumer-${i % 25}`, queueType },
-          retryPolicyRef: { name: 'three-strikes' },
+          maxAttempts: 3,
+          backoff: { type: 'exponential', initialDelay: '1s', multiplier: 2, maxDelay: '30s' },
         },
       });
     }
+    child = spawn(process.execPath, [path.join(repoRoot, 'operator/dist/runtime/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        KUBECONFIG: plane.kubeconfigPath,
+        RABBITMQ_URL: vhost.amqpUrl,
+        RABBITMQ_MANAGEMENT_URL: vhost.managementUrl,
+        WARREN_RESYNC_SECONDS: values.resync,
+        WARREN_FINALIZER_TIMEOUT_SECONDS: '60',
+        WARREN_HTTP_PORT: String(port),
+        WARREN_LEASE_NAME: 'warren-bench',
+        POD_NAMESPACE: 'default',
+        POD_NAME: 'bench',
+        WARREN_LOG_LEVEL: process.env.WARREN_LOG_LEVEL ?? 'warn',
+        // Memory experiments on the operator alone: V8 flags, glibc's malloc arenas.
+        ...(process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS && {
+          NODE_OPTIONS: process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS,
+        }),
+        ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const pid = child.pid!;
+    process.once('exit', () => child?.kill('SIGTERM'));
+    const metricsText = () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    const metric = async (name: string) =>
+      (await metricsText())
+        .split('\n')
+        .filter((line) => line.startsWith(name))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    await waitFor(
+      'the operator to lead',
+      async () => (await metric('warren_leader')) === 1,
+      60_000,
+    );
+    const idleStart = processFigures(pid);
+    // Peak RSS per phase, sampled (VmHWM is the whole life's peak).
+    let phasePeak = 0;
+    const sampler = setInterval(() => {
+      phasePeak = Math.max(phasePeak, processFigures(pid).rss);
+    }, 200);
+
+    const kubeWrites = async () =>
+      (await metric('warren_kube_api_requests_total{method="PATCH"}')) +
+      (await metric('warren_kube_api_requests_total{method="POST"}')) +
+      (await metric('warren_kube_api_requests_total{method="DELETE"}'));
+    const routeList = async () =>
+      (
+        await Promise.all(namespaces.map((ns) => admin.list<EventRoute>(`${base(ns)}/eventroutes`)))
+      ).flatMap((list) => list.items);
+    const isReady = (r: EventRoute) =>
+      r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+    process.stderr.write(
+      `creating ${count} EventRoutes in ${namespaces.length} namespaces (${queueType} queues) ...\n`,
+    );
+    const started = Date.now();
+    await runLimited(
+      Array.from({ length: count }, (_, i) => i),
+      8,
+      async (i) => {
+        await admin.create(`${base(namespaces[i % namespaces.length]!)}/eventroutes`, {
+          apiVersion: 'warren.dev/v1alpha1',
+          kind: 'EventRoute',
+          metadata: { name: `route-${i}` },
+          spec: {
+            exchange: { name: `events-${i % 20}`, type: 'topic' },
+            source: { service: `producer-${i % 10}` },
+            events: [`thing-${i}.happened`],
+            consumer: { service: `consumer-${i % 25}`, queueType },
+            retryPolicyRef: { name: 'three-strikes' },
+          },
+        });
+      },
+    );
     const created = Date.now();
-    const readyCount = async () =>
-      (await admin.list<EventRoute>(`${base}/eventroutes`)).items.filter((r) =>
-        r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      ).length;
-    await waitFor('every route Ready', async () => (await readyCount()) === count, 30 * 60_000);
+    await waitFor(
+      'every route Ready',
+      async () => (await routeList()).filter(isReady).length === count,
+      60 * 60_000,
+    );
     const allReady = Date.now();
+    const atReady = processFigures(pid);
+    const createPeak = phasePeak;
+    const writes = {
+      broker: await metric('warren_broker_changes_total'),
+      kube: await kubeWrites(),
+    };
 
     // Let late broker figures land, then measure one idle resync.
     await new Promise((resolve) => setTimeout(resolve, 20_000));
-    const reconciles = () =>
-      metric(port, 'warren_reconcile_total{kind="EventRoute",result="success"}');
-    const kubeWrites = async () =>
-      (await metric(port, 'warren_kube_api_requests_total{method="PATCH"}')) +
-      (await metric(port, 'warren_kube_api_requests_total{method="POST"}')) +
-      (await metric(port, 'warren_kube_api_requests_total{method="DELETE"}'));
-    // The pass running now may still write figures that came late: count from the next one.
+    const reconciles = () => metric('warren_reconcile_total{kind="EventRoute",result="success"}');
     const settling = await reconciles();
-    await waitFor('a settling resync', async () => (await reconciles()) >= settling + 1, 120_000);
-    const before = {
+    await waitFor('a settling resync', async () => (await reconciles()) >= settling + 1, 300_000);
+    const sample = async () => ({
       reconciles: await reconciles(),
-      calls: await metric(port, 'warren_broker_http_requests_total'),
-      changes: await metric(port, 'warren_broker_changes_total'),
+      calls: await metric('warren_broker_http_requests_total'),
+      changes: await metric('warren_broker_changes_total'),
       kubeWrites: await kubeWrites(),
-      kubeReads: await metric(port, 'warren_kube_api_requests_total{method="GET"}'),
-    };
-    const rvBefore = (await admin.list<EventRoute>(`${base}/eventroutes`)).metadata.resourceVersion;
+      kubeReads: await metric('warren_kube_api_requests_total{method="GET"}'),
+      seconds: await metric('warren_reconcile_duration_seconds_sum{kind="EventRoute"}'),
+    });
+    const before = await sample();
     await waitFor(
       'one idle resync',
       async () => (await reconciles()) >= before.reconciles + 1,
-      120_000,
+      300_000,
     );
-    const after = {
-      calls: await metric(port, 'warren_broker_http_requests_total'),
-      changes: await metric(port, 'warren_broker_changes_total'),
-      kubeWrites: await kubeWrites(),
-      kubeReads: await metric(port, 'warren_kube_api_requests_total{method="GET"}'),
+    const after = await sample();
+    const converged = processFigures(pid);
+    const heap = {
+      used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
+      total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
+      external: await metric('warren_operator_nodejs_external_memory_bytes'),
     };
-    const routesAfter = await admin.list<EventRoute>(`${base}/eventroutes`);
-    const apiWrites = routesAfter.items.filter(
-      (r) => Number(r.metadata.resourceVersion) > Number(rvBefore),
-    ).length;
-    const rss = process.memoryUsage().rss;
-    await operator.stop();
+
+    // Drift: consumer queues deleted by hand, until all are back and their routes Ready again.
+    const v = encodeURIComponent(vhost.vhost);
+    const queues = async () =>
+      new Set(
+        (
+          await managementRequest<{ name: string }[]>(
+            vhost.managementUrl,
+            'GET',
+            `/api/queues/${v}?disable_stats=true&columns=name`,
+          )
+        ).map((q) => q.name),
+      );
+    const drifted = Array.from({ length: driftCount }, (_, i) => `consumer-${i % 25}.route-${i}`);
+    const driftStart = Date.now();
+    for (const queue of drifted)
+      await managementRequest(
+        vhost.managementUrl,
+        'DELETE',
+        `/api/queues/${v}/${encodeURIComponent(queue)}`,
+      );
+    await waitFor(
+      'the deleted queues back',
+      async () => {
+        const now = await queues();
+        return drifted.every((q) => now.has(q));
+      },
+      300_000,
+    );
+    const driftRepaired = Date.now() - driftStart;
+
+    // Delete every route: the delete pass.
+    phasePeak = 0;
+    const notFoundBefore = await metric('warren_broker_http_not_found_total');
+    const deleteStart = Date.now();
+    const all = await routeList();
+    await runLimited(all, 8, (r) =>
+      admin.remove(`${base(r.metadata.namespace!)}/eventroutes/${r.metadata.name}`),
+    );
+    await waitFor('every route gone', async () => (await routeList()).length === 0, 60 * 60_000);
+    const managedLeft = async () =>
+      (
+        await Promise.all(
+          namespaces.flatMap((ns) =>
+            ['configmaps', 'secrets'].map((plural) =>
+              admin.list(`/api/v1/namespaces/${ns}/${plural}`, {
+                labelSelector: 'app.kubernetes.io/managed-by=warren',
+              }),
+            ),
+          ),
+        )
+      ).reduce((sum, list) => sum + list.items.length, 0);
+    await waitFor('the service outputs gone', async () => (await managedLeft()) === 0, 120_000);
+    const deleted = Date.now();
+    const deletePeak = phasePeak;
+    const notFound = (await metric('warren_broker_http_not_found_total')) - notFoundBefore;
+    clearInterval(sampler);
+    const end = processFigures(pid);
 
     const rows = [
-      ['routes', String(count)],
+      ['routes (namespaces)', `${count} (${namespaces.length})`],
       ['queue type', queueType],
       ['create calls to the API server', seconds(created - started)],
       ['first create -> all Ready', seconds(allReady - started)],
+      [
+        'operator CPU until all Ready',
+        `${(atReady.cpuSeconds - idleStart.cpuSeconds).toFixed(1)} s`,
+      ],
+      ['broker writes until all Ready', String(writes.broker)],
+      ['Kubernetes writes until all Ready (PATCH/POST/DELETE)', String(writes.kube)],
+      ['RSS with no routes (after start)', mib(idleStart.rss)],
+      ['RSS peak while creating', mib(createPeak)],
+      ['RSS converged (after an idle resync)', mib(converged.rss)],
+      [
+        'converged heap used / heap total / external',
+        [heap.used, heap.total, heap.external].map((bytes) => mib(bytes / 1024)).join(' / '),
+      ],
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
-      ['idle resync: EventRoutes changed', String(apiWrites)],
-      [
-        'idle resync: API-server writes (PATCH/POST/DELETE)',
-        String(after.kubeWrites - before.kubeWrites),
-      ],
+      ['idle resync: time', seconds((after.seconds - before.seconds) * 1000)],
+      ['idle resync: API-server writes', String(after.kubeWrites - before.kubeWrites)],
       ['idle resync: API-server GETs', String(after.kubeReads - before.kubeReads)],
-      ['RSS (bench process with operator in it)', mib(rss)],
-      ['RSS before the operator started (baseline)', mib(rssBefore)],
+      [`drift: ${driftCount} queues deleted by hand -> all back`, seconds(driftRepaired)],
+      ['delete all routes -> routes and service outputs gone', seconds(deleted - deleteStart)],
+      ['delete pass: management calls answered 404', String(notFound)],
+      ['RSS peak while deleting', mib(deletePeak)],
+      ['RSS peak (VmHWM, whole run)', mib(end.peak)],
+      ['operator CPU, whole run', `${end.cpuSeconds.toFixed(1)} s`],
     ];
     const width = Math.max(...rows.map(([k]) => k!.length));
     process.stdout.write(`\n${rows.map(([k, v]) => `${k!.padEnd(width)}  ${v}`).join('\n')}\n`);
   } finally {
+    child?.kill('SIGTERM');
     await vhost.dispose().catch(() => undefined);
     await plane.stop();
   }

@@ -50,11 +50,25 @@ it('lints and renders the platform: operator, services, migrations, reference to
   expect(named('EventRoute')).toHaveLength(4);
   expect(named('RetryPolicy')).toEqual(['three-strikes']);
   expect(named('ClusterRole')).toEqual([`${RELEASE}-operator`]);
+  // helm uninstall: a pre-delete hook stops the services, then deletes exactly the chart's routes.
+  const hook = docs.find(
+    (doc) => doc.kind === 'Job' && doc.metadata.name === `${RELEASE}-operator-uninstall`,
+  );
+  expect(hook?.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
+  const hookPod = hook?.spec.template.spec;
+  expect(hookPod.initContainers.map((c: { name: string }) => c.name)).toEqual([
+    'scale-services-to-zero',
+    'wait-for-services-to-stop',
+  ]);
+  expect(
+    hookPod.containers[0].command.filter((arg: string) => arg.startsWith('eventroute.')),
+  ).toEqual(named('EventRoute').map((name) => `eventroute.warren.dev/${name}`));
 
   // Only the operator without services and topology; a ServiceMonitor on request.
   const bare = await rendered('--set', 'services.enabled=false,topology.enabled=false');
   expect(bare.map((doc) => doc.kind)).not.toContain('EventRoute');
   expect(bare.filter((doc) => doc.kind === 'Deployment')).toHaveLength(1);
+  expect(bare.map((doc) => doc.kind)).not.toContain('Job');
   const monitored = await rendered('--set', 'monitoring.serviceMonitor=true');
   expect(monitored.map((doc) => doc.kind)).toContain('ServiceMonitor');
   // The release namespace must be watched when the chart puts objects into it.

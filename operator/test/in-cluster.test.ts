@@ -6,23 +6,29 @@
  * Cold: the image build (about 10 min) and the node binaries; warm: a few minutes.
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
   createTestDatabase,
   createTestVhost,
+  eventually,
   kubectlImage,
+  managementRequest,
   NodeCluster,
   type TestDatabase,
   type TestVhost,
 } from '@warren/testing';
 import {
   buildImages,
+  Dockerd,
   loadImages,
   withImageBuilder,
   type BuiltImages,
 } from '../../shared/testing/src/images';
 import { waitUntil } from '../../shared/testing/src/kube/proc';
+import { consumerQueueName, serviceUserName } from '../src/engine/naming';
 import { KubeClient } from '../src/kube/client';
 
 const run = promisify(execFile);
@@ -38,6 +44,9 @@ let admin: KubeClient;
 let images: BuiltImages;
 let vhost: TestVhost;
 const databases: TestDatabase[] = [];
+/** When `helm install` was started: the benchmark's origin. */
+let installStartedAt = 0;
+const log = (line: string) => process.stderr.write(`[in-cluster] ${line}\n`);
 
 /** A URL of the host's loopback, as the node's pods reach it. */
 function fromPods(url: string): string {
@@ -49,6 +58,7 @@ function fromPods(url: string): string {
 interface Condition {
   type: string;
   status: string;
+  reason?: string;
   message?: string;
 }
 interface Listed<T> {
@@ -59,15 +69,43 @@ interface Deployment {
   status?: { conditions?: Condition[]; availableReplicas?: number };
 }
 
+/** The migration every failing-image run stops at, and the error Prisma prints for it. */
+const FAILING_MIGRATION = {
+  name: '29991231000000_fails',
+  sql: 'ALTER TABLE "no_such_table" ADD COLUMN "x" INTEGER;\n',
+  error: 'No such table: no_such_table', // Prisma's schema engine, in the Job's output
+};
+let failingImage: string;
+
+/** `ref` plus one migration that fails: a two-line build on the running builder, no network. */
+async function buildFailingMigrationImage(ref: string): Promise<string> {
+  const context = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-failing-migration-'));
+  try {
+    fs.writeFileSync(
+      path.join(context, 'Dockerfile'),
+      `FROM ${ref}\nCOPY migration.sql prisma/migrations/${FAILING_MIGRATION.name}/migration.sql\n`,
+    );
+    fs.writeFileSync(path.join(context, 'migration.sql'), FAILING_MIGRATION.sql);
+    const failing = ref.replace(/:[^:/]+$/, ':failing-migration');
+    const dockerd = Dockerd.open();
+    if (!dockerd) throw new Error('the image builder is not running');
+    const built = await dockerd.docker(['build', '--network', 'host', '-t', failing, context]);
+    if (built.code !== 0) throw new Error(`building ${failing} failed: ${built.stderr}`);
+    return failing;
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
+  }
+}
+
 const helm = (...args: string[]) =>
   run(node.plane.binaries.helm as string, args, { env: node.env, maxBuffer: 16 << 20 });
 
 beforeAll(async () => {
-  const log = (line: string) => process.stderr.write(`[in-cluster] ${line}\n`);
   const started = Date.now();
   // The image builder is shared with the images suite (a parallel worker): one user at a time.
   await withImageBuilder(async () => {
     images = await buildImages({ keepBuilder: true, log });
+    failingImage = await buildFailingMigrationImage(images.services['notification-service'].ref);
     log(`images ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     node = await NodeCluster.start({ log });
     const kubectl = kubectlImage(
@@ -75,7 +113,11 @@ beforeAll(async () => {
       node.plane.kubernetesVersion,
     );
     await node.importImage(kubectl.archive);
-    const loadMs = await loadImages(images.refs, { containerdSocket: node.containerdSocket, log });
+    // One `docker save`: the failing image adds only its one small layer.
+    const loadMs = await loadImages([...images.refs, failingImage], {
+      containerdSocket: node.containerdSocket,
+      log,
+    });
     log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
   }, log);
   admin = KubeClient.fromKubeconfigFile(node.kubeconfigPath);
@@ -114,6 +156,7 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
     node.plane.binaries.kubectl as string,
     node.plane.kubernetesVersion,
   ).name;
+  installStartedAt = Date.now();
   const installed = await helm(
     'install',
     RELEASE,
@@ -181,4 +224,467 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
   );
   expect(jobs.items.length).toBeGreaterThanOrEqual(SERVICES.length);
   expect(jobs.items.every((job) => (job.status?.succeeded ?? 0) >= 1)).toBe(true);
+});
+
+const mb = (bytes: number | undefined) =>
+  bytes === undefined ? 'n/a' : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+
+/** A JSON answer of one of the services, called through its Service's ClusterIP from the node. */
+async function callService<T>(
+  service: (typeof SERVICES)[number],
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const { spec } = await admin.get<{ spec: { clusterIP: string; ports: { port: number }[] } }>(
+    `/api/v1/namespaces/${NAMESPACE}/services/${service}`,
+  );
+  const response = await node.fetchInNode(
+    `http://${spec.clusterIP}:${spec.ports[0].port}${urlPath}`,
+    {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+  );
+  return { status: response.status, json: JSON.parse(response.body || 'null') as T };
+}
+
+interface Order {
+  id: string;
+  status: string;
+}
+
+test('through the Services: a user registers and is welcomed, an order is CONFIRMED, each service as its own broker user', async () => {
+  const email = `ada-${Date.now()}@example.com`;
+  const registered = await callService<{ id: string; email: string }>(
+    'user-service',
+    'POST',
+    '/users',
+    {
+      email,
+      name: 'Ada Lovelace',
+    },
+  );
+  expect(registered).toMatchObject({ status: 201, json: { email } });
+  const userId = registered.json.id;
+
+  const notifications = async (kind: string) => {
+    const answer = await callService<{ kind: string }[]>(
+      'notification-service',
+      'GET',
+      `/notifications?userId=${userId}`,
+    );
+    return answer.status === 200 && answer.json.some((n) => n.kind === kind) && answer.json;
+  };
+  await eventually('the welcome notification', () => notifications('welcome'), 60_000, 1000);
+
+  const placed = await callService<Order>('order-service', 'POST', '/orders', {
+    userId,
+    items: [{ sku: 'BOOK-42', quantity: 2, unitPrice: 12.5 }],
+  });
+  expect(placed).toMatchObject({ status: 201, json: { status: 'PENDING' } });
+  const decided = await eventually(
+    'the saga to decide the order',
+    async () => {
+      const answer = await callService<Order>('order-service', 'GET', `/orders/${placed.json.id}`);
+      return answer.json?.status !== 'PENDING' && answer.json;
+    },
+    60_000,
+    500,
+  );
+  expect(decided.status).toBe('CONFIRMED');
+  const firstConfirmedMs = Date.now() - installStartedAt;
+  log(
+    `benchmark: helm install -> first CONFIRMED order: ${(firstConfirmedMs / 1000).toFixed(1)} s`,
+  );
+  for (const { pod, rssBytes } of await operatorMemory())
+    log(`benchmark: operator pod ${pod}: RSS ${mb(rssBytes)}`);
+  for (const image of [images.base, images.operator, ...Object.values(images.services)])
+    log(`benchmark: image ${image.ref}: ${mb(image.sizeBytes)}`);
+  const notified = await eventually(
+    'the order-confirmed notification',
+    () => notifications('order-confirmed'),
+    60_000,
+    1000,
+  );
+  expect(notified.map((n) => n.kind).sort()).toEqual(['order-confirmed', 'welcome']);
+
+  // The pods connect with the per-service users the operator made (not the admin of the Secret).
+  const connections = await managementRequest<{ user: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    `/api/vhosts/${encodeURIComponent(vhost.vhost)}/connections`,
+  );
+  expect([...new Set(connections.map((c) => c.user))].sort()).toEqual(
+    SERVICES.map((service) => serviceUserName(service, vhost.vhost)).sort(),
+  );
+});
+
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { containers: { image: string }[] };
+  status?: {
+    conditions?: Condition[];
+    containerStatuses?: { state?: { running?: { startedAt: string } } }[];
+  };
+}
+interface Migration {
+  metadata: { name: string; generation: number };
+  status?: { conditions?: (Condition & { observedGeneration?: number })[]; lastJobName?: string };
+}
+
+const componentPods = async (component: string) =>
+  (
+    await admin.get<Listed<Pod>>(
+      `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent(`app.kubernetes.io/component=${component}`)}`,
+    )
+  ).items.filter((pod) => !pod.metadata.deletionTimestamp);
+
+const listMigrations = async () =>
+  (
+    await admin.get<Listed<Migration>>(
+      `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/databasemigrations`,
+    )
+  ).items;
+
+/** The `type` condition of `object` when it is True for the object's current generation. */
+const trueNow = (object: Migration | Route, type: string) =>
+  object.status?.conditions?.find(
+    (c) =>
+      c.type === type && c.status === 'True' && c.observedGeneration === object.metadata.generation,
+  );
+
+/**
+ * The RSS of each operator pod's `node` process (its comm is MainThread), from /proc: the node's
+ * processes are the host's too, and each one's cgroup path names its pod (`.../pod<uid>/<id>`).
+ * (The API server's node proxy to the kubelet's stats/summary refuses the node's loopback address.)
+ */
+async function operatorMemory(): Promise<{ pod: string; rssBytes?: number }[]> {
+  const pods = await admin.get<Listed<{ metadata: { name: string; uid: string } }>>(
+    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component=operator')}`,
+  );
+  const processes = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  const read = (pid: string, file: string) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+    } catch {
+      return ''; // gone meanwhile
+    }
+  };
+  return pods.items.map(({ metadata }) => {
+    const pid = processes.find(
+      (entry) =>
+        path.basename(read(entry, 'cmdline').split('\0')[0]) === 'node' && // not the pause process
+        read(entry, 'cgroup').includes(`pod${metadata.uid}/`),
+    );
+    const kib = pid ? read(pid, 'status').match(/^VmRSS:\s+(\d+) kB$/m)?.[1] : undefined;
+    return { pod: metadata.name, rssBytes: kib === undefined ? undefined : Number(kib) * 1024 };
+  });
+}
+
+const operatorPodNames = async () => (await componentPods('operator')).map((p) => p.metadata.name);
+const leaseHolder = async () =>
+  (
+    await admin.get<{ spec: { holderIdentity?: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/${RELEASE}-operator`,
+    )
+  ).spec.holderIdentity;
+const routesPath = `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/eventroutes`;
+interface Route {
+  metadata: { name: string; generation: number };
+  status?: { conditions?: (Condition & { observedGeneration?: number })[] };
+}
+/** The reference topology's routes (charts/warren/files/topology.yaml): [consumer, route]. */
+const CHART_ROUTES = [
+  ['user-service', 'order-created-to-user'],
+  ['notification-service', 'order-outcome-to-notification'],
+  ['notification-service', 'user-created-to-notification'],
+  ['order-service', 'user-verdict-to-order'],
+] as const;
+const LEASE_DURATION_SECONDS = 15; // the operator's default (WARREN_LEASE_DURATION_SECONDS)
+
+test('the leading operator pod deleted during a reconcile: the standby takes the lease, every route ends Ready and whole', async () => {
+  const leader = await leaseHolder();
+  const standby = (await operatorPodNames()).find((name) => name !== leader);
+  expect({ leader, standby: Boolean(standby) }).toEqual({
+    leader: expect.any(String),
+    standby: true,
+  });
+
+  // New routes (new services: users, queues, Secrets, ConfigMaps to make), then the leader goes.
+  const faultRoutes = ['fault-a', 'fault-b', 'fault-c'];
+  for (const name of faultRoutes) {
+    await admin.create(routesPath, {
+      apiVersion: 'warren.dev/v1alpha1',
+      kind: 'EventRoute',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        exchange: { name: 'fault.events', type: 'topic' },
+        source: { service: 'fault-source' },
+        events: [`fault.${name}`],
+        consumer: { service: `${name}-sink` },
+      },
+    });
+  }
+  const deletedAt = Date.now();
+  await admin.remove(`/api/v1/namespaces/${NAMESPACE}/pods/${leader}`);
+  const tookOver = await waitUntil(async () => (await leaseHolder()) === standby, 60_000, 200);
+  const takeoverMs = Date.now() - deletedAt;
+  log(`leader ${leader} deleted: ${standby} leads after ${(takeoverMs / 1000).toFixed(1)} s`);
+  expect(tookOver).toBe(true);
+  expect(takeoverMs).toBeLessThan(LEASE_DURATION_SECONDS * 1000);
+
+  // Every route, the new ones included, Ready for its current generation.
+  const routes = async () => (await admin.get<Listed<Route>>(routesPath)).items;
+  const readyRoute = (route: Route) => Boolean(trueNow(route, 'Ready'));
+  const allReady = await waitUntil(async () => (await routes()).every(readyRoute), 90_000, 1000);
+  const notReady = (await routes())
+    .filter((route) => !readyRoute(route))
+    .map((r) => [r.metadata.name, r.status]);
+  expect({ allReady, notReady }).toEqual({ allReady: true, notReady: [] });
+  expect((await routes()).length).toBe(CHART_ROUTES.length + faultRoutes.length);
+
+  // Nothing half-applied: each new route's queue is bound, each new service has its user,
+  // Secret and ConfigMap.
+  const bindings = await managementRequest<{ destination: string; routing_key: string }[]>(
+    vhost.managementUrl,
+    'GET',
+    `/api/exchanges/${encodeURIComponent(vhost.vhost)}/fault.events/bindings/source`,
+  );
+  for (const name of faultRoutes) {
+    expect(bindings).toContainEqual(
+      expect.objectContaining({
+        destination: consumerQueueName(`${name}-sink`, name),
+        routing_key: `fault.${name}`,
+      }),
+    );
+    for (const kind of ['secrets', 'configmaps']) {
+      const object =
+        kind === 'secrets' ? `warren-broker-${name}-sink` : `warren-topology-${name}-sink`;
+      expect(await admin.find(`/api/v1/namespaces/${NAMESPACE}/${kind}/${object}`)).toBeDefined();
+    }
+  }
+  const users = (
+    await managementRequest<{ name: string }[]>(vhost.managementUrl, 'GET', '/api/users')
+  ).map((user) => user.name);
+  for (const service of ['fault-source', ...faultRoutes.map((name) => `${name}-sink`)])
+    expect(users).toContain(serviceUserName(service, vhost.vhost));
+
+  // The Deployment replaces the deleted pod; the routes of this test go (they are not the chart's).
+  for (const name of faultRoutes) await admin.remove(`${routesPath}/${name}`);
+  const settled = await waitUntil(
+    async () =>
+      (await routes()).length === CHART_ROUTES.length && (await operatorPodNames()).length === 2,
+    90_000,
+    1000,
+  );
+  expect(settled).toBe(true);
+});
+
+test('helm upgrade to a new image tag: the migrations run again before the new service pods serve', async () => {
+  const before = new Map((await listMigrations()).map((m) => [m.metadata.name, m]));
+  // The same images under a second tag: a new image reference for the chart, nothing to build.
+  const NEW_TAG = 'upgrade';
+  for (const service of SERVICES) {
+    const ref = images.services[service].ref;
+    await run('ctr', [
+      '--address',
+      node.containerdSocket,
+      '--namespace',
+      'k8s.io',
+      'images',
+      'tag',
+      '--force',
+      ref,
+      ref.replace(/:[^:/]+$/, `:${NEW_TAG}`),
+    ]);
+  }
+  const upgraded = await helm(
+    'upgrade',
+    RELEASE,
+    chart,
+    '--namespace',
+    NAMESPACE,
+    '--reuse-values',
+    '--set',
+    `services.image.tag=${NEW_TAG}`,
+  );
+  expect(upgraded.stdout).toContain('STATUS: deployed');
+
+  const migrated = await waitUntil(
+    async () =>
+      (await listMigrations()).every(
+        (m) =>
+          m.metadata.generation > (before.get(m.metadata.name)?.metadata.generation ?? 0) &&
+          trueNow(m, 'Ready') &&
+          m.status?.lastJobName !== before.get(m.metadata.name)?.status?.lastJobName,
+      ),
+    5 * 60_000,
+    1000,
+  );
+  expect({ migrated, migrations: await listMigrations() }).toEqual({
+    migrated: true,
+    migrations: expect.anything(),
+  });
+
+  // Every service rolled to the new image, its new pods started after its migration's Job.
+  const rolled = await waitUntil(
+    async () => {
+      for (const service of SERVICES) {
+        const pods = await componentPods(service);
+        const ready = pods.filter((pod) =>
+          pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        if (
+          pods.length !== 1 ||
+          ready.length !== 1 ||
+          !pods[0].spec.containers[0].image.endsWith(`:${NEW_TAG}`)
+        )
+          return false;
+      }
+      return true;
+    },
+    5 * 60_000,
+    2000,
+  );
+  expect(rolled).toBe(true);
+  for (const migration of await listMigrations()) {
+    const job = await admin.get<{ status?: { completionTime?: string; succeeded?: number } }>(
+      `/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${migration.status?.lastJobName}`,
+    );
+    expect(job.status?.succeeded).toBe(1);
+    const [pod] = await componentPods(migration.metadata.name);
+    const startedAt = pod.status?.containerStatuses?.[0].state?.running?.startedAt as string;
+    // RFC 3339 seconds on both sides: the pod's container started no earlier than the Job ended.
+    expect(Date.parse(startedAt)).toBeGreaterThanOrEqual(
+      Date.parse(job.status?.completionTime as string),
+    );
+  }
+  // The new pods serve.
+  const registered = await callService('user-service', 'POST', '/users', {
+    email: `grace-${Date.now()}@example.com`,
+    name: 'Grace Hopper',
+  });
+  expect(registered.status).toBe(201);
+});
+
+test("a migration that fails: Stalled with Prisma's message, the new pod waits, the old one serves", async () => {
+  const service = 'notification-service';
+  const [serving] = await componentPods(service);
+  // As a user deploys a new image: the DatabaseMigration's and the Deployment's together.
+  await admin.mergePatch(
+    `/apis/warren.dev/v1alpha1/namespaces/${NAMESPACE}/databasemigrations/${service}`,
+    { spec: { image: failingImage, backoffLimit: 0 } },
+  );
+  await admin.request('PATCH', `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${service}`, {
+    body: {
+      spec: { template: { spec: { containers: [{ name: service, image: failingImage }] } } },
+    },
+    contentType: 'application/strategic-merge-patch+json',
+  });
+  const stalled = await eventually(
+    'the migration to be Stalled',
+    async () => {
+      const [migration] = (await listMigrations()).filter((m) => m.metadata.name === service);
+      return trueNow(migration, 'Stalled');
+    },
+    3 * 60_000,
+    1000,
+  );
+  expect(stalled.reason).toBe('BackoffLimitExceeded');
+  expect(stalled.message).toContain(FAILING_MIGRATION.error);
+  expect(stalled.message).toContain(FAILING_MIGRATION.name);
+
+  // The new pod waits in its initContainer; the old one is still Ready and answers.
+  const pods = await componentPods(service);
+  const waiting = pods.find((pod) => pod.spec.containers[0].image === failingImage);
+  expect(waiting?.status?.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('False');
+  expect(pods.map((pod) => pod.metadata.name)).toContain(serving.metadata.name);
+  const old = pods.find((pod) => pod.metadata.name === serving.metadata.name);
+  expect(old?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  const answer = await callService<unknown[]>(
+    'notification-service',
+    'GET',
+    `/notifications?userId=${crypto.randomUUID()}`,
+  );
+  expect(answer).toEqual({ status: 200, json: [] });
+});
+
+test('helm uninstall: a queue holding messages stays with its group, the rest goes', async () => {
+  // notification-service stopped, a registration leaves user.created in its queue.
+  await admin.mergePatch(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/notification-service`, {
+    spec: { replicas: 0 },
+  });
+  expect(
+    await waitUntil(
+      async () => (await componentPods('notification-service')).length === 0,
+      90_000,
+      1000,
+    ),
+  ).toBe(true);
+  const registered = await callService('user-service', 'POST', '/users', {
+    email: `barbara-${Date.now()}@example.com`,
+    name: 'Barbara Liskov',
+  });
+  expect(registered.status).toBe(201);
+  const retained = consumerQueueName('notification-service', 'user-created-to-notification');
+  const queues = () =>
+    managementRequest<{ name: string; messages?: number }[]>(
+      vhost.managementUrl,
+      'GET',
+      `/api/queues/${encodeURIComponent(vhost.vhost)}?columns=name,messages`,
+    );
+  const holding = await waitUntil(
+    async () => ((await queues()).find((q) => q.name === retained)?.messages ?? 0) >= 1,
+    30_000,
+    1000,
+  );
+  expect(holding).toBe(true);
+  // Queues by route group (the consumer queue, its retry and dead-letter queues): which hold messages.
+  const groupsOf = (listed: { name: string; messages?: number }[]) => {
+    const groups = new Map<string, { queues: string[]; messages: number }>();
+    for (const queue of listed) {
+      const head = CHART_ROUTES.map(([consumer, route]) => consumerQueueName(consumer, route)).find(
+        (name) => queue.name === name || queue.name.startsWith(`${name}.`),
+      );
+      const group = groups.get(head ?? queue.name) ?? { queues: [], messages: 0 };
+      group.queues.push(queue.name);
+      group.messages += queue.messages ?? 0;
+      groups.set(head ?? queue.name, group);
+    }
+    return groups;
+  };
+  const before = groupsOf(await queues());
+  log(`before uninstall, queues: ${JSON.stringify([...before])}`);
+  expect(before.get(retained)?.messages).toBe(1);
+
+  const uninstalled = await helm(
+    'uninstall',
+    RELEASE,
+    '--namespace',
+    NAMESPACE,
+    '--wait',
+    '--timeout',
+    '5m',
+  );
+  expect(uninstalled.stdout).toContain('uninstalled');
+
+  // Retain: each group that held a message is kept whole, every empty one is gone.
+  const after = groupsOf(await queues());
+  log(`after uninstall, queues left: ${JSON.stringify([...after])}`);
+  const holdingBefore = [...before].filter(([, group]) => group.messages > 0);
+  expect([...after].map(([head, group]) => [head, group.queues.sort()]).sort()).toEqual(
+    holdingBefore.map(([head, group]) => [head, group.queues.sort()]).sort(),
+  );
+  expect(after.get(retained)?.messages).toBe(1);
+  expect((await admin.get<Listed<unknown>>(routesPath)).items).toEqual([]);
+  expect(await listMigrations()).toEqual([]);
+  const gone = await waitUntil(
+    async () =>
+      (await admin.get<Listed<Pod>>(`/api/v1/namespaces/${NAMESPACE}/pods`)).items.length === 0,
+    120_000,
+    1000,
+  );
+  expect(gone).toBe(true);
 });

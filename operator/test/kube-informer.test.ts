@@ -11,7 +11,7 @@ jest.setTimeout(120_000);
 
 const suite = controlPlaneForSuite();
 
-type Done = (error: unknown) => void;
+type Done = (error: (Error & { statusCode?: number }) | null) => void;
 type OnEvent = (type: string, object: unknown) => void;
 
 /**
@@ -35,25 +35,16 @@ function faultyClient() {
     }
     return real.list<T>(path, query);
   };
-  Object.defineProperty(client, 'watcher', {
-    value: {
-      watch: async (
-        path: string,
-        params: { resourceVersion: string },
-        onEvent: OnEvent,
-        done: Done,
-      ) => {
-        watches.push({ resourceVersion: params.resourceVersion });
-        const abort: AbortController = await real.watcher.watch(path, params, onEvent, (error) => {
-          if (cutOff.has(abort)) return;
-          if (open?.abort === abort) open = undefined;
-          done(error);
-        });
-        open = { abort, onEvent, done };
-        return abort;
-      },
-    },
-  });
+  client.watch = async (path, params, onEvent, done) => {
+    watches.push({ resourceVersion: String(params.resourceVersion) });
+    const abort: AbortController = await real.watch(path, params, onEvent, (error) => {
+      if (cutOff.has(abort)) return;
+      if (open?.abort === abort) open = undefined;
+      done(error);
+    });
+    open = { abort, onEvent: onEvent as OnEvent, done };
+    return abort;
+  };
   /** Ends the open watch as the API server or the network would, without its own callback. */
   const cut = () => {
     const current = open!;

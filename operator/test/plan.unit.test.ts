@@ -97,8 +97,32 @@ describe('plan', () => {
       expect.arrayContaining(['queue', 'exchange', 'binding']),
     );
     expect(retained[0]!.reason).toContain(`"${Q}.dlq" holds 3 messages`);
-    // the shared exchange and the users still go
+    // the shared exchange still goes
     expect(result.items.find((item) => item.name === 'user.events')!.action).toBe('delete');
+  });
+
+  it("keeps the consumer's user and permission while its retained queue holds messages; the source's user goes", () => {
+    const actual = asActual(desired);
+    (actual.queues.find((queue) => queue.name === Q) as QueueObject).messages = 2;
+    const access = plan(compile([], []), actual).items.filter(
+      (item) => item.kind === 'user' || item.kind === 'permission',
+    );
+    expect(access.map((item) => [item.kind, item.name, item.action]).sort()).toEqual([
+      ['permission', 'warren-notification-service', 'retain'],
+      ['permission', 'warren-user-service', 'delete'],
+      ['user', 'warren-notification-service', 'retain'],
+      ['user', 'warren-user-service', 'delete'],
+    ]);
+    expect(access.find((item) => item.action === 'retain')!.reason).toContain(
+      `"${Q}" holds 2 messages`,
+    );
+    // Drained, the user goes with the rest.
+    (actual.queues.find((queue) => queue.name === Q) as QueueObject).messages = 0;
+    expect(
+      plan(compile([], []), actual).items.filter(
+        (item) => item.kind === 'user' && item.action !== 'delete',
+      ),
+    ).toEqual([]);
   });
 
   it('deletes a non-empty queue when its route asked for deletionPolicy Delete', () => {

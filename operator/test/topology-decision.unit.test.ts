@@ -260,6 +260,34 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'drift: a service user deleted by hand is announced on the routes of that service, then Repaired',
+    routes: [
+      cached('r', { status: wasReady([{ kind: 'queue', name: QUEUE }]) }),
+      cached(
+        'other',
+        { status: wasReady([]) },
+        { source: { service: 'order-service' }, consumer: { service: 'billing-service' } },
+      ),
+    ],
+    broker: (routes) => ({
+      actual: brokerWith(routes, (state) => {
+        state.users = state.users.filter((u) => u.name !== 'warren-notification-service');
+        state.permissions = state.permissions.filter(
+          (p) => p.user !== 'warren-notification-service',
+        );
+      }),
+    }),
+    expect: ({ decision, status, event }) => {
+      expect(
+        decision.drift.map((d) => [resourceKey(d.route), d.missing.map((i) => i.kind)]),
+      ).toEqual([['default/r', ['user', 'permission']]]);
+      expect(decision.drift[0]?.event.message).toContain('user warren-notification-service');
+      expect(decision.rotated).toEqual([]);
+      expect(ready(status('r'))).toMatchObject({ status: 'True', reason: 'Synced' });
+      expect(event('r')?.reason).toBe('Repaired');
+    },
+  },
+  {
     name: 'a new object after a spec change is progress, not drift',
     routes: [cached('r', { status: wasReady([]) })],
     broker: without(QUEUE),

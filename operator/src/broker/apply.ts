@@ -20,18 +20,8 @@ import { CREATE_ORDER, groupKey } from '../engine/plan';
 import type { ManagementClient } from './client';
 import { runLimited } from '../util/run-limited';
 import { ManagementError, segment } from './client';
-import type { QueueProbe } from './queue-probe';
+import { managementQueueProbe, type QueueProbe } from './queue-probe';
 import { compositeKey } from '../util/keys';
-
-/** Queue use from the management API's statistics (may lag up to 5 s). */
-const managementProbe =
-  (client: ManagementClient): QueueProbe =>
-  async (vhost, queue) => {
-    const found = await client.find<{ messages?: number; consumers?: number }>(
-      `/api/queues/${segment(vhost)}/${segment(queue)}`,
-    );
-    return { messages: found?.messages ?? 0, consumers: found?.consumers ?? 0 };
-  };
 
 export interface Credential {
   user: string;
@@ -194,6 +184,18 @@ async function remove(client: ManagementClient, item: PlanItem): Promise<void> {
   }
 }
 
+const goneKey = (kind: 'queue' | 'user', item: PlanItem) =>
+  kind === 'user' ? compositeKey('user', item.name) : compositeKey('queue', item.vhost, item.name);
+
+/** A binding to a deleted queue, or a permission of a deleted user: the broker dropped it already. */
+function wentAlong(item: PlanItem, gone: ReadonlySet<string>): boolean {
+  const object = item.actual;
+  if (object?.kind === 'binding')
+    return gone.has(compositeKey('queue', object.vhost, object.destination));
+  if (object?.kind === 'permission') return gone.has(compositeKey('user', object.user));
+  return false;
+}
+
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Groups that must not be touched: those with an impossible change, and routes bound to an exchange that has one. */
@@ -309,15 +311,22 @@ export async function applyPlan(
     item.actual?.kind === 'binding' &&
     exchangeGroups.get(compositeKey(item.vhost, item.actual.source)) !== item.group;
   const keptGroups = new Map<string, string>();
+  /** Queues and users this pass deleted: their bindings and permissions went with them. */
+  const gone = new Set<string>();
   const removeItem = async (item: PlanItem) => {
     const kept = item.group === null ? undefined : keptGroups.get(groupKey(item.vhost, item.group));
     if (kept) {
       result.retained.push({ item, reason: kept });
       return;
     }
+    if (wentAlong(item, gone)) {
+      result.applied.push(item);
+      return;
+    }
     try {
       await remove(client, item);
       result.applied.push(item);
+      if (item.kind === 'queue' || item.kind === 'user') gone.add(goneKey(item.kind, item));
     } catch (error) {
       if (
         item.kind === 'queue' &&
@@ -336,13 +345,14 @@ export async function applyPlan(
   };
   const ofKind = (kind: string) => deletes.filter((item) => item.kind === kind && !inflow(item));
 
-  // 1. Access, and the bindings that bring messages into a group: a removed route stops receiving.
-  await runLimited(ofKind('permission'), concurrency, removeItem);
+  // 1. Access (a user's permissions go with it), and the bindings that bring messages into a
+  // group: a removed route stops receiving.
   await runLimited(ofKind('user'), concurrency, removeItem);
+  await runLimited(ofKind('permission'), concurrency, removeItem);
   await runLimited(deletes.filter(inflow), concurrency, removeItem);
 
   // 2. Queues, a group at a time. Under Retain every queue of the group must be proven unused first.
-  const probe = options.probeQueue ?? managementProbe(client);
+  const probe = options.probeQueue ?? managementQueueProbe(client);
   const queueGroups = new Map<string, PlanItem[]>();
   for (const item of ofKind('queue')) {
     const key = groupKey(item.vhost, item.group!);

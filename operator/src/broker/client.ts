@@ -43,6 +43,8 @@ export class ManagementClient {
   private current = 0;
   /** HTTP requests made so far. */
   calls = 0;
+  /** Of those, the ones answered 404 Not Found (a delete pass should make none). */
+  notFound = 0;
   /** Upper bound of one call (WARREN_BROKER_TIMEOUT_SECONDS, default 300). */
   timeoutMs = Number(process.env.WARREN_BROKER_TIMEOUT_SECONDS ?? 300) * 1000;
 
@@ -118,6 +120,7 @@ export class ManagementClient {
         continue;
       }
       this.current = index;
+      if (response.status === 404) this.notFound += 1;
       if (!response.ok) throw new ManagementError(method, path, response.status, text);
       return (text ? JSON.parse(text) : undefined) as T;
     }

@@ -5,6 +5,7 @@
  */
 import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
+import { segment, type ManagementClient } from './client';
 
 export interface QueueUse {
   messages: number;
@@ -12,6 +13,16 @@ export interface QueueUse {
 }
 
 export type QueueProbe = (vhost: string, queue: string) => Promise<QueueUse>;
+
+/** Queue use from the management API's statistics (may lag up to 5 s): when no AMQP probe is given. */
+export const managementQueueProbe =
+  (client: ManagementClient): QueueProbe =>
+  async (vhost, queue) => {
+    const found = await client.find<{ messages?: number; consumers?: number }>(
+      `/api/queues/${segment(vhost)}/${segment(queue)}`,
+    );
+    return { messages: found?.messages ?? 0, consumers: found?.consumers ?? 0 };
+  };
 
 export interface ClosableProbe {
   probe: QueueProbe;

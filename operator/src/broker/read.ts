@@ -36,8 +36,21 @@ interface ApiQueue {
   auto_delete: boolean;
   arguments: Arguments;
   messages?: number;
-  consumers?: number;
 }
+interface ApiConsumer {
+  queue?: { name: string };
+}
+
+/**
+ * The read-back asks for the fields it uses and no statistics (RabbitMQ 3.8+ honour
+ * `disable_stats` and `columns`): a queue's depth comes from `enable_queue_totals` (the queue's
+ * own counters, no stats database), its consumers from the vhost's consumer list.
+ */
+const EXCHANGE_QUERY = 'disable_stats=true&columns=name,type,arguments';
+const QUEUE_QUERY =
+  'disable_stats=true&enable_queue_totals=true&columns=name,type,auto_delete,arguments,messages';
+const BINDING_QUERY =
+  'columns=source,destination,destination_type,routing_key,arguments,properties_key';
 interface ApiBinding {
   source: string;
   destination: string;
@@ -80,7 +93,7 @@ function userIdentity(name: string): { service: string; vhost: string } {
 }
 
 export async function readUsers(client: ManagementClient): Promise<UserObject[]> {
-  const users = await client.request<ApiUser[]>('GET', '/api/users');
+  const users = await client.request<ApiUser[]>('GET', '/api/users?columns=name,tags');
   return users
     .filter((user) => tagsOf(user).includes(USER_TAG))
     .map((user) => ({
@@ -100,16 +113,19 @@ async function readVhost(
   const v = segment(vhost);
   if (!(await client.find(`/api/vhosts/${v}`))) return;
   state.vhosts.push({ kind: 'vhost', vhost });
-  const [exchanges, queues, bindings, policies, permissions] = await Promise.all([
-    client.request<ApiExchange[]>('GET', `/api/exchanges/${v}?columns=name,type,arguments`),
-    client.request<ApiQueue[]>(
-      'GET',
-      `/api/queues/${v}?columns=name,type,auto_delete,arguments,messages,consumers`,
-    ),
-    client.request<ApiBinding[]>('GET', `/api/bindings/${v}`),
+  const [exchanges, queues, consumers, bindings, policies, permissions] = await Promise.all([
+    client.request<ApiExchange[]>('GET', `/api/exchanges/${v}?${EXCHANGE_QUERY}`),
+    client.request<ApiQueue[]>('GET', `/api/queues/${v}?${QUEUE_QUERY}`),
+    client.request<ApiConsumer[]>('GET', `/api/consumers/${v}?columns=queue.name`),
+    client.request<ApiBinding[]>('GET', `/api/bindings/${v}?${BINDING_QUERY}`),
     client.request<ApiPolicy[]>('GET', `/api/policies/${v}`),
     client.request<ApiPermission[]>('GET', `/api/vhosts/${v}/permissions`),
   ]);
+  const consumerCounts = new Map<string, number>();
+  for (const consumer of consumers) {
+    const queue = consumer.queue?.name;
+    if (queue !== undefined) consumerCounts.set(queue, (consumerCounts.get(queue) ?? 0) + 1);
+  }
   const queueGroups = new Map<string, string>();
   for (const exchange of exchanges.filter((e) => isManaged(e.arguments))) {
     state.exchanges.push({
@@ -133,7 +149,7 @@ async function readVhost(
       arguments: queue.arguments,
       group,
       ...(queue.messages === undefined ? {} : { messages: queue.messages }),
-      ...(queue.consumers === undefined ? {} : { consumers: queue.consumers }),
+      consumers: consumerCounts.get(queue.name) ?? 0,
     } satisfies QueueObject);
   }
   for (const binding of bindings.filter(
@@ -174,7 +190,7 @@ async function readVhost(
   }
 }
 
-/** Warren's objects in the given vhosts: 1 call for users, then 6 per vhost. */
+/** Warren's objects in the given vhosts: 1 call for users, then 7 per vhost. */
 export async function readActualState(
   client: ManagementClient,
   vhosts: Iterable<string>,

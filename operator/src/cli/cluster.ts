@@ -67,7 +67,7 @@ export function openCluster(flags: ClusterFlags, env: NodeJS.ProcessEnv): Cluste
     ? (flags.brokerSecret!.split('/', 2) as [string, string])
     : [namespace ?? contextNamespace, flags.brokerSecret ?? DEFAULT_BROKER_SECRET];
   return {
-    client: new KubeClient(config),
+    client: KubeClient.fromKubeConfig(config),
     namespace,
     secret: { namespace: secretNamespace, name: secretName },
     describe: `${namespace ? `namespace ${namespace}` : 'all namespaces'} of context ${context}`,

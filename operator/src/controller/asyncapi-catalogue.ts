@@ -7,7 +7,7 @@
 import type { ServiceTopology } from '@warren/contracts';
 import { stringify } from 'yaml';
 import { asyncApiDocument, servicesOfNamespace } from '../engine/asyncapi';
-import type { KubeClient, KubeObject } from '../kube/client';
+import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
 import { corePath } from './resources';
 
@@ -60,7 +60,13 @@ export class CatalogueWriter {
       existing.map((c) => [c.metadata.namespace, c.metadata.name, c.metadata.resourceVersion]),
     ]);
     if (key === this.lastInput) return;
-    await writeCatalogues(this.client, catalogueConfigMaps(...input), existing);
+    try {
+      await writeCatalogues(this.client, catalogueConfigMaps(...input), existing);
+    } catch (error) {
+      // Refused as invalid (too large): building it again is pointless until the input changes.
+      if (error instanceof KubeApiError && error.status === 422) this.lastInput = key;
+      throw error;
+    }
     this.lastInput = key;
   }
 }

@@ -8,6 +8,7 @@ import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
 import { AUTOSCALING_CONDITION } from '../autoscaling/keda';
 import { setConditions, type Condition, type ConditionInput } from '../kube/conditions';
+import { statusChanged } from '../kube/status';
 import type { RouteAutoscaling } from './autoscaling';
 import type { Rejection } from './resilient-compile';
 
@@ -181,7 +182,29 @@ export function routeStatusFor(
     ...pick('consumers', readBack?.consumers ?? route.status?.consumers),
     ...pick('deadLetterDepth', readBack?.deadLetterDepth ?? route.status?.deadLetterDepth),
     ...(outcome.autoscaling?.scaledObject && { scaledObject: outcome.autoscaling.scaledObject }),
+    ...pickTime(outcome.brokerError ? route.status?.brokerReadAt : now.toISOString()),
   };
+}
+
+const pickTime = (brokerReadAt: string | undefined) => (brokerReadAt ? { brokerReadAt } : {});
+
+/** How often an unchanged status gets a fresh `brokerReadAt` (one write per route per period). */
+export const BROKER_READ_REFRESH_MS = 10 * 60_000;
+
+/**
+ * `next` with the previous `brokerReadAt` when nothing else changed and that time is recent:
+ * an idle resync writes nothing, and the status still says when the broker was last read.
+ */
+export function withReadTime(
+  previous: EventRouteStatus | undefined,
+  next: EventRouteStatus,
+  now: Date,
+): EventRouteStatus {
+  const before = previous?.brokerReadAt;
+  if (before === undefined || now.getTime() - Date.parse(before) >= BROKER_READ_REFRESH_MS)
+    return next;
+  const kept = { ...next, brokerReadAt: before };
+  return statusChanged(previous, kept) ? next : kept;
 }
 
 /** Conditions that say the objects are about to be repaired: written before the repair. */
@@ -200,5 +223,10 @@ export function driftStatusFor(
     route.metadata.generation,
     now,
   );
-  return { ...route.status, observedGeneration: route.metadata.generation, conditions };
+  return {
+    ...route.status,
+    observedGeneration: route.metadata.generation,
+    conditions,
+    brokerReadAt: now.toISOString(),
+  };
 }

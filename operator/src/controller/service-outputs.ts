@@ -147,6 +147,57 @@ export function serviceOutputWrites(options: {
   return writes;
 }
 
+export interface OutputDelete {
+  namespace: string;
+  plural: 'configmaps' | 'secrets';
+  name: string;
+}
+
+interface Labelled extends Written {
+  metadata: Written['metadata'] & {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+}
+
+/**
+ * The ConfigMaps and Secrets of services that no route in their namespace names any more (a
+ * route being deleted still names its services). A Secret stays while the plan keeps its broker
+ * user (`keptUsers`: a retained queue of the service still holds messages), so the service can
+ * still drain it; the KEDA scaler's Secrets and the AsyncAPI catalogue are not service outputs.
+ */
+export function staleServiceOutputs(options: {
+  routes: readonly EventRoute[];
+  configMaps: readonly Labelled[];
+  secrets: readonly Labelled[];
+  keptUsers: ReadonlySet<string>;
+}): OutputDelete[] {
+  const named = new Set<string>();
+  for (const route of options.routes) {
+    const namespace = route.metadata.namespace ?? 'default';
+    for (const service of [route.spec.source.service, route.spec.consumer.service])
+      named.add(cacheKey(namespace, service));
+  }
+  const stale = (
+    objects: readonly Labelled[],
+    plural: OutputDelete['plural'],
+    nameOf: (service: string) => string,
+  ) =>
+    objects.flatMap((object): OutputDelete[] => {
+      const service = object.metadata.labels?.[SERVICE_LABEL];
+      const namespace = object.metadata.namespace ?? 'default';
+      if (service === undefined || object.metadata.name !== nameOf(service)) return [];
+      if (named.has(cacheKey(namespace, service))) return [];
+      const user = object.metadata.annotations?.[BROKER_USER_ANNOTATION];
+      if (plural === 'secrets' && user !== undefined && options.keptUsers.has(user)) return [];
+      return [{ namespace, plural, name: object.metadata.name }];
+    });
+  return [
+    ...stale(options.configMaps, 'configmaps', topologyConfigMapName),
+    ...stale(options.secrets, 'secrets', credentialsSecretName),
+  ];
+}
+
 /** Passwords of service users, from the Secrets the operator wrote before. */
 export function passwordsOf(
   secrets: readonly (Written & { metadata: { annotations?: Record<string, string> } })[],

@@ -13,7 +13,7 @@ import { readNodesDown } from '../broker/nodes';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
-import type { UserObject } from '../engine/model';
+import type { BrokerState, UserObject } from '../engine/model';
 import type { KubeClient, KubeObject } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
@@ -29,8 +29,9 @@ import { CatalogueWriter } from './asyncapi-catalogue';
 import { KedaAutoscaling } from './autoscaling';
 import { PrometheusRuleWriter } from './prometheus-rule-writer';
 import { compileResilient } from './resilient-compile';
-import { collectionPath, coreCollectionPath, corePath, objectPath } from './resources';
-import { passwordsOf, serviceOutputWrites, type ServicePlacement } from './service-outputs';
+import { collectionPath, coreCollectionPath, objectPath } from './resources';
+import { ServiceOutputWriter } from './service-output-writer';
+import { passwordsOf } from './service-outputs';
 import {
   decideTopology,
   liveRoutes,
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   log: Logger;
   /** Write PrometheusRules (when the monitoring.coreos.com API exists). */
   prometheusRules?: boolean;
+  /** Told what each reconcile wants on the broker (the drift watch listens for its deletion). */
+  onDesired?: (desired: BrokerState) => void;
 }
 
 type SecretObject = V1Secret & KubeObject;
@@ -75,6 +78,8 @@ export class TopologyController {
   private readonly configMaps: WatchedCollection<ConfigMapObject>;
   /** The routes' PrometheusRules (controller/prometheus-rule-writer.ts). */
   private readonly rules: PrometheusRuleWriter;
+  /** Services' ConfigMaps and Secrets (controller/service-output-writer.ts). */
+  private readonly outputs: ServiceOutputWriter;
   private synced = false;
   private readonly event: ReturnType<typeof eventsFor>;
   /** KEDA ScaledObjects of routes with spec.consumer.autoscaling (controller/autoscaling.ts). */
@@ -121,6 +126,7 @@ export class TopologyController {
     );
     this.catalogues = new CatalogueWriter(options.client);
     this.rules = new PrometheusRuleWriter(options.client, FIELD_MANAGER);
+    this.outputs = new ServiceOutputWriter(options.client, FIELD_MANAGER, options.broker.amqpUrl);
     this.autoscaling = new KedaAutoscaling({
       client: options.client,
       log: options.log,
@@ -160,13 +166,14 @@ export class TopologyController {
     const observation = await this.observe(broker);
     phases.mark('readAndPlan');
     const decision = decideTopology(observation);
+    this.options.onDesired?.(observation.compiled.desired);
     await this.writeFinalizers(decision.finalizers);
     phases.mark('finalizers');
     if (decision.unreachable !== undefined) {
       await this.settle(
         settleTopology(observation, decision, undefined, this.autoscaling.outcomes),
       );
-      this.options.metrics.brokerRequests.inc({ method: 'all' }, broker.calls);
+      this.countCalls(broker);
       throw observation.brokerError;
     }
     await this.announceDrift(decision.drift);
@@ -175,14 +182,22 @@ export class TopologyController {
     const passwords = new Map(observation.passwords);
     for (const credential of result.credentials)
       passwords.set(credential.user, credential.password);
-    await this.writeServiceOutputs(decision.placements, passwords);
+    // What services read comes first, so a route is Ready only once its service can use it.
+    await this.outputs.write({
+      placements: decision.placements,
+      passwords,
+      routes: observation.routes,
+      keptUsers: decision.keptUsers,
+      configMaps: this.configMaps.list(),
+      secrets: this.secrets.list(),
+    });
     await this.rules.write(decision.live, observation.compiled.desired.routes);
     await this.writeEcosystem(observation, decision, passwords, broker);
     phases.mark('serviceOutputs');
     const settlement = settleTopology(observation, decision, result, this.autoscaling.outcomes);
     await this.settle(settlement);
     phases.mark('statuses');
-    this.recordMetrics(decision, result, broker.calls);
+    this.recordMetrics(decision, result, broker);
     this.options.log.info(
       {
         routes: decision.live.length,
@@ -276,27 +291,6 @@ export class TopologyController {
     return result;
   }
 
-  /** What services read comes first, so a route is Ready only once its service can use it. */
-  private async writeServiceOutputs(
-    placements: ServicePlacement[],
-    passwords: ReadonlyMap<string, string>,
-  ) {
-    const writes = serviceOutputWrites({
-      placements,
-      passwords,
-      configMaps: this.configMaps.list(),
-      secrets: this.secrets.list(),
-      brokerAmqpUrl: this.options.broker.amqpUrl,
-    });
-    for (const write of writes) {
-      await this.options.client.apply(
-        corePath(write.namespace, write.plural, write.name),
-        write.body,
-        FIELD_MANAGER,
-      );
-    }
-  }
-
   /**
    * KEDA objects of the autoscaled routes (their outcomes go into the route statuses) and the
    * namespaces' AsyncAPI ConfigMaps. `passwords` gains any scaler password rotated here.
@@ -315,15 +309,21 @@ export class TopologyController {
       secrets: this.secrets.list(),
       broker,
     });
-    await this.catalogues.write(
-      [
-        decision.live.map((route) => route.metadata.namespace ?? 'default'),
-        desired.services,
-        desired.queues,
-        this.options.broker.amqpUrl,
-      ],
-      this.configMaps.list(),
-    );
+    // The catalogue documents the topology: a refused one (over the 1 MiB ConfigMap limit at
+    // some hundreds of routes in a namespace) must not hold up the routes' statuses.
+    await this.catalogues
+      .write(
+        [
+          decision.live.map((route) => route.metadata.namespace ?? 'default'),
+          desired.services,
+          desired.queues,
+          this.options.broker.amqpUrl,
+        ],
+        this.configMaps.list(),
+      )
+      .catch((error) =>
+        this.options.log.warn({ err: String(error) }, 'AsyncAPI catalogue not written'),
+      );
   }
 
   /** Statuses, Events, RetryPolicy statuses, then the finalizers of deleted routes. */
@@ -334,9 +334,14 @@ export class TopologyController {
     if (settlement.recheckAfterMs !== undefined) this.enqueueAt(settlement.recheckAfterMs);
   }
 
-  private recordMetrics(decision: TopologyDecision, result: ApplyResult, brokerCalls: number) {
+  private countCalls(broker: ManagementClient) {
+    this.options.metrics.brokerRequests.inc({ method: 'all' }, broker.calls);
+    this.options.metrics.brokerNotFound.inc(broker.notFound);
+  }
+
+  private recordMetrics(decision: TopologyDecision, result: ApplyResult, broker: ManagementClient) {
     const { metrics } = this.options;
-    metrics.brokerRequests.inc({ method: 'all' }, brokerCalls);
+    this.countCalls(broker);
     metrics.brokerChanges.inc(result.applied.length);
     for (const status of decision.readBack.values()) {
       const [namespace, route] = status.route.split('/') as [string, string];

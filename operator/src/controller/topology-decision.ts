@@ -77,6 +77,8 @@ export interface TopologyDecision {
   plan: Plan;
   /** Service users whose password the plan rotates: every Secret that held it is gone. */
   rotated: string[];
+  /** Broker users the plan keeps though no route needs them (a retained queue of theirs holds messages). */
+  keptUsers: Set<string>;
   /** Each compiled route's read-back (what was missing or different before the apply). */
   readBack: Map<string, RouteStatus>;
   /** The ConfigMaps and Secrets services read, by namespace. */
@@ -198,17 +200,44 @@ function withRotations(items: PlanItem[], rotated: ReadonlySet<string>): PlanIte
   );
 }
 
-/** Drift is an object the route had (its last status lists it) that is gone; a new one is progress. */
+/**
+ * The service users and permissions to recreate that Warren made before (a credentials Secret
+ * holds their password), by user: they are drift of every route of those services.
+ */
+function lostAccess(full: Plan, passwords: ReadonlyMap<string, string>): Map<string, PlanItem[]> {
+  const lost = new Map<string, PlanItem[]>();
+  for (const item of full.items) {
+    if (item.action !== 'create' || (item.kind !== 'user' && item.kind !== 'permission')) continue;
+    // A permission's plan name is its user.
+    if (!passwords.has(item.name)) continue;
+    lost.set(item.name, [...(lost.get(item.name) ?? []), item]);
+  }
+  return lost;
+}
+
+const accessOf = (route: EventRoute, vhost: string, lost: ReadonlyMap<string, PlanItem[]>) =>
+  [...new Set([route.spec.source.service, route.spec.consumer.service])].flatMap(
+    (service) =>
+      lost.get(serviceUserName(service, vhost))?.filter((item) => item.vhost === vhost) ?? [],
+  );
+
+/**
+ * Drift is an object the route had (its last status lists it, or a user Warren made for its
+ * services) that is gone; a new one is progress.
+ */
 function driftOf(
   route: EventRoute,
   readBack: RouteStatus | undefined,
+  access: readonly PlanItem[],
   now: Date,
 ): DriftRepair | undefined {
   const had = new Set((route.status?.brokerObjects ?? []).map((o) => compositeKey(o.kind, o.name)));
-  const missing =
-    readBack?.pending.filter(
+  const missing = [
+    ...(readBack?.pending.filter(
       (item) => item.action === 'create' && had.has(compositeKey(item.kind, item.name)),
-    ) ?? [];
+    ) ?? []),
+    ...access,
+  ];
   const wasReady =
     findCondition(route.status?.conditions as Condition[] | undefined, 'Ready')?.status === 'True';
   if (!wasReady || missing.length === 0) return undefined;
@@ -247,6 +276,7 @@ export function decideTopology(observation: TopologyObservation): TopologyDecisi
       drift: [],
       plan: summarize([]),
       rotated: [],
+      keptUsers: new Set(),
       readBack: new Map(),
     };
   }
@@ -270,17 +300,31 @@ export function decideTopology(observation: TopologyObservation): TopologyDecisi
         .filter((user) => !observation.passwords.has(user) && existingUsers.has(user)),
     ),
   ];
+  const lost = lostAccess(full, observation.passwords);
   const drift = sets.live
     .filter((route) => !paused.has(resourceKey(route)))
-    .map((route) => driftOf(route, readBack.get(resourceKey(route)), now))
+    .map((route) =>
+      driftOf(
+        route,
+        readBack.get(resourceKey(route)),
+        accessOf(route, vhostOf(route, defaultVhost), lost),
+        now,
+      ),
+    )
     .filter((repair): repair is DriftRepair => repair !== undefined);
+  const applied = summarize(
+    withRotations(applicable(full, sets, compiled.desired, defaultVhost), new Set(rotated)),
+  );
   return {
     ...base,
     drift,
-    plan: summarize(
-      withRotations(applicable(full, sets, compiled.desired, defaultVhost), new Set(rotated)),
-    ),
+    plan: applied,
     rotated,
+    keptUsers: new Set(
+      applied.items
+        .filter((item) => item.kind === 'user' && item.action === 'retain')
+        .map((item) => item.name),
+    ),
     readBack,
   };
 }

@@ -14,7 +14,7 @@ import { statusChanged } from '../kube/status';
 import { compositeKey, groupBy } from '../util/keys';
 import { FORCE_FINALIZE_ANNOTATION, isTrue } from './annotations';
 import type { RouteAutoscaling } from './autoscaling';
-import { REASONS, routeStatusFor, type RouteOutcome } from './route-status';
+import { REASONS, routeStatusFor, withReadTime, type RouteOutcome } from './route-status';
 import {
   describe,
   itemGroup,
@@ -63,7 +63,7 @@ function statusWrites(
     // A route whose drift was announced has that status now.
     const drifted = announced.get(key);
     const previous = drifted ? { ...route, status: drifted.status } : route;
-    const next = routeStatusFor(previous, outcome, now);
+    const next = withReadTime(previous.status, routeStatusFor(previous, outcome, now), now);
     if (!statusChanged(previous.status, next)) continue;
     const wasReady = findCondition(previous.status?.conditions as Condition[] | undefined, 'Ready');
     const ready = findCondition(next.conditions as Condition[] | undefined, 'Ready');

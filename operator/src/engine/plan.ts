@@ -240,6 +240,7 @@ export function plan(
   const exchangeGroups = new Map(
     actual.exchanges.map((e) => [compositeKey(e.vhost, e.name), e.group]),
   );
+  const readers = retainedReaders(actual, retainedGroups);
   for (const object of deletions) {
     const { name, group } = identity(object);
     const base = {
@@ -255,7 +256,11 @@ export function plan(
       object.kind === 'binding' &&
       exchangeGroups.get(compositeKey(object.vhost, object.source)) !== group;
     const holder =
-      group === null || inflow ? undefined : retainedGroups.get(groupKey(object.vhost, group));
+      object.kind === 'user' || object.kind === 'permission'
+        ? readers.get(object.kind === 'user' ? object.name : object.user)
+        : group === null || inflow
+          ? undefined
+          : retainedGroups.get(groupKey(object.vhost, group));
     if (holder) {
       items.push({
         ...base,
@@ -286,6 +291,38 @@ export function plan(
   const summary = summarize(items);
   const broker = 'broker' in desired ? desired.broker : undefined;
   return broker ? { ...summary, broker: describeProfile(broker) } : summary;
+}
+
+/**
+ * Users (by name) whose read permission covers a queue of a retained group: a service keeps its
+ * user, and so the way to drain what its queue still holds, as long as the queue is retained.
+ */
+function retainedReaders(
+  actual: BrokerState,
+  retainedGroups: ReadonlyMap<string, QueueObject>,
+): Map<string, QueueObject> {
+  const readers = new Map<string, QueueObject>();
+  if (retainedGroups.size === 0) return readers;
+  const kept = actual.queues.filter((queue) =>
+    retainedGroups.has(groupKey(queue.vhost, queue.group)),
+  );
+  for (const permission of actual.permissions) {
+    const reads = readPattern(permission.read);
+    const holder = kept.find((queue) => queue.vhost === permission.vhost && reads(queue.name));
+    if (holder && !readers.has(permission.user))
+      readers.set(permission.user, retainedGroups.get(groupKey(holder.vhost, holder.group))!);
+  }
+  return readers;
+}
+
+/** A RabbitMQ permission pattern as a test; one that is not a valid regex matches nothing. */
+function readPattern(pattern: string): (name: string) => boolean {
+  try {
+    const regex = new RegExp(pattern);
+    return (name) => regex.test(name);
+  } catch {
+    return () => false;
+  }
 }
 
 /** A plan of these items, with its counts. */

@@ -1,7 +1,8 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { STATUS_CODES } from 'node:http';
+import { createInterface } from 'node:readline';
+import type { KubeConfig } from '@kubernetes/client-node';
 import fetch, { type RequestInit } from 'node-fetch';
+import { kubeConfigConnection, loadConnection, type KubeConnection } from './connection';
 
 /** An API server answer other than 2xx, with the server's own reason and message. */
 export class KubeApiError extends Error {
@@ -41,52 +42,98 @@ export interface KubeList<T> {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
+/** A watch in progress: `abort()` ends it (its `done` is then called once). */
+export type WatchHandle = AbortController;
+
 /**
- * A thin REST client over a KubeConfig: raw paths in, JSON out. The operator needs a handful of
- * verbs on a handful of resources; this keeps them explicit (status subresource, merge patch,
- * resourceVersion preconditions) instead of hiding them behind generated API classes.
+ * A thin REST client over a connection (kube/connection.ts): raw paths in, JSON out. The
+ * operator needs a handful of verbs on a handful of resources; this keeps them explicit (status
+ * subresource, merge patch, resourceVersion preconditions) instead of hiding them behind
+ * generated API classes.
  */
 export class KubeClient {
-  readonly watcher: Watch;
-  private agent: http.Agent | undefined;
   /** Called once per request with its HTTP method (the operator counts them in a metric). */
   onRequest?: (method: string) => void;
 
-  constructor(readonly config: KubeConfig) {
-    this.watcher = new Watch(config);
+  constructor(readonly connection: KubeConnection) {}
+
+  static fromKubeconfigFile(file?: string): KubeClient {
+    return new KubeClient(loadConnection(file));
+  }
+
+  /** Over a client-node KubeConfig the caller built (the CLI's contexts and flags). */
+  static fromKubeConfig(config: KubeConfig): KubeClient {
+    return new KubeClient(kubeConfigConnection(async () => config));
+  }
+
+  private async init(method: string): Promise<RequestInit> {
+    const [agent, headers] = await Promise.all([
+      this.connection.agent(),
+      this.connection.headers(),
+    ]);
+    return { method, agent, headers: { ...headers, accept: 'application/json' } };
+  }
+
+  private async url(path: string, query: Query = {}): Promise<URL> {
+    const url = new URL((await this.connection.server()) + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
   }
 
   /**
-   * Auth headers are computed per request (tokens rotate); the agent is made once. client-node
-   * builds a new Agent per call, which meant a new TLS session per request: at 500 routes the
-   * operator spent more CPU in handshakes than in its own work.
+   * A watch (`watch=true`, one JSON event per line), as client-node's Watch: `onEvent` per
+   * event, `done` once, when the server ends it, it fails, or it is aborted.
    */
-  private async connectionOptions(): Promise<{
-    agent: http.Agent | undefined;
-    headers: Record<string, string>;
-  }> {
-    const options = await this.config.applyToFetchOptions({});
-    const made = options.agent as http.Agent | undefined;
-    if (!this.agent && made) {
-      // Proxy agents (cluster.proxy-url) are kept as made; plain ones get keep-alive.
-      const plain = made.constructor === https.Agent || made.constructor === http.Agent;
-      this.agent = plain
-        ? new (made.constructor as typeof http.Agent)({
-            ...(made as http.Agent & { options: http.AgentOptions }).options,
-            keepAlive: true,
-          })
-        : made;
+  async watch(
+    path: string,
+    query: Query,
+    onEvent: (type: string, object: never) => void,
+    done: (error: (Error & { statusCode?: number }) | null) => void,
+  ): Promise<WatchHandle> {
+    const controller = new AbortController();
+    let finished = false;
+    const finish = (error: (Error & { statusCode?: number }) | null) => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      done(error);
+    };
+    try {
+      const url = await this.url(path, { ...query, watch: true });
+      const init = await this.init('GET');
+      const response = await fetch(url.toString(), {
+        ...init,
+        signal: controller.signal as RequestInit['signal'],
+      });
+      if (response.status !== 200) {
+        const error: Error & { statusCode?: number } = new Error(
+          response.statusText || STATUS_CODES[response.status] || 'watch failed',
+        );
+        error.statusCode = response.status;
+        throw error;
+      }
+      const body = response.body;
+      const failed = (error: Error) => finish(controller.signal.aborted ? null : error);
+      body.on('error', failed);
+      body.on('close', () => finish(null));
+      const lines = createInterface({ input: body });
+      // readline passes its input's errors on (an abort is one).
+      lines.on('error', failed);
+      lines.on('close', () => finish(null));
+      lines.on('line', (line) => {
+        try {
+          const event = JSON.parse(line) as { type: string; object: never };
+          onEvent(event.type, event.object);
+        } catch {
+          // a line cut by a closing connection: the next watch resumes from the last version
+        }
+      });
+    } catch (error) {
+      finish(controller.signal.aborted ? null : (error as Error));
     }
-    // A Headers object (spreading it, as this client once did, loses the bearer token).
-    const headers = Object.fromEntries(new Headers(options.headers as unknown as Headers));
-    return { agent: this.agent ?? made, headers };
-  }
-
-  static fromKubeconfigFile(file?: string): KubeClient {
-    const config = new KubeConfig();
-    if (file) config.loadFromFile(file);
-    else config.loadFromDefault();
-    return new KubeClient(config);
+    return controller;
   }
 
   async request<T>(
@@ -94,19 +141,9 @@ export class KubeClient {
     path: string,
     options: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<T> {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
+    const url = await this.url(path, options.query);
     this.onRequest?.(method);
-    const { agent, headers } = await this.connectionOptions();
-    const init: RequestInit = {
-      method,
-      agent,
-      headers: { ...headers, accept: 'application/json' },
-    };
+    const init = await this.init(method);
     if (options.body !== undefined) {
       (init.headers as Record<string, string>)['content-type'] =
         options.contentType ?? 'application/json';

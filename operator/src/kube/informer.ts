@@ -17,6 +17,18 @@ export interface InformerOptions<T extends KubeObject> {
   watchTimeoutSeconds?: number;
 }
 
+/**
+ * What the cache keeps of an object: without `metadata.managedFields` (server-side apply's
+ * bookkeeping, often larger than the object and never read by the operator), as client-go's
+ * informers drop it.
+ */
+export function cached<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  if (metadata?.managedFields === undefined) return object;
+  const { managedFields: _dropped, ...rest } = metadata;
+  return { ...object, metadata: rest };
+}
+
 export function objectKey(object: KubeObject): string {
   return object.metadata.namespace
     ? `${object.metadata.namespace}/${object.metadata.name}`
@@ -84,7 +96,8 @@ export class Informer<T extends KubeObject> {
 
   private replace(items: T[]) {
     const seen = new Set<string>();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = cached(listed);
       const key = objectKey(item);
       seen.add(key);
       const previous = this.cache.get(key);
@@ -110,7 +123,7 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
     };
     let gone = false;
-    this.abort = await this.options.client.watcher.watch(
+    this.abort = await this.options.client.watch(
       this.options.path,
       params,
       (type, object: T & { code?: number }) => {
@@ -127,8 +140,9 @@ export class Informer<T extends KubeObject> {
           this.options.onEvent('deleted', object);
         } else {
           const known = this.cache.has(key);
-          this.cache.set(key, object);
-          this.options.onEvent(known ? 'modified' : 'added', object);
+          const item = cached(object);
+          this.cache.set(key, item);
+          this.options.onEvent(known ? 'modified' : 'added', item);
         }
       },
       (error) => {

@@ -37,6 +37,22 @@ export function createOperatorMetrics(registry = new Registry()) {
       labelNames: ['method'],
       registers: [registry],
     }),
+    brokerNotFound: new Counter({
+      name: 'warren_broker_http_not_found_total',
+      help: 'Calls to the RabbitMQ management API answered 404 Not Found (a delete pass makes none: what goes with a queue or user is not deleted again).',
+      registers: [registry],
+    }),
+    brokerEventsSubscribed: new Gauge({
+      name: 'warren_broker_events_subscribed',
+      help: '1 while the leader hears the broker events (amq.rabbitmq.event): drift is repaired in seconds; 0 when the rabbitmq_event_exchange plugin is missing or the connection is down, and drift waits for the periodic read-back.',
+      registers: [registry],
+    }),
+    brokerDriftEvents: new Counter({
+      name: 'warren_broker_drift_events_total',
+      help: 'Broker deletion events for objects Warren wants (each triggers a debounced reconcile), by event (queue.deleted, binding.deleted, user.deleted, ...).',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
     kubeRequests: new Counter({
       name: 'warren_kube_api_requests_total',
       help: 'Requests to the Kubernetes API server (watches excluded), by method; at an idle resync only GETs and Lease renewals (PUT).',

@@ -7,6 +7,7 @@ import type * as http from 'node:http';
 import { brokerSettings, type BrokerSettings } from '../broker/settings';
 import { MigrationController } from '../controller/migration-controller';
 import { DEFAULT_JOB_SETTINGS } from '../controller/migration-job';
+import { BrokerDriftWatch } from '../controller/broker-drift-watch';
 import { TopologyController } from '../controller/topology-controller';
 import { KubeClient } from '../kube/client';
 import { EventRecorder } from '../kube/events';
@@ -37,6 +38,10 @@ export interface OperatorConfig {
   broker: BrokerSettings;
   /** WARREN_LOG_LEVEL; default info. */
   logLevel?: string;
+  /** WARREN_BROKER_EVENTS: listen to the broker's events to repair drift in seconds; default true. */
+  brokerEvents?: boolean;
+  /** WARREN_BROKER_EVENTS_VHOST: the vhost of amq.rabbitmq.event; default `/`. */
+  brokerEventsVhost?: string;
 }
 
 const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
@@ -79,6 +84,8 @@ export function operatorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ope
     prometheusRules: flag(env, 'WARREN_PROMETHEUS_RULES', true),
     broker: brokerSettings({}, env),
     logLevel: env.WARREN_LOG_LEVEL,
+    brokerEvents: flag(env, 'WARREN_BROKER_EVENTS', true),
+    brokerEventsVhost: env.WARREN_BROKER_EVENTS_VHOST || '/',
   };
 }
 
@@ -110,6 +117,16 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   /** The shutdown of the queues of a lost leadership: `stop()` waits for their reconciles to end. */
   let draining: Promise<void> | undefined;
   const enqueue = () => queue?.add(TOPOLOGY_KEY);
+  const driftWatch =
+    config.brokerEvents === false
+      ? undefined
+      : new BrokerDriftWatch({
+          amqpUrl: broker.amqpUrl,
+          vhost: config.brokerEventsVhost ?? '/',
+          metrics,
+          log,
+          enqueue,
+        });
   const controller = new TopologyController(
     {
       client,
@@ -118,6 +135,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       resyncMs: config.resyncSeconds * 1000,
       finalizerTimeoutMs: config.finalizerTimeoutSeconds * 1000,
       prometheusRules: config.prometheusRules,
+      onDesired: (desired) => driftWatch?.track(desired),
       metrics,
       events,
       log,
@@ -178,9 +196,11 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       metrics.leader.set(1);
       startWork();
       startMigrationWork();
+      driftWatch?.start();
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
+      void driftWatch?.stop();
       draining = Promise.all([queue?.shutDown(), migrationQueue?.shutDown()]).then(() => undefined);
       queue = undefined;
       migrationQueue = undefined;
@@ -211,6 +231,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     isLeader: () => elector.isLeader,
     async stop() {
       await elector.stop();
+      await driftWatch?.stop();
       await Promise.all([queue?.shutDown(), migrationQueue?.shutDown(), draining]);
       controller.stop();
       migrations.stop();

@@ -10,7 +10,7 @@ export const RELEASE = 'warren';
 
 export interface RenderedObject {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; annotations?: Record<string, string> };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- objects of any kind
   spec?: any;
 }

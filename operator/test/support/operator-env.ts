@@ -5,10 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { EventRoute } from '@warren/crds';
 import {
   ControlPlane,
   createTestVhost,
   ensureKubeBinaries,
+  eventually,
   repoRoot,
   type TestVhost,
 } from '@warren/testing';
@@ -115,4 +117,47 @@ export async function applyManifest(
     if (!(error instanceof KubeApiError && error.status === 409)) throw error;
     return client.mergePatch(resourcePath(doc as never, doc.metadata.name), { spec: doc.spec });
   }
+}
+
+/** A metric of a running operator (its /metrics), summed over the lines of that exact name. */
+export async function operatorMetric(operator: RunningOperator, name: string): Promise<number> {
+  const port = (operator.server.address() as { port: number }).port;
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+/** Applies examples/ into the test namespace and waits until its four routes are Ready. */
+export async function applyExamplesUntilReady(env: OperatorTestEnv): Promise<void> {
+  for (const doc of loadManifests(path.join(repoRoot, 'examples'), env.namespace))
+    await applyManifest(env.admin, doc);
+  await eventually('all routes Ready', async () => {
+    const list = (
+      await env.admin.list<EventRoute>(
+        `/apis/warren.dev/v1alpha1/namespaces/${env.namespace}/eventroutes`,
+      )
+    ).items;
+    return (
+      list.length === 4 &&
+      list.every((r) =>
+        r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      )
+    );
+  });
+}
+
+/** Registers a suite's beforeAll/afterAll: a test environment and one operator in it. */
+export function operatorSuite(
+  prefix: string,
+  overrides: Partial<OperatorConfig> = {},
+): { env: OperatorTestEnv; operator: RunningOperator } {
+  const suite = {} as { env: OperatorTestEnv; operator: RunningOperator };
+  beforeAll(async () => {
+    suite.env = await startOperatorTestEnv(prefix);
+    suite.operator = await suite.env.startOperator(overrides);
+  });
+  afterAll(async () => {
+    await suite.env?.dispose();
+  });
+  return suite;
 }

@@ -111,6 +111,8 @@ export interface EventRouteStatus {
   deadLetterDepth?: number;
   /** The KEDA ScaledObject scaling the consumer from this queue, when spec.consumer.autoscaling is set and written. */
   scaledObject?: string;
+  /** When the broker was read for this status: set at every status change and refreshed at least every 10 minutes. Between read-backs the operator hears the broker deletion events (warren_broker_events_subscribed), so a missing object shows within seconds. */
+  brokerReadAt?: string;
 }
 
 /** Events of some types, published by a source service to an exchange, delivered to one consumer service queue, with retries and dead-lettering. */

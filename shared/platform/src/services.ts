@@ -59,12 +59,18 @@ export class ServiceProcess {
     );
   }
 
-  start(): void {
+  /** Starts the service; `env` adds to (or overrides) its environment for this run only. */
+  start(env: NodeJS.ProcessEnv = {}): void {
     if (this.running) throw new Error(`${this.name} is already running`);
     const log = createWriteStream(this.options.logFile, { flags: 'a' });
     const child = spawn(process.execPath, [path.join(serviceDir(this.name), 'dist', 'main.js')], {
       cwd: serviceDir(this.name),
-      env: { ...this.options.env, PORT: String(this.options.port), HOST: this.options.host },
+      env: {
+        ...this.options.env,
+        ...env,
+        PORT: String(this.options.port),
+        HOST: this.options.host,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log, { end: false });

@@ -20,8 +20,9 @@ let before: HostSnapshot;
 const namespace = 'node-test';
 
 /**
- * What a stopped node must leave exactly as it was. Other engineers' dockerd may add its own
- * mounts and devices meanwhile (docker0, its veths, /var/lib/docker): those are not compared.
+ * What a stopped node must leave exactly as it was. Other runs on the machine may add their own
+ * mounts and devices meanwhile (a dockerd's docker0, veths and /var/lib/docker; the binds a
+ * RabbitMQ 4.x node of any checkout makes inside its rootfs cache): those are not compared.
  */
 interface HostSnapshot {
   mounts: string[];
@@ -30,7 +31,7 @@ interface HostSnapshot {
   paths: Record<string, boolean>;
 }
 
-const dockers = /docker|containerd-shim/;
+const othersMounts = /docker|containerd-shim|\/\.cache\/warren\/rootfs\//;
 
 // Paths the kubelet, containerd and the CNI plugins write whatever their configuration says.
 const WRITTEN_REGARDLESS = [
@@ -51,7 +52,7 @@ function snapshot(): HostSnapshot {
     mounts: fs
       .readFileSync('/proc/mounts', 'utf8')
       .split('\n')
-      .filter((line) => line && !dockers.test(line))
+      .filter((line) => line && !othersMounts.test(line))
       .sort(),
     links: execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
       .split('\n')

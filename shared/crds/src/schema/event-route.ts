@@ -245,6 +245,10 @@ export const eventRoute: ResourceDefinition = {
       'The KEDA ScaledObject scaling the consumer from this queue, when spec.consumer.autoscaling is set and written.',
       { maxLength: 253 },
     ),
+    brokerReadAt: string(
+      'When the broker was read for this status: set at every status change and refreshed at least every 10 minutes. Between read-backs the operator hears the broker deletion events (warren_broker_events_subscribed), so a missing object shows within seconds.',
+      { format: 'date-time' },
+    ),
   }),
   printerColumns: [
     {

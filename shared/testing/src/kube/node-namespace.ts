@@ -76,6 +76,15 @@ export function inNode(holderPid: number, command: string, args: string[]): [str
   ];
 }
 
+/** Runs `command` in the node's network namespace only (the host's files and processes stay). */
+export function inNodeNetwork(
+  holderPid: number,
+  command: string,
+  args: string[],
+): [string, string[]] {
+  return ['nsenter', [`--target=${holderPid}`, '--net', '--', command, ...args]];
+}
+
 /**
  * The holder's host pid: the process of its cgroup that is PID 1 of its own PID namespace
  * (/proc/<pid>/status: `NSpid: <host pid> 1`).

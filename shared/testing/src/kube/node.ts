@@ -31,6 +31,7 @@ import {
   holderCommand,
   holderPid,
   inNode,
+  inNodeNetwork,
   pidNamespaceOf,
   removeStaleCgroups,
   slirpCommand,
@@ -323,6 +324,31 @@ export class NodeCluster {
     return hostPort;
   }
 
+  /**
+   * An HTTP request sent from inside the node's network namespace, where Service ClusterIPs
+   * (kube-proxy's rules) and pod IPs are reachable: this Node.js, joined to the node's network
+   * only (the host's files stay visible). Resolves the status and the body's text.
+   */
+  async fetchInNode(url: string, init: NodeFetchInit = {}): Promise<NodeFetchResponse> {
+    const [command, args] = inNodeNetwork(this.state.holderPid, process.execPath, [
+      '-e',
+      FETCH_SCRIPT,
+      JSON.stringify({ url, init }),
+    ]);
+    try {
+      const { stdout } = await execFileAsync(command, args, {
+        timeout: init.timeoutMs ?? 15_000,
+        maxBuffer: 16 << 20,
+      });
+      return JSON.parse(stdout) as NodeFetchResponse;
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr?.trim();
+      throw new KubeError(
+        `${init.method ?? 'GET'} ${url} from the node failed: ${stderr || error}`,
+      );
+    }
+  }
+
   /** GET from the API server as admin; resolves status and parsed body. */
   async apiGet(urlPath: string): Promise<{ status: number; body: unknown }> {
     const pki = path.join(this.stateDir, 'pki');
@@ -390,6 +416,24 @@ export class NodeCluster {
 
   private readonly killOnExit = () => killGroupsNow(ours(this.state, this.stateDir));
 }
+
+export interface NodeFetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+}
+
+export interface NodeFetchResponse {
+  status: number;
+  body: string;
+}
+
+/** Run by `fetchInNode` in the node's network: argv[1] is {url, init}; prints {status, body}. */
+const FETCH_SCRIPT = `const { url, init } = JSON.parse(process.argv[1]);
+fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 15000) })
+  .then(async (response) => process.stdout.write(JSON.stringify({ status: response.status, body: await response.text() })))
+  .catch((error) => { process.stderr.write(String(error.cause ?? error)); process.exit(1); });`;
 
 export const startNodeCluster = (options?: NodeClusterOptions) => NodeCluster.start(options);
 

@@ -1,0 +1,94 @@
+/**
+ * Drift in seconds: the broker's deletion events for Warren's objects (controller/broker-events.ts
+ * decides which) trigger a topology reconcile at once, debounced so a burst (a queue and its
+ * bindings, a user and its permissions) runs one. Without the event exchange plugin the
+ * operator says so (`warren_broker_events_subscribed` 0, a warning) and relies on the periodic
+ * read-back alone.
+ */
+import { BrokerEventStream, type EventStreamState } from '../broker/event-stream';
+import type { BrokerState } from '../engine/model';
+import type { Logger } from '../observability/log';
+import type { OperatorMetrics } from '../observability/metrics';
+import {
+  brokerEventIndex,
+  concernsWarren,
+  DELETION_EVENTS,
+  type BrokerEventIndex,
+} from './broker-events';
+
+export interface DriftWatchOptions {
+  amqpUrl: string;
+  /** The vhost of `amq.rabbitmq.event` (WARREN_BROKER_EVENTS_VHOST, default `/`). */
+  vhost: string;
+  metrics: OperatorMetrics;
+  log: Logger;
+  enqueue: () => void;
+  /** How long a burst of events is gathered into one reconcile; default 100 ms. */
+  debounceMs?: number;
+}
+
+export class BrokerDriftWatch {
+  private index: BrokerEventIndex = new Set();
+  private pending?: NodeJS.Timeout;
+  private state?: EventStreamState;
+  private readonly stream: BrokerEventStream;
+
+  constructor(private readonly options: DriftWatchOptions) {
+    this.stream = new BrokerEventStream({
+      amqpUrl: options.amqpUrl,
+      vhost: options.vhost,
+      routingKeys: DELETION_EVENTS,
+      onEvent: (type, headers) => this.onEvent(type, headers),
+      onState: (state, error) => this.onState(state, error),
+    });
+  }
+
+  /** The objects to watch: what the last reconcile wanted on the broker. */
+  track(desired: BrokerState): void {
+    this.index = brokerEventIndex(desired);
+  }
+
+  start(): void {
+    this.stream.start();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    await this.stream.stop();
+    this.options.metrics.brokerEventsSubscribed.set(0);
+  }
+
+  private onEvent(type: string, headers: Record<string, unknown>) {
+    if (!concernsWarren({ type, headers }, this.index)) return;
+    this.options.metrics.brokerDriftEvents.inc({ event: type });
+    this.options.log.info({ event: type }, 'broker event: a Warren object was deleted');
+    this.soon();
+  }
+
+  private soon() {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.options.enqueue();
+    }, this.options.debounceMs ?? 100);
+    this.pending.unref?.();
+  }
+
+  private onState(state: EventStreamState, error?: string) {
+    const { metrics, log } = this.options;
+    metrics.brokerEventsSubscribed.set(state === 'subscribed' ? 1 : 0);
+    if (state === this.state) return;
+    this.state = state;
+    if (state === 'subscribed') {
+      log.info({ vhost: this.options.vhost }, 'subscribed to the broker events');
+      // Anything deleted while no events were heard is found by the reconcile this triggers.
+      this.soon();
+    } else if (state === 'plugin-missing')
+      log.warn(
+        { err: error },
+        'the broker has no event exchange (enable the rabbitmq_event_exchange plugin): drift is found at the periodic read-back only',
+      );
+    else log.warn({ err: error }, 'broker events unavailable; reconnecting');
+  }
+}
