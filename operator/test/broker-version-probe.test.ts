@@ -5,7 +5,7 @@
  * per-version arguments (src/engine/broker-version.ts) must agree with what is measured here.
  */
 import { connect } from 'amqplib';
-import type { Channel, ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import {
   brokerVersion,
   createTestVhost,
@@ -24,6 +24,15 @@ interface Facts {
   clientXDeathKept: boolean;
   /** A passive declare of a queue the user has no permission on succeeds. */
   passiveWithoutPermission: boolean;
+  /**
+   * A quorum queue declared with `x-delayed-retry-type: failed`, `-min: 200`, `-max: 500` (what
+   * RetryPolicy `strategy: broker` compiles to): `delays`, a rejected message waits
+   * min(200 * x-delivery-count, 500) ms; `ignored`, the arguments are accepted and change
+   * nothing; `refused`, the declare fails.
+   */
+  delayedRetry: 'delays' | 'ignored' | 'refused';
+  /** A nack with requeue raises x-delivery-count (a reject with requeue always does). */
+  nackCounts: boolean;
 }
 
 const EXPECTED: Record<string, Facts> = {
@@ -32,18 +41,24 @@ const EXPECTED: Record<string, Facts> = {
     nackRequeueSurvives: true,
     clientXDeathKept: true,
     passiveWithoutPermission: true,
+    delayedRetry: 'ignored',
+    nackCounts: true,
   },
   '4.0': {
     deliveriesBeforeLimit: 21,
     nackRequeueSurvives: false,
     clientXDeathKept: false,
     passiveWithoutPermission: true,
+    delayedRetry: 'ignored',
+    nackCounts: true,
   },
   '4.3': {
     deliveriesBeforeLimit: 21,
     nackRequeueSurvives: true,
     clientXDeathKept: false,
     passiveWithoutPermission: false,
+    delayedRetry: 'delays',
+    nackCounts: false,
   },
 };
 
@@ -77,6 +92,54 @@ async function deliveriesByChannelClose(queue: string): Promise<number> {
     if (!message) return n;
   }
   return ROUNDS;
+}
+
+interface Redelivery {
+  /** Milliseconds since the message was returned. */
+  waitedMs: number;
+  /** The broker's x-delivery-count header (absent: 0). */
+  deliveryCount: number;
+}
+
+/**
+ * Consumes the queue's one message `returns + 1` times, returning it after each delivery but the
+ * last with `give` (reject or nack, with requeue): how long each return waited, and the count.
+ */
+async function redeliveries(
+  queue: string,
+  returns: number,
+  give: (c: Channel, m: ConsumeMessage) => void,
+): Promise<Redelivery[]> {
+  const consumer = await connection.createChannel();
+  const seen: Redelivery[] = [];
+  let returnedAt = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timeout = setTimeout(
+        () => reject(new Error(`${queue}: ${seen.length} of ${returns + 1} deliveries`)),
+        10_000,
+      );
+      void consumer.consume(queue, (message) => {
+        if (!message) return;
+        if (returnedAt > 0)
+          seen.push({
+            waitedMs: Date.now() - returnedAt,
+            deliveryCount: Number(message.properties.headers?.['x-delivery-count'] ?? 0),
+          });
+        if (seen.length === returns) {
+          consumer.ack(message);
+          clearTimeout(timeout);
+          resolve();
+          return;
+        }
+        returnedAt = Date.now();
+        give(consumer, message);
+      });
+    });
+  } finally {
+    await consumer.close().catch(() => undefined);
+  }
+  return seen;
 }
 
 async function deliveriesByNack(queue: string): Promise<number> {
@@ -257,5 +320,43 @@ describe('the broker, as Warren relies on it', () => {
       20_000,
     );
     expect(await dlxMessages('alo.default')).toBe(0);
+  });
+
+  it('delayed retry (x-delayed-retry-*, RetryPolicy strategy broker): a rejected message waits min * x-delivery-count, capped at max; a nacked one neither waits nor counts (4.3+)', async () => {
+    const DELAYED = {
+      'x-delayed-retry-type': 'failed',
+      'x-delayed-retry-min': 200,
+      'x-delayed-retry-max': 500,
+    };
+    const declared = await queueWithMessage('delayed.reject', DELAYED).then(
+      () => 'declared',
+      (error: Error) => error.message,
+    );
+    if (facts.delayedRetry === 'refused') {
+      expect(declared).toMatch(/PRECONDITION_FAILED|406/);
+      channel = await connection.createChannel();
+      return;
+    }
+    expect(declared).toBe('declared');
+    const rejected = await redeliveries('delayed.reject', 4, (c, m) => c.reject(m, true));
+    // Every return counts as a failed delivery, on every version.
+    expect(rejected.map((r) => r.deliveryCount)).toEqual([1, 2, 3, 4]);
+    if (facts.delayedRetry === 'delays') {
+      // At least the delay; at most 250 ms late (a busy machine), which still tells the cap
+      // (500) from a linear delay going on (800).
+      [200, 400, 500, 500].forEach((delay, i) => {
+        expect(rejected[i]!.waitedMs).toBeGreaterThanOrEqual(delay - 5);
+        expect(rejected[i]!.waitedMs).toBeLessThanOrEqual(delay + 250);
+      });
+    } else {
+      for (const r of rejected) expect(r.waitedMs).toBeLessThan(200);
+    }
+    expect(brokerProfile(version).delayedRetry).toBe(facts.delayedRetry === 'delays');
+
+    // The consumer's infrastructure-failure path (nack with requeue) must not use an attempt.
+    await queueWithMessage('delayed.nack', DELAYED);
+    const nacked = await redeliveries('delayed.nack', 3, (c, m) => c.nack(m, false, true));
+    for (const r of nacked) expect(r.waitedMs).toBeLessThan(200);
+    expect(nacked.map((r) => r.deliveryCount)).toEqual(facts.nackCounts ? [1, 2, 3] : [0, 0, 0]);
   });
 });

@@ -33,6 +33,14 @@ describe('the broker version in the engine (pure)', () => {
     expect(brokerProfile('4.3.6').passiveDeclareNeedsPermission).toBe(true);
   });
 
+  it('knows delayed retry (RetryPolicy strategy broker) from 4.3 on', () => {
+    expect(brokerProfile('3.10.8').delayedRetry).toBe(false);
+    expect(brokerProfile('4.2.9').delayedRetry).toBe(false);
+    expect(brokerProfile('4.3.0').delayedRetry).toBe(true);
+    expect(describeProfile(brokerProfile('4.3.6')).join('\n')).toContain('delayed retry');
+    expect(describeProfile(brokerProfile('4.0.5')).join('\n')).not.toContain('delayed retry');
+  });
+
   it('compiles 3.x (and an unknown version) exactly as before: no delivery limit, no strategy', async () => {
     const { routes, policies } = await loadExamples();
     const before = compile(routes, policies);

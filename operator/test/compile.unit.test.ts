@@ -163,6 +163,14 @@ describe('compile options', () => {
     expect(retryDelays(policy.spec)).toEqual([1000, 3000, 9000, 20000, 20000]);
   });
 
+  it('spaces linear delays by initialDelay, capped at maxDelay', () => {
+    const policy = retryPolicy('p', {
+      maxAttempts: 6,
+      backoff: { type: 'linear', initialDelay: '300ms', maxDelay: '1s' },
+    });
+    expect(retryDelays(policy.spec)).toEqual([300, 600, 900, 1000, 1000]);
+  });
+
   it('places a fanout route on one binding with an empty key', () => {
     const desired = compile(
       [route('f', { exchange: { name: 'broadcast', type: 'fanout' }, events: ['a.b', 'c.d'] })],
@@ -213,5 +221,95 @@ describe('compile conflicts', () => {
     expect(problems(() => compile([a, b], []))).toEqual([
       'EventRoute default/a and EventRoute default/b both declare queue "orders.dlq" in vhost "/" differently',
     ]);
+  });
+});
+
+describe('RetryPolicy strategy broker (RabbitMQ 4.3+ delayed retry)', () => {
+  const linear = retryPolicy('linear', {
+    maxAttempts: 4,
+    strategy: 'broker',
+    backoff: { type: 'linear', initialDelay: '300ms', maxDelay: '800ms' },
+  });
+  const fixed = retryPolicy('fixed', {
+    maxAttempts: 3,
+    strategy: 'broker',
+    backoff: { type: 'fixed', initialDelay: '2s' },
+  });
+  const q = 'notification-service.r';
+  const consumerOf = (desired: ReturnType<typeof compile>) =>
+    desired.services.find((s) => s.service === 'notification-service')!.consumes[0]!;
+
+  it('declares no retry exchange or queues: the consumer queue carries the delays', () => {
+    const desired = compile([route('r', { retryPolicyRef: { name: 'linear' } })], [linear], {
+      brokerVersion: '4.3.6',
+    });
+    expect(desired.queues.map((queue) => queue.name).sort()).toEqual([q, `${q}.dlq`]);
+    expect(desired.exchanges.map((e) => e.name).sort()).toEqual([`${q}.dlx`, 'user.events']);
+    expect(desired.queues.find((queue) => queue.name === q)!.arguments).toMatchObject({
+      'x-delayed-retry-type': 'failed',
+      'x-delayed-retry-min': 300,
+      'x-delayed-retry-max': 800,
+      'x-dead-letter-exchange': `${q}.dlx`,
+    });
+    expect(desired.routes[0]!.retryQueues).toEqual([]);
+  });
+
+  it('tells the consumer the strategy and the delays, and grants it no retry exchange', () => {
+    const desired = compile([route('r', { retryPolicyRef: { name: 'linear' } })], [linear]);
+    expect(consumerOf(desired).retry).toEqual({
+      policy: 'default/linear',
+      strategy: 'broker',
+      maxAttempts: 4,
+      delaysMs: [300, 600, 800],
+      nonRetryableErrors: [],
+      exchange: '',
+      levels: [],
+    });
+    const permission = desired.permissions.find((p) => p.user === 'warren-notification-service')!;
+    expect(new RegExp(permission.write).test(`${q}.retry`)).toBe(false);
+    expect(new RegExp(permission.write).test(`${q}.dlx`)).toBe(true);
+  });
+
+  it('gives fixed backoff one delay (min = max)', () => {
+    const desired = compile([route('r', { retryPolicyRef: { name: 'fixed' } })], [fixed]);
+    expect(desired.queues.find((queue) => queue.name === q)!.arguments).toMatchObject({
+      'x-delayed-retry-min': 2000,
+      'x-delayed-retry-max': 2000,
+    });
+    expect(consumerOf(desired).retry.delaysMs).toEqual([2000, 2000]);
+  });
+
+  it('keeps ttl-queues the default', () => {
+    const policy = retryPolicy('p', { backoff: { type: 'fixed', initialDelay: '1s' } });
+    const desired = compile([route('r', { retryPolicyRef: { name: 'p' } })], [policy]);
+    expect(consumerOf(desired).retry.strategy).toBe('ttl-queues');
+    expect(desired.queues.find((queue) => queue.name === q)!.arguments).not.toHaveProperty(
+      'x-delayed-retry-type',
+    );
+  });
+
+  it('refuses it on a broker older than 4.3, naming the version and the way out', () => {
+    expect(() =>
+      compile([route('r', { retryPolicyRef: { name: 'linear' } })], [linear], {
+        brokerVersion: '4.0.5',
+      }),
+    ).toThrow(
+      'EventRoute default/r: RetryPolicy default/linear has spec.strategy broker, which needs RabbitMQ 4.3+ (delayed retry): the broker is 4.0.5; use strategy ttl-queues',
+    );
+  });
+
+  it('refuses it on a classic queue', () => {
+    expect(() =>
+      compile(
+        [
+          route('r', {
+            retryPolicyRef: { name: 'fixed' },
+            consumer: { service: 'notification-service', queueType: 'classic' },
+          }),
+        ],
+        [fixed],
+        { brokerVersion: '4.3.6' },
+      ),
+    ).toThrow('which needs a quorum queue: spec.consumer.queueType is classic');
   });
 });

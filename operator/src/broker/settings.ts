@@ -1,11 +1,16 @@
 /**
  * Where the broker is: flags first, then RABBITMQ_URL / RABBITMQ_MANAGEMENT_URL. Shared by the
- * CLI and the operator, so both find the broker, and the default vhost, the same way.
+ * CLI and the operator, so both find the broker, and the default vhost, the same way. The
+ * management URL may name every node of a cluster, comma-separated: calls go to a node that
+ * answers.
  */
 import { DEFAULT_VHOST } from '../engine/naming';
 
 export interface BrokerSettings {
+  /** The first of managementUrls. */
   managementUrl: string;
+  /** Every node's management API (one URL for a single node). */
+  managementUrls: string[];
   /** AMQP URL (for exact queue depths before a delete); derived from the management URL when not given. */
   amqpUrl: string;
   /** The vhost of routes that do not name one: the AMQP URL's path, else "/". */
@@ -26,7 +31,8 @@ export function brokerSettings(
   env: NodeJS.ProcessEnv,
 ): BrokerSettings {
   const amqpUrl = flags.rabbitmqUrl ?? env.RABBITMQ_URL;
-  let managementUrl = flags.managementUrl ?? env.RABBITMQ_MANAGEMENT_URL;
+  const managementUrls = splitUrls(flags.managementUrl ?? env.RABBITMQ_MANAGEMENT_URL);
+  let managementUrl = managementUrls[0];
   const amqp = amqpUrl ? new URL(amqpUrl) : undefined;
   if (!managementUrl && amqp) {
     // A new URL: WHATWG URLs refuse to switch a custom scheme (amqp) to a special one (http).
@@ -44,10 +50,30 @@ export function brokerSettings(
   }
   return {
     managementUrl,
+    managementUrls: managementUrls.length > 0 ? managementUrls : [managementUrl],
     amqpUrl: amqpUrl ?? amqpFromManagement(managementUrl),
     defaultVhost: defaultVhost(flags, env),
   };
 }
+
+/** `a,b , c` -> the URLs, each checked, so a typo names itself rather than a later fetch error. */
+function splitUrls(raw: string | undefined): string[] {
+  const urls = (raw ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  for (const url of urls) {
+    const protocol = URL.canParse(url) ? new URL(url).protocol : undefined;
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new Error(
+        `management URL "${redacted(url)}" is not an http(s) URL (http://user:password@host:port)`,
+      );
+  }
+  return urls;
+}
+
+/** Enough of a bad URL to find it, never its password. */
+const redacted = (url: string) => url.replace(/^([^@]*\/\/)?[^@/]*@/, '$1***@');
 
 function amqpFromManagement(managementUrl: string): string {
   const url = new URL(managementUrl);

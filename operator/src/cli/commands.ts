@@ -115,7 +115,7 @@ async function prepare(options: CommandOptions, io: Output) {
   const loaded = await loadValid(options, io);
   if (!loaded) return undefined;
   const settings = await options.broker();
-  const client = new ManagementClient(settings.managementUrl);
+  const client = new ManagementClient(settings.managementUrls);
   const desired = desiredOf(loaded, settings.defaultVhost, await client.brokerVersion());
   const vhosts = new Set([settings.defaultVhost, ...desired.vhosts.map((v) => v.vhost)]);
   const actual = await readActualState(client, vhosts);

@@ -155,7 +155,7 @@ async function sampleQueues(
 export async function watchStatus(options: CommandOptions, io: Output): Promise<number> {
   const settings = await options.broker();
   const routes = alertInputsOf(await options.resources(), options.source, settings.defaultVhost);
-  const client = new ManagementClient(settings.managementUrl);
+  const client = new ManagementClient(settings.managementUrls);
   const vhosts = new Set(routes.map((route) => route.vhost));
   const tty = io.isTTY ?? false;
   const colour = useColour(tty, options.env);

@@ -18,6 +18,7 @@ export const REASONS = {
   reconciling: 'Reconciling',
   brokerObjectMissing: 'BrokerObjectMissing',
   brokerUnreachable: 'BrokerUnreachable',
+  brokerNodeDown: 'BrokerNodeDown',
   applyFailed: 'ApplyFailed',
   notPossibleInPlace: 'ChangeNotPossibleInPlace',
   retryPolicyNotFound: 'RetryPolicyNotFound',
@@ -39,6 +40,8 @@ export interface RouteOutcome {
   failed?: { item: PlanItem; error: string }[];
   /** Its KEDA autoscaling, when spec.consumer.autoscaling is set. */
   autoscaling?: RouteAutoscaling;
+  /** Cluster nodes the broker reports not running (the route works on the others). */
+  nodesDown?: string[];
 }
 
 const describe = (item: PlanItem) => `${item.kind} ${item.name}`;
@@ -131,10 +134,18 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
     ];
   }
   const count = outcome.objects?.objects.length ?? 0;
+  const down = outcome.nodesDown ?? [];
   return [
     c('Ready', 'True', REASONS.synced, `${count} broker objects match the spec`),
     c('Reconciling', 'False', REASONS.synced, ''),
-    c('Degraded', 'False', REASONS.synced, ''),
+    down.length > 0
+      ? c(
+          'Degraded',
+          'True',
+          REASONS.brokerNodeDown,
+          `RabbitMQ ${down.length === 1 ? 'node' : 'nodes'} ${down.join(', ')} down: the cluster is short, its other nodes serve the route`,
+        )
+      : c('Degraded', 'False', REASONS.synced, ''),
     c('Stalled', 'False', REASONS.synced, ''),
   ];
 }

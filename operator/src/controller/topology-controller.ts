@@ -9,6 +9,7 @@ import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
 import { API_VERSION, resourceKey } from '@warren/crds';
 import { applyPlan, type ApplyResult } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
+import { readNodesDown } from '../broker/nodes';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
@@ -216,7 +217,7 @@ export class TopologyController {
   /** Broker settings a retry cannot fix wait for the next resync, without backoff. */
   private brokerClient(): ManagementClient {
     try {
-      return new ManagementClient(this.options.broker.managementUrl);
+      return new ManagementClient(this.options.broker.managementUrls);
     } catch (error) {
       throw new TerminalError((error as Error).message, this.options.resyncMs);
     }
@@ -250,7 +251,9 @@ export class TopologyController {
         broker,
         vhostsToRead(routes, compiled.desired, defaultVhost),
       );
-      return { ...observed, broker: { actual } };
+      // Which cluster nodes are down is status, not a reason to fail the reconcile.
+      const nodesDown = await readNodesDown(broker).catch(() => undefined);
+      return { ...observed, broker: { actual, nodesDown } };
     } catch (error) {
       const unreachable = `broker ${broker.origin} unreachable: ${(error as Error).message}`;
       return { ...observed, broker: { unreachable }, brokerError: error };

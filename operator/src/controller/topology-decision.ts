@@ -26,8 +26,11 @@ export interface TopologyObservation {
   policies: readonly RetryPolicy[];
   /** `compileResilient` of the live routes (`liveRoutes(routes)`). */
   compiled: ResilientCompileResult;
-  /** What the broker has of Warren's, or why it could not be read. */
-  broker: { actual: BrokerState } | { unreachable: string };
+  /**
+   * What the broker has of Warren's (and which cluster nodes it reports down), or why it could
+   * not be read.
+   */
+  broker: { actual: BrokerState; nodesDown?: string[] } | { unreachable: string };
   /** Passwords of service users, from the Secrets the operator wrote before. */
   passwords: ReadonlyMap<string, string>;
   defaultVhost: string;

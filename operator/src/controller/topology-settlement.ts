@@ -58,6 +58,7 @@ function statusWrites(
       readBack: decision.readBack.get(key),
       failed: owned && failedByGroup.get(groupKey(owned.vhost, owned.queue)),
       autoscaling: autoscaling.get(key),
+      nodesDown: 'actual' in observation.broker ? observation.broker.nodesDown : undefined,
     };
     // A route whose drift was announced has that status now.
     const drifted = announced.get(key);

@@ -47,7 +47,15 @@ export interface BrokerProfile {
   quorumDeliveryLimitDefault: number | null;
   /** Passive declares need some permission on the object (4.2.6+ / 4.3). */
   passiveDeclareNeedsPermission: boolean;
+  /**
+   * 4.3+: quorum queues delay a returned message themselves (`x-delayed-retry-type`, `-min`,
+   * `-max`): RetryPolicy `strategy: broker` needs it.
+   */
+  delayedRetry: boolean;
 }
+
+/** The first RabbitMQ with quorum-queue delayed retry. */
+export const DELAYED_RETRY_SINCE = '4.3';
 
 export function brokerProfile(version: string | BrokerVersion): BrokerProfile {
   const v = typeof version === 'string' ? parseBrokerVersion(version) : version;
@@ -55,6 +63,7 @@ export function brokerProfile(version: string | BrokerVersion): BrokerProfile {
     version: v,
     quorumDeliveryLimitDefault: atLeast(v, 4, 0) ? 20 : null,
     passiveDeclareNeedsPermission: atLeast(v, 4, 2, 6),
+    delayedRetry: atLeast(v, 4, 3),
   };
 }
 
@@ -97,5 +106,25 @@ export function describeProfile(profile: BrokerProfile): string[] {
       'quorum retry queues: x-dead-letter-strategy at-least-once with x-overflow reject-publish',
     );
   }
+  if (profile.delayedRetry)
+    lines.push(
+      'quorum queues: delayed retry (x-delayed-retry-*), used by RetryPolicies with strategy broker',
+    );
   return lines;
+}
+
+/**
+ * The consumer-queue arguments of RabbitMQ's delayed retry for these delays (fixed or linear,
+ * as the CRD allows). Type `failed`: only a rejected message (basic.reject with requeue) or one
+ * whose channel closed waits, `min * x-delivery-count` capped at `max`; a nacked one (the
+ * consumer's infrastructure-failure path, which must not use an attempt) comes back at once and
+ * is not counted. Measured in operator/test/broker-version-probe.test.ts.
+ */
+export function delayedRetryArguments(delaysMs: readonly number[]): Record<string, unknown> {
+  const min = delaysMs[0]!;
+  return {
+    'x-delayed-retry-type': 'failed',
+    'x-delayed-retry-min': min,
+    'x-delayed-retry-max': Math.max(...delaysMs),
+  };
 }

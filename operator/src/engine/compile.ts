@@ -8,7 +8,9 @@ import { TOPOLOGY_API_VERSION } from '@warren/contracts';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
 import { formatDuration, resourceKey } from '@warren/crds';
 import {
+  DELAYED_RETRY_SINCE,
   brokerProfile,
+  delayedRetryArguments,
   versionArguments,
   type BrokerProfile,
   type QueueRole,
@@ -90,9 +92,11 @@ class Registry<T extends { name: string; vhost: string }> {
 }
 
 function retryPlanFor(queue: string, policy: RetryPolicy | undefined): RetryPlan {
+  const strategy = policy?.spec.strategy ?? 'ttl-queues';
   if (!policy || policy.spec.maxAttempts === 1) {
     return {
       policy: policy ? resourceKey(policy) : null,
+      strategy,
       maxAttempts: 1,
       delaysMs: [],
       nonRetryableErrors: policy?.spec.nonRetryableErrors ?? [],
@@ -101,18 +105,41 @@ function retryPlanFor(queue: string, policy: RetryPolicy | undefined): RetryPlan
     };
   }
   const delaysMs = retryDelays(policy.spec);
-  const levels = [...new Set(delaysMs)].map((delayMs) => {
-    const name = retryQueueName(queue, formatDuration(delayMs));
-    return { delayMs, queue: name, routingKey: name };
-  });
+  // Strategy broker: the consumer queue delays the message itself, no retry exchange or queues.
+  const levels =
+    strategy === 'broker'
+      ? []
+      : [...new Set(delaysMs)].map((delayMs) => {
+          const name = retryQueueName(queue, formatDuration(delayMs));
+          return { delayMs, queue: name, routingKey: name };
+        });
   return {
     policy: resourceKey(policy),
+    strategy,
     maxAttempts: policy.spec.maxAttempts,
     delaysMs,
     nonRetryableErrors: [...policy.spec.nonRetryableErrors],
-    exchange: retryExchangeName(queue),
+    exchange: strategy === 'broker' ? '' : retryExchangeName(queue),
     levels,
   };
+}
+
+/**
+ * Why a route cannot use its policy's broker strategy (RabbitMQ delayed retry), or undefined.
+ * A broker whose version is unknown (no read-back, e.g. `warren topology` without a broker) is
+ * given the benefit of the doubt; the operator and `warren apply` always know it.
+ */
+function brokerStrategyProblem(
+  route: EventRoute,
+  policy: RetryPolicy,
+  broker: BrokerProfile | undefined,
+): string | undefined {
+  const field = `RetryPolicy ${resourceKey(policy)} has spec.strategy broker`;
+  if (route.spec.consumer.queueType !== 'quorum')
+    return `${field}, which needs a quorum queue: spec.consumer.queueType is ${route.spec.consumer.queueType}`;
+  if (broker && !broker.delayedRetry)
+    return `${field}, which needs RabbitMQ ${DELAYED_RETRY_SINCE}+ (delayed retry): the broker is ${broker.version.raw}; use strategy ttl-queues`;
+  return undefined;
 }
 
 const sameExchange = (a: ExchangeObject, b: ExchangeObject) =>
@@ -187,6 +214,14 @@ export function compile(
         problems.push(`${label}: spec.retryPolicyRef.name: RetryPolicy ${policyKey} not found`);
         continue;
       }
+      const strategyProblem =
+        policy.spec.strategy === 'broker' && policy.spec.maxAttempts > 1
+          ? brokerStrategyProblem(route, policy, broker)
+          : undefined;
+      if (strategyProblem) {
+        problems.push(`${label}: ${strategyProblem}`);
+        continue;
+      }
     }
 
     const owned: RouteObjects['objects'] = [];
@@ -241,13 +276,18 @@ export function compile(
     // Always set, so dead-lettering switches on and off in place: with `deadLetter.enabled: false`
     // the exchange is absent and the broker drops what it would dead-letter. (A policy per queue
     // did the same, but each new policy costs the broker a pass over every queue in the vhost.)
+    const retry = retryPlanFor(queue, policy);
     addQueue(
-      queueObject(queue, 'consumer', { 'x-dead-letter-exchange': deadLetterExchangeName(queue) }),
+      queueObject(queue, 'consumer', {
+        'x-dead-letter-exchange': deadLetterExchangeName(queue),
+        ...(retry.strategy === 'broker' && retry.delaysMs.length > 0
+          ? delayedRetryArguments(retry.delaysMs)
+          : {}),
+      }),
     );
     const routingKeys = spec.exchange.type === 'fanout' ? [''] : [...new Set(spec.events)];
     for (const routingKey of routingKeys) addBinding(spec.exchange.name, queue, routingKey);
 
-    const retry = retryPlanFor(queue, policy);
     if (retry.levels.length > 0) {
       addExchange({
         kind: 'exchange',

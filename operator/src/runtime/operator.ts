@@ -106,7 +106,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const events = new EventRecorder(client, 'warren-operator');
   log.info(
     {
-      broker: redactUrl(broker.managementUrl),
+      broker: broker.managementUrls.map(redactUrl),
       namespaces: config.namespaces,
       identity: config.identity,
     },

@@ -15,6 +15,12 @@
  *   the consumer publishes it to `deadLetter.exchange` with the failure headers below, then acks;
  * - Q itself dead-letters to the same exchange, so broker-side rejections (delivery limit,
  *   nack without requeue) end in the same dead-letter queue.
+ *
+ * With `retry.strategy: 'broker'` (RabbitMQ 4.3+ delayed retry) there are no retry queues: a
+ * handler failure on attempt n < maxAttempts rejects the message with requeue (basic.reject),
+ * and Q delays it by `retry.delaysMs[n - 1]` itself. The attempt is 1 + the broker's
+ * `x-delivery-count` header (x-warren-attempt is not rewritten; a delivery cut short by a
+ * closed channel counts too). Dead-lettering is the same as above.
  */
 export const TOPOLOGY_API_VERSION = 'warren.dev/v1alpha1' as const;
 
@@ -59,16 +65,24 @@ export interface ConsumerQueue {
   deadLetter: DeadLetterTarget | null;
 }
 
+/** How a failed message waits: TTL retry queues (any broker), or the queue's own delayed retry. */
+export type RetryStrategy = 'ttl-queues' | 'broker';
+
+/** The header a RabbitMQ quorum queue counts failed deliveries in (reject with requeue, closed channel). */
+export const BROKER_DELIVERY_COUNT_HEADER = 'x-delivery-count';
+
 export interface RetryPlan {
   /** The RetryPolicy (`namespace/name`), or null when the route has none (one attempt). */
   policy: string | null;
+  /** `broker`: Q delays a rejected message itself; `exchange` is empty and `levels` too. */
+  strategy: RetryStrategy;
   /** Total deliveries to the handler, first one included. */
   maxAttempts: number;
   /** Delay before attempt n + 1 is `delaysMs[n - 1]`; length maxAttempts - 1. */
   delaysMs: number[];
   /** Error kinds (error `name` or `code`) that go to the dead-letter queue at once. */
   nonRetryableErrors: string[];
-  /** Exchange to republish a failed message to; empty string when maxAttempts is 1. */
+  /** Exchange to republish a failed message to; empty string when maxAttempts is 1 or the strategy is broker. */
   exchange: string;
   /** One TTL queue per distinct delay, so a short delay never waits behind a long one. */
   levels: RetryLevel[];

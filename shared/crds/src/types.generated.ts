@@ -130,15 +130,17 @@ export interface RetryPolicySpec {
   maxAttempts: number;
   /** The delay before each new attempt. Each distinct delay gets its own TTL retry queue, so a short delay never waits behind a long one. */
   backoff: {
-    /** fixed: every delay is initialDelay. exponential: the delay before attempt n+1 is initialDelay * multiplier^(n-1), capped at maxDelay. */
-    type: 'fixed' | 'exponential';
+    /** fixed: every delay is initialDelay. linear: the delay before attempt n+1 is initialDelay * n, capped at maxDelay. exponential: the delay before attempt n+1 is initialDelay * multiplier^(n-1), capped at maxDelay. */
+    type: 'fixed' | 'linear' | 'exponential';
     /** Delay before the second attempt, e.g. "500ms", "1s", "1m30s". */
     initialDelay: string;
-    /** Growth factor of exponential backoff (ignored by fixed). */
+    /** Growth factor of exponential backoff (ignored by fixed and linear). */
     multiplier: number;
     /** Upper bound of any delay. */
     maxDelay: string;
   };
+  /** How a message waits before its next attempt. ttl-queues: one TTL retry queue per distinct delay (any backoff, any RabbitMQ). broker: the consumer queue delays the rejected message itself (RabbitMQ 4.3+ delayed retry, x-delayed-retry-*): no retry queues, no message rewrite; fixed or linear backoff, quorum queues only. */
+  strategy: 'ttl-queues' | 'broker';
   /** Error kinds (the error name or code) that go to the dead-letter queue at once, without retry. */
   nonRetryableErrors: string[];
 }

@@ -43,6 +43,7 @@ describe('validateResource', () => {
         spec: {
           maxAttempts: 3,
           backoff: { type: 'exponential', initialDelay: '1s', multiplier: 2, maxDelay: '5m' },
+          strategy: 'ttl-queues',
           nonRetryableErrors: [],
         },
       },

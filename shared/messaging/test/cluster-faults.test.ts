@@ -6,7 +6,13 @@
  * queue is declared through the second so its leader starts there): suites running beside this
  * one use the first node too.
  */
-import { eventually, loadInfraConfig, managementRequest, RabbitMqServer } from '@warren/testing';
+import {
+  eventually,
+  loadInfraConfig,
+  managementRequest,
+  RabbitMqServer,
+  withBrokerFault,
+} from '@warren/testing';
 import { connect } from 'amqplib';
 import { declareTopology, testTopology } from './support/topology';
 import {
@@ -48,75 +54,78 @@ function onNode(vhostUrl: string, index: number): string {
   });
 
   it('the queue leader SIGKILLed under load: every event has its effect once, no dead letter', async () => {
-    const topology = testTopology('cluster', { vhost: servers.vhost.vhost });
-    // Declared through the second node: a quorum queue's leader starts on the declaring node
-    // (client-local), so the first node, which the suites running beside this one use, stays up.
-    await declareTopology(onNode(servers.vhost.amqpUrl, 1), topology);
-    const queue = topology.consumes[0]!.queue;
-    const info = await managementRequest<{ leader?: string; node?: string; members?: string[] }>(
-      servers.vhost.managementUrl,
-      'GET',
-      `/api/queues/${encodeURIComponent(servers.vhost.vhost)}/${encodeURIComponent(queue)}`,
-    );
-    const leaderName = info.leader ?? info.node;
-    expect(info.members).toHaveLength(3);
-    const leader = cluster.nodes.find((node) => node.name === leaderName)!;
-    expect(leader).toBeDefined();
-    expect(leaderName).not.toBe(cluster.nodes[0]!.name);
-    const survivor = 0;
-
-    const messaging = recordingMessaging(
-      servers,
-      'cluster',
-      topology,
-      onNode(servers.vhost.amqpUrl, survivor),
-    );
-    await messaging.start();
-    const effects = () => effectCounts(servers.pool);
-    try {
-      const total = 600;
-      let killedAt = 0;
-      for (let i = 1; i <= total; i++) {
-        await commitEvent(servers.pool, messaging.outbox, orderPayload(`o-${i}`), {
-          aggregateKey: `o-${i % 11}`,
-        });
-        if (i === 200) {
-          killedAt = Date.now();
-          await leader.kill();
-        }
-      }
-      await eventually(
-        'every event handled after the leader died',
-        async () => ((await effects()).total >= total ? true : undefined),
-        120_000,
+    // Never while another suite has a node down (two down: no quorum anywhere).
+    await withBrokerFault(async () => {
+      const topology = testTopology('cluster', { vhost: servers.vhost.vhost });
+      // Declared through the second node: a quorum queue's leader starts on the declaring node
+      // (client-local), so the first node, which the suites running beside this one use, stays up.
+      await declareTopology(onNode(servers.vhost.amqpUrl, 1), topology);
+      const queue = topology.consumes[0]!.queue;
+      const info = await managementRequest<{ leader?: string; node?: string; members?: string[] }>(
+        servers.vhost.managementUrl,
+        'GET',
+        `/api/queues/${encodeURIComponent(servers.vhost.vhost)}/${encodeURIComponent(queue)}`,
       );
-      log(`all handled ${(Date.now() - killedAt) / 1000} s after the kill`);
-      await new Promise((r) => setTimeout(r, 1_500)); // a redelivery would be handled by now
-      expect(await effects()).toEqual({ total, distinct: total });
-      expect((await messaging.backlog()).size).toBe(0);
-      const admin = await connect(onNode(servers.vhost.amqpUrl, survivor));
+      const leaderName = info.leader ?? info.node;
+      expect(info.members).toHaveLength(3);
+      const leader = cluster.nodes.find((node) => node.name === leaderName)!;
+      expect(leader).toBeDefined();
+      expect(leaderName).not.toBe(cluster.nodes[0]!.name);
+      const survivor = 0;
+
+      const messaging = recordingMessaging(
+        servers,
+        'cluster',
+        topology,
+        onNode(servers.vhost.amqpUrl, survivor),
+      );
+      await messaging.start();
+      const effects = () => effectCounts(servers.pool);
       try {
-        const channel = await admin.createChannel();
-        expect((await channel.checkQueue(`${queue}.dlq`)).messageCount).toBe(0);
-      } finally {
-        await admin.close();
-      }
-    } finally {
-      await messaging.stop();
-    }
-    // The killed node comes back and the queue has three members again.
-    await leader.start(log, 'restart after SIGKILL');
-    await eventually(
-      'the restarted node back in the queue',
-      async () => {
-        const after = await managementRequest<{ online?: string[] }>(
-          servers.vhost.managementUrl,
-          'GET',
-          `/api/queues/${encodeURIComponent(servers.vhost.vhost)}/${encodeURIComponent(queue)}`,
+        const total = 600;
+        let killedAt = 0;
+        for (let i = 1; i <= total; i++) {
+          await commitEvent(servers.pool, messaging.outbox, orderPayload(`o-${i}`), {
+            aggregateKey: `o-${i % 11}`,
+          });
+          if (i === 200) {
+            killedAt = Date.now();
+            await leader.kill();
+          }
+        }
+        await eventually(
+          'every event handled after the leader died',
+          async () => ((await effects()).total >= total ? true : undefined),
+          120_000,
         );
-        return after.online?.length === 3 ? true : undefined;
-      },
-      60_000,
-    );
+        log(`all handled ${(Date.now() - killedAt) / 1000} s after the kill`);
+        await new Promise((r) => setTimeout(r, 1_500)); // a redelivery would be handled by now
+        expect(await effects()).toEqual({ total, distinct: total });
+        expect((await messaging.backlog()).size).toBe(0);
+        const admin = await connect(onNode(servers.vhost.amqpUrl, survivor));
+        try {
+          const channel = await admin.createChannel();
+          expect((await channel.checkQueue(`${queue}.dlq`)).messageCount).toBe(0);
+        } finally {
+          await admin.close();
+        }
+      } finally {
+        await messaging.stop();
+      }
+      // The killed node comes back and the queue has three members again.
+      await leader.start(log, 'restart after SIGKILL');
+      await eventually(
+        'the restarted node back in the queue',
+        async () => {
+          const after = await managementRequest<{ online?: string[] }>(
+            servers.vhost.managementUrl,
+            'GET',
+            `/api/queues/${encodeURIComponent(servers.vhost.vhost)}/${encodeURIComponent(queue)}`,
+          );
+          return after.online?.length === 3 ? true : undefined;
+        },
+        60_000,
+      );
+    });
   });
 });

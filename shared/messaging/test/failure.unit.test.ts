@@ -129,8 +129,68 @@ describe('failure headers', () => {
   });
 
   it('reads the attempt number, defaulting to the first delivery', () => {
-    expect(attemptOf(undefined)).toBe(1);
-    expect(attemptOf({ [WARREN_HEADERS.attempt]: 3 })).toBe(3);
-    expect(attemptOf({ [WARREN_HEADERS.attempt]: 'junk' })).toBe(1);
+    expect(attemptOf(queue, undefined)).toBe(1);
+    expect(attemptOf(queue, { [WARREN_HEADERS.attempt]: 3 })).toBe(3);
+    expect(attemptOf(queue, { [WARREN_HEADERS.attempt]: 'junk' })).toBe(1);
+  });
+
+  it('strategy broker: the attempt is 1 + the broker-counted x-delivery-count, never a header Warren wrote', () => {
+    expect(attemptOf(brokerQueue, undefined)).toBe(1);
+    expect(attemptOf(brokerQueue, { 'x-delivery-count': 2 })).toBe(3);
+    expect(attemptOf(brokerQueue, { [WARREN_HEADERS.attempt]: 3 })).toBe(1);
+    expect(attemptOf(brokerQueue, { 'x-delivery-count': 'junk' })).toBe(1);
+  });
+});
+
+const brokerQueue = {
+  ...queue,
+  retry: { ...queue.retry, strategy: 'broker' as const, exchange: '', levels: [] },
+};
+
+describe('strategy broker (RabbitMQ delayed retry)', () => {
+  it('hands a retryable failure back to the queue with the delay it will wait', () => {
+    expect(decideFailure(brokerQueue, 1, new Error('x'))).toEqual({
+      action: 'delay',
+      nextAttempt: 2,
+      delayMs: 1000,
+    });
+    expect(decideFailure(brokerQueue, 2, new Error('x'))).toEqual({
+      action: 'delay',
+      nextAttempt: 3,
+      delayMs: 5000,
+    });
+  });
+
+  it('dead-letters and requeues as with TTL queues', () => {
+    expect(decideFailure(brokerQueue, 3, new Error('x'))).toMatchObject({
+      action: 'dead-letter',
+      reason: 'retries-exhausted',
+      exchange: 'svc.orders.dlx',
+    });
+    expect(decideFailure(brokerQueue, 1, new InfrastructureError('db down'))).toEqual({
+      action: 'requeue',
+    });
+  });
+
+  it('writes no first failure time it does not know (earlier attempts left no headers)', () => {
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    const facts = {
+      queue: 'svc.orders',
+      exchange: 'svc.events',
+      routingKey: 'order.created',
+      error: new Error('boom'),
+      at,
+      earlierFailuresUnrecorded: true,
+    };
+    const last = failureHeaders(
+      undefined,
+      { ...facts, attempt: 3 },
+      { reason: 'retries-exhausted' },
+    );
+    expect(last[WARREN_HEADERS.firstFailureAt]).toBeUndefined();
+    expect(last[WARREN_HEADERS.lastFailureAt]).toBe(at.toISOString());
+    expect(last[WARREN_HEADERS.originalExchange]).toBe('svc.events');
+    const first = failureHeaders(undefined, { ...facts, attempt: 1 }, { reason: 'non-retryable' });
+    expect(first[WARREN_HEADERS.firstFailureAt]).toBe(at.toISOString());
   });
 });

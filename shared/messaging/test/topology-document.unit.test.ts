@@ -36,6 +36,25 @@ describe('topology document', () => {
     );
   });
 
+  it('reads the retry strategy: absent (an older operator) is ttl-queues; broker has no retry exchange or levels', () => {
+    const older = JSON.parse(JSON.stringify(document));
+    delete older.consumes[0].retry.strategy;
+    expect(parseServiceTopology(older).consumes[0]!.retry.strategy).toBe('ttl-queues');
+    const broker = JSON.parse(JSON.stringify(document));
+    Object.assign(broker.consumes[0].retry, { strategy: 'broker', exchange: '', levels: [] });
+    expect(parseServiceTopology(broker).consumes[0]!.retry.strategy).toBe('broker');
+    expect(requiredObjects(parseServiceTopology(broker)).map((o) => o.name)).toEqual([
+      'svc.events',
+      'svc.orders',
+      'svc.orders.dlx',
+    ]);
+    const mixed = JSON.parse(JSON.stringify(document));
+    mixed.consumes[0].retry.strategy = 'broker';
+    expect(() => parseServiceTopology(mixed)).toThrow(
+      'consumes.0.retry.levels: strategy broker has no retry exchange and no levels',
+    );
+  });
+
   it('loads from the file named by WARREN_TOPOLOGY_FILE and checks it is for this service', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-topology-'));
     const file = path.join(dir, 'topology.json');

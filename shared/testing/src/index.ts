@@ -10,5 +10,6 @@ export {
 } from './isolation';
 export { brokerVersion, managementRequest } from './management';
 export { eventually } from './eventually';
+export { withBrokerFault } from './fault-lock';
 export * from './kube';
 export * from './images';

@@ -34,18 +34,21 @@ export const retryPolicy: ResourceDefinition = {
         'The delay before each new attempt. Each distinct delay gets its own TTL retry queue, so a short delay never waits behind a long one.',
         {
           type: enumOf(
-            'fixed: every delay is initialDelay. exponential: the delay before attempt n+1 is initialDelay * multiplier^(n-1), capped at maxDelay.',
-            ['fixed', 'exponential'],
+            'fixed: every delay is initialDelay. linear: the delay before attempt n+1 is initialDelay * n, capped at maxDelay. exponential: the delay before attempt n+1 is initialDelay * multiplier^(n-1), capped at maxDelay.',
+            ['fixed', 'linear', 'exponential'],
             { default: 'exponential' },
           ),
           initialDelay: duration('Delay before the second attempt, e.g. "500ms", "1s", "1m30s".', {
             default: '1s',
           }),
-          multiplier: number('Growth factor of exponential backoff (ignored by fixed).', {
-            minimum: 1,
-            maximum: 10,
-            default: 2,
-          }),
+          multiplier: number(
+            'Growth factor of exponential backoff (ignored by fixed and linear).',
+            {
+              minimum: 1,
+              maximum: 10,
+              default: 2,
+            },
+          ),
           maxDelay: duration('Upper bound of any delay.', { default: '5m' }),
         },
         {
@@ -70,6 +73,11 @@ export const retryPolicy: ResourceDefinition = {
           ],
         },
       ),
+      strategy: enumOf(
+        'How a message waits before its next attempt. ttl-queues: one TTL retry queue per distinct delay (any backoff, any RabbitMQ). broker: the consumer queue delays the rejected message itself (RabbitMQ 4.3+ delayed retry, x-delayed-retry-*): no retry queues, no message rewrite; fixed or linear backoff, quorum queues only.',
+        ['ttl-queues', 'broker'],
+        { default: 'ttl-queues' },
+      ),
       nonRetryableErrors: array(
         'Error kinds (the error name or code) that go to the dead-letter queue at once, without retry.',
         string('An error name or code, e.g. ValidationError or P2002.', {
@@ -79,7 +87,16 @@ export const retryPolicy: ResourceDefinition = {
         { maxItems: 64, default: [], 'x-kubernetes-list-type': 'set' },
       ),
     },
-    {},
+    {
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.strategy) || self.strategy != 'broker' || self.backoff.type != 'exponential'",
+          message:
+            "strategy broker needs backoff.type fixed or linear (RabbitMQ's delayed retry grows linearly at most): exponential backoff needs strategy ttl-queues",
+          fieldPath: '.strategy',
+        },
+      ],
+    },
   ),
   status: object('Observed state, written by the operator.', {
     observedGeneration: observedGeneration(),
@@ -105,7 +122,7 @@ export const retryPolicy: ResourceDefinition = {
       name: 'Backoff',
       type: 'string',
       jsonPath: '.spec.backoff.type',
-      description: 'fixed or exponential.',
+      description: 'fixed, linear or exponential.',
     },
     {
       name: 'Initial',
@@ -118,6 +135,13 @@ export const retryPolicy: ResourceDefinition = {
       type: 'string',
       jsonPath: '.spec.backoff.maxDelay',
       description: 'Largest delay.',
+    },
+    {
+      name: 'Strategy',
+      type: 'string',
+      jsonPath: '.spec.strategy',
+      description: 'ttl-queues or broker.',
+      priority: 1,
     },
     {
       name: 'Routes',

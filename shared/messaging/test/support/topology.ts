@@ -44,6 +44,7 @@ export function testTopology(
         eventTypes,
         retry: {
           policy: 'default/three-strikes',
+          strategy: 'ttl-queues',
           maxAttempts,
           delaysMs,
           nonRetryableErrors: options.nonRetryableErrors ?? ['ValidationError'],

@@ -21,7 +21,7 @@ export interface MatrixLeg {
 export const BROKER_SUITES = [
   'operator/test/broker-version-probe\\.test\\.ts',
   'operator/test/(retry-semantics|dead-letters|cli-broker)\\.test\\.ts',
-  'shared/messaging/test/(consumer|failure|batching|engine-topology|nest)\\.test\\.ts',
+  'shared/messaging/test/(consumer|failure|batching|engine-topology|nest|broker-retry)\\.test\\.ts',
 ];
 
 /** On the cluster: the faults it exists for, and delivery/retry/dead-letter semantics. */
@@ -30,6 +30,7 @@ export const CLUSTER_SUITES = [
   'operator/test/(retry-semantics|dead-letters)\\.test\\.ts',
   'shared/messaging/test/(consumer|failure)\\.test\\.ts',
   'shared/messaging/test/cluster-faults\\.test\\.ts',
+  'operator/test/cluster-reconcile\\.test\\.ts',
 ];
 
 const broker = (version: string, nodes = 1) => ({

@@ -176,7 +176,7 @@ export class EventConsumer<Tx> implements ConnectionListener {
   ): Promise<void> {
     this.inFlight += 1;
     try {
-      const attempt = attemptOf(message.properties.headers);
+      const attempt = attemptOf(queue, message.properties.headers);
       let event: AnyEvent;
       try {
         event = parseEvent(parseJson(message.content));
@@ -361,7 +361,18 @@ export class EventConsumer<Tx> implements ConnectionListener {
       attempt,
       error,
       at: new Date(),
+      earlierFailuresUnrecorded: queue.retry.strategy === 'broker',
     };
+    if (decision.action === 'delay') {
+      // The queue delays the rejected message itself (and counts the attempt): no ack.
+      reject(channel, message);
+      metrics.retried.inc(labels);
+      logger.warn(
+        { err: errorMessage(error), queue: queue.queue, attempt, delayMs: decision.delayMs },
+        'handler failed, retry scheduled by the broker',
+      );
+      return;
+    }
     if (decision.action === 'retry') {
       await forward(
         publisher,
@@ -448,6 +459,16 @@ function ack(channel: Channel, message: ConsumeMessage): void {
   }
 }
 
+/** Back to the queue as a failed delivery: a broker-strategy queue counts and delays it. */
+function reject(channel: Channel, message: ConsumeMessage): void {
+  try {
+    channel.reject(message, true);
+  } catch {
+    /* channel closed: redelivered later */
+  }
+}
+
+/** Back to the queue at once, not counted as a failed delivery (x-delivery-count unchanged). */
 function nack(channel: Channel, message: ConsumeMessage): void {
   try {
     channel.nack(message, false, true);

@@ -1,4 +1,5 @@
 import {
+  BROKER_DELIVERY_COUNT_HEADER,
   ContractError,
   WARREN_HEADERS,
   type ConsumerQueue,
@@ -10,6 +11,8 @@ export type FailureDecision =
   /** A server the handler needs is down: put the message back without using an attempt. */
   | { action: 'requeue' }
   | { action: 'retry'; exchange: string; routingKey: string; nextAttempt: number; delayMs: number }
+  /** Strategy broker: reject with requeue, and the queue delays the message by delayMs. */
+  | { action: 'delay'; nextAttempt: number; delayMs: number }
   | { action: 'dead-letter'; reason: DeadLetterReason; exchange: string; routingKey: string }
   /** The route turned dead-lettering off: log and drop. */
   | { action: 'drop'; reason: DeadLetterReason };
@@ -56,7 +59,8 @@ export function decideFailure(
         }
       : { action: 'drop', reason };
   }
-  const delayMs = retry.delaysMs[attempt - 1];
+  const delayMs = retry.delaysMs[attempt - 1]!;
+  if (retry.strategy === 'broker') return { action: 'delay', nextAttempt: attempt + 1, delayMs };
   const level = retry.levels.find((l) => l.delayMs === delayMs);
   if (!level) {
     throw new Error(
@@ -72,9 +76,19 @@ export function decideFailure(
   };
 }
 
-/** The delivery attempt carried by a message (1 on first delivery). */
-export function attemptOf(headers: Record<string, unknown> | undefined): number {
-  const value = Number(headers?.[WARREN_HEADERS.attempt] ?? 1);
+/**
+ * The delivery attempt of a message on `queue` (1 on first delivery): the x-warren-attempt header
+ * the consumer wrote (TTL retry queues), or 1 + the failed deliveries the broker counted
+ * (strategy broker: the message is never rewritten).
+ */
+export function attemptOf(
+  queue: Pick<ConsumerQueue, 'retry'>,
+  headers: Record<string, unknown> | undefined,
+): number {
+  const value =
+    queue.retry.strategy === 'broker'
+      ? 1 + Number(headers?.[BROKER_DELIVERY_COUNT_HEADER] ?? 0)
+      : Number(headers?.[WARREN_HEADERS.attempt] ?? 1);
   return Number.isInteger(value) && value >= 1 ? value : 1;
 }
 
@@ -85,6 +99,11 @@ export interface FailureFacts {
   attempt: number;
   error: unknown;
   at: Date;
+  /**
+   * The earlier attempts left no headers (strategy broker): the first failure time is unknown,
+   * so x-warren-first-failure-at is written only when this is the first attempt.
+   */
+  earlierFailuresUnrecorded?: boolean;
 }
 
 /**
@@ -103,7 +122,8 @@ export function failureHeaders(
   keep(WARREN_HEADERS.originalExchange, facts.exchange);
   keep(WARREN_HEADERS.originalRoutingKey, facts.routingKey);
   keep(WARREN_HEADERS.originalQueue, facts.queue);
-  keep(WARREN_HEADERS.firstFailureAt, facts.at.toISOString());
+  if (!facts.earlierFailuresUnrecorded || facts.attempt === 1)
+    keep(WARREN_HEADERS.firstFailureAt, facts.at.toISOString());
   headers[WARREN_HEADERS.lastFailureAt] = facts.at.toISOString();
   headers[WARREN_HEADERS.error] = errorMessage(facts.error).slice(0, 1000);
   headers[WARREN_HEADERS.errorKind] = errorKind(facts.error);

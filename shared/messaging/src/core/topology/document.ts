@@ -32,6 +32,8 @@ const ServiceTopologySchema = z.object({
       retry: z
         .object({
           policy: name.nullable(),
+          // Documents of an operator older than the field mean TTL queues.
+          strategy: z.enum(['ttl-queues', 'broker']).default('ttl-queues'),
           maxAttempts: z.number().int().positive(),
           delaysMs: z.array(z.number().int().nonnegative()),
           nonRetryableErrors: z.array(name),
@@ -44,14 +46,26 @@ const ServiceTopologySchema = z.object({
           message: 'delaysMs must have maxAttempts - 1 entries',
           path: ['delaysMs'],
         })
-        .refine((r) => r.maxAttempts === 1 || r.exchange !== '', {
-          message: 'a retry exchange is required when maxAttempts > 1',
+        .refine((r) => r.maxAttempts === 1 || r.strategy === 'broker' || r.exchange !== '', {
+          message: 'a retry exchange is required when maxAttempts > 1 (strategy ttl-queues)',
           path: ['exchange'],
         })
-        .refine((r) => r.delaysMs.every((d) => r.levels.some((l) => l.delayMs === d)), {
-          message: 'every delay in delaysMs needs a level with that delayMs',
-          path: ['levels'],
-        }),
+        .refine(
+          (r) =>
+            r.strategy === 'broker' ||
+            r.delaysMs.every((d) => r.levels.some((l) => l.delayMs === d)),
+          {
+            message: 'every delay in delaysMs needs a level with that delayMs',
+            path: ['levels'],
+          },
+        )
+        .refine(
+          (r) => r.strategy === 'ttl-queues' || (r.exchange === '' && r.levels.length === 0),
+          {
+            message: 'strategy broker has no retry exchange and no levels',
+            path: ['levels'],
+          },
+        ),
       deadLetter: z.object({ exchange: name, queue: name }).nullable(),
     }),
   ),
