@@ -14,6 +14,7 @@ import {
   type TestVhost,
 } from '@warren/testing';
 import { UNBOUNDED_DELIVERY_LIMIT, brokerProfile } from '../src/engine/broker-version';
+import { MAX_PERMISSION_PATTERN, exactly } from '../src/engine/naming';
 
 interface Facts {
   /** Deliveries of a quorum-queue message returned by closing the channel, before it is gone (null: never). */
@@ -280,6 +281,63 @@ describe('the broker, as Warren relies on it', () => {
         expect(brokerProfile(version).passiveDeclareNeedsPermission).toBe(
           !facts.passiveWithoutPermission,
         );
+      } finally {
+        await limited.close().catch(() => undefined);
+      }
+    } finally {
+      await managementRequest(
+        vhost.managementUrl,
+        'DELETE',
+        `/api/users/${encodeURIComponent(user)}`,
+      );
+    }
+  });
+
+  it("permission patterns: the broker takes at most MAX_PERMISSION_PATTERN characters; a 40-route service's factored pattern is taken and grants exactly its names", async () => {
+    const user = `pattern-${vhost.vhost}`;
+    const permissionPath = `/api/permissions/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(user)}`;
+    const setRead = (read: string) =>
+      managementRequest(vhost.managementUrl, 'PUT', permissionPath, {
+        configure: '^$',
+        write: '^$',
+        read,
+      }).then(
+        () => 'taken',
+        (error: Error) => error.message,
+      );
+    await managementRequest(vhost.managementUrl, 'PUT', `/api/users/${encodeURIComponent(user)}`, {
+      password: 'pattern-secret',
+      tags: '',
+    });
+    try {
+      const ofLength = (n: number) => `^(${'a'.repeat(n - 4)})$`;
+      expect(await setRead(ofLength(MAX_PERMISSION_PATTERN))).toBe('taken');
+      const longer = await setRead(ofLength(MAX_PERMISSION_PATTERN + 1));
+      // 3.x and 4.0 take longer patterns; 4.3 refuses them (pattern_too_long).
+      expect(longer === 'taken' || /pattern_too_long|invalid_regexp/.test(longer)).toBe(true);
+
+      const queues = Array.from({ length: 40 }, (_, i) => `svc.order-lifecycle-route-${i}`);
+      const names = queues.flatMap((q) => [q, `${q}.dlq`, `${q}.retry.1s`, `${q}.retry.30s`]);
+      expect(await setRead(exactly(names))).toBe('taken');
+      const granted = [queues[17]!, `${queues[3]!}.dlq`];
+      const refused = ['svc.order-lifecycle-route-40', `${queues[3]!}.dlqx`];
+      for (const queue of [...granted, ...refused]) await channel.assertQueue(queue, quorum());
+      const url = new URL(vhost.amqpUrl);
+      url.username = encodeURIComponent(user);
+      url.password = 'pattern-secret';
+      const limited = await connect(url.toString());
+      limited.on('error', () => undefined);
+      try {
+        const read = async (queue: string) => {
+          const c = await limited.createChannel();
+          c.on('error', () => undefined);
+          return c.get(queue).then(
+            () => 'read',
+            (error: Error) => (/403/.test(error.message) ? 'refused' : error.message),
+          );
+        };
+        for (const queue of granted) expect(await read(queue)).toBe('read');
+        for (const queue of refused) expect(await read(queue)).toBe('refused');
       } finally {
         await limited.close().catch(() => undefined);
       }

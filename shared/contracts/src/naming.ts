@@ -40,12 +40,70 @@ export const AUTOSCALER_TAG = 'monitoring';
 export const autoscalerUserName = (vhost: string): string =>
   serviceUserName(AUTOSCALER_SERVICE, vhost);
 
-/** A regex matching exactly the given names (RabbitMQ permission patterns). */
+/** The longest permission pattern RabbitMQ takes (4.3 refuses 1,025 characters: `invalid_regexp`). */
+export const MAX_PERMISSION_PATTERN = 1024;
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/**
+ * A regex matching exactly the given names (RabbitMQ permission patterns): an alternation of
+ * the names while it fits in MAX_PERMISSION_PATTERN, else the same set factored (a service with
+ * tens of routes), which is still exact: each queue with its `.dlq`/`.retry.*` names becomes
+ * one stem, and stems with the same suffixes share them (`^(?:svc\.(?:a|b))(?:|\.dlq)$`).
+ */
 export function exactly(names: Iterable<string>): string {
   const sorted = [...new Set(names)].sort();
   if (sorted.length === 0) return '^$';
-  const escaped = sorted.map((name) => name.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
-  return escaped.length === 1 ? `^${escaped[0]}$` : `^(${escaped.join('|')})$`;
+  const escaped = sorted.map(escapeRegex);
+  const flat = escaped.length === 1 ? `^${escaped[0]}$` : `^(${escaped.join('|')})$`;
+  return flat.length <= MAX_PERMISSION_PATTERN ? flat : `^${factored(sorted)}$`;
+}
+
+/** Names grouped by stem (a name no other name extends at a dot), stems by their suffix set. */
+function factored(names: readonly string[]): string {
+  const stems = names.filter((name) => !names.some((other) => name.startsWith(`${other}.`)));
+  const suffixesOf = new Map(stems.map((stem) => [stem, [] as string[]]));
+  for (const name of names) {
+    const stem = stems.find((s) => name === s || name.startsWith(`${s}.`))!;
+    suffixesOf.get(stem)!.push(escapeRegex(name.slice(stem.length)));
+  }
+  const bySuffixes = new Map<string, string[]>();
+  for (const [stem, suffixes] of suffixesOf) {
+    const key = suffixes.sort().join('|');
+    bySuffixes.set(key, [...(bySuffixes.get(key) ?? []), stem]);
+  }
+  const groups = [...bySuffixes].map(
+    ([suffixes, group]) => `${prefixTree(group)}${suffixes === '' ? '' : `(?:${suffixes})`}`,
+  );
+  return groups.length === 1 ? groups[0]! : `(?:${groups.join('|')})`;
+}
+
+interface TrieNode {
+  end: boolean;
+  next: Map<string, TrieNode>;
+}
+
+/** The names as a regex over their character trie (common prefixes once): `svc\.(?:a|b)`. */
+function prefixTree(names: readonly string[]): string {
+  const root: TrieNode = { end: false, next: new Map() };
+  for (const name of names) {
+    let node = root;
+    for (const char of name) {
+      let child = node.next.get(char);
+      if (!child) node.next.set(char, (child = { end: false, next: new Map() }));
+      node = child;
+    }
+    node.end = true;
+  }
+  const emit = (node: TrieNode): string => {
+    const branches = [...node.next.keys()]
+      .sort()
+      .map((char) => escapeRegex(char) + emit(node.next.get(char)!));
+    if (branches.length === 0) return '';
+    if (node.end) return `(?:${branches.join('|')})?`;
+    return branches.length === 1 ? branches[0]! : `(?:${branches.join('|')})`;
+  };
+  return emit(root);
 }
 
 export const managedArguments = (group: string | null): Record<string, string> =>
