@@ -131,8 +131,10 @@ async function main() {
     // Peak RSS per phase, sampled (VmHWM is the whole life's peak).
     let phasePeak = 0;
     const sampler = setInterval(() => {
-      phasePeak = Math.max(phasePeak, processFigures(pid).rss);
+      // The operator is gone once a wait has failed and it was stopped: that error is the news.
+      if (fs.existsSync(`/proc/${pid}`)) phasePeak = Math.max(phasePeak, processFigures(pid).rss);
     }, 200);
+    sampler.unref();
 
     const kubeWrites = async () =>
       (await metric('warren_kube_api_requests_total{method="PATCH"}')) +
