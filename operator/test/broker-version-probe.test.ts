@@ -152,6 +152,57 @@ async function deliveriesByNack(queue: string): Promise<number> {
   return ROUNDS;
 }
 
+/**
+ * A broker user of the test's own in its vhost (no tags): `permit` sets its permissions (the
+ * broker's answer or error), `tryAs` runs one operation on a fresh channel of its connection
+ * and says 'ok', 'refused' (403) or the error; `work` runs with both, the user goes afterwards.
+ */
+async function withUser(
+  name: string,
+  work: (user: {
+    permit(permissions: { configure: string; write: string; read: string }): Promise<string>;
+    tryAs(operation: (c: Channel) => Promise<unknown>): Promise<string>;
+  }) => Promise<void>,
+): Promise<void> {
+  const user = `${name}-${vhost.vhost}`;
+  const password = `${name}-secret`;
+  const userPath = `/api/users/${encodeURIComponent(user)}`;
+  await managementRequest(vhost.managementUrl, 'PUT', userPath, { password, tags: '' });
+  let connection: ChannelModel | undefined;
+  try {
+    await work({
+      permit: (permissions) =>
+        managementRequest(
+          vhost.managementUrl,
+          'PUT',
+          `/api/permissions/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(user)}`,
+          permissions,
+        ).then(
+          () => 'taken',
+          (error: Error) => error.message,
+        ),
+      tryAs: async (operation) => {
+        if (!connection) {
+          const url = new URL(vhost.amqpUrl);
+          url.username = encodeURIComponent(user);
+          url.password = password;
+          connection = await connect(url.toString());
+          connection.on('error', () => undefined);
+        }
+        const c = await connection.createChannel();
+        c.on('error', () => undefined);
+        return operation(c).then(
+          () => 'ok',
+          (error: Error) => (/403/.test(error.message) ? 'refused' : error.message),
+        );
+      },
+    });
+  } finally {
+    await connection?.close().catch(() => undefined);
+    await managementRequest(vhost.managementUrl, 'DELETE', userPath);
+  }
+}
+
 beforeAll(async () => {
   version = await brokerVersion();
   const row = EXPECTED[version.split('.').slice(0, 2).join('.')];
@@ -247,107 +298,39 @@ describe('the broker, as Warren relies on it', () => {
     await channel.assertQueue('rights.own', quorum());
     await channel.assertQueue('rights.other', quorum());
     await channel.assertExchange('rights.exchange', 'direct', { durable: true });
-    const user = `probe-${vhost.vhost}`;
-    await managementRequest(vhost.managementUrl, 'PUT', `/api/users/${encodeURIComponent(user)}`, {
-      password: 'probe-secret',
-      tags: '',
+    await withUser('probe', async ({ permit, tryAs }) => {
+      expect(
+        await permit({ configure: '^$', write: '^rights\\.exchange$', read: '^rights\\.own$' }),
+      ).toBe('taken');
+      expect(await tryAs((c) => c.checkQueue('rights.own'))).toBe('ok');
+      expect(await tryAs((c) => c.checkExchange('rights.exchange'))).toBe('ok');
+      expect(await tryAs((c) => c.checkQueue('rights.other'))).toBe(
+        facts.passiveWithoutPermission ? 'ok' : 'refused',
+      );
+      expect(brokerProfile(version).passiveDeclareNeedsPermission).toBe(
+        !facts.passiveWithoutPermission,
+      );
     });
-    try {
-      await managementRequest(
-        vhost.managementUrl,
-        'PUT',
-        `/api/permissions/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(user)}`,
-        { configure: '^$', write: '^rights\\.exchange$', read: '^rights\\.own$' },
-      );
-      const url = new URL(vhost.amqpUrl);
-      url.username = encodeURIComponent(user);
-      url.password = 'probe-secret';
-      const limited = await connect(url.toString());
-      limited.on('error', () => undefined);
-      const passive = async (check: (c: Channel) => Promise<unknown>) => {
-        const c = await limited.createChannel();
-        c.on('error', () => undefined);
-        return check(c).then(
-          () => 'ok',
-          (error: Error) => (/403/.test(error.message) ? 'refused' : error.message),
-        );
-      };
-      try {
-        expect(await passive((c) => c.checkQueue('rights.own'))).toBe('ok');
-        expect(await passive((c) => c.checkExchange('rights.exchange'))).toBe('ok');
-        expect(await passive((c) => c.checkQueue('rights.other'))).toBe(
-          facts.passiveWithoutPermission ? 'ok' : 'refused',
-        );
-        expect(brokerProfile(version).passiveDeclareNeedsPermission).toBe(
-          !facts.passiveWithoutPermission,
-        );
-      } finally {
-        await limited.close().catch(() => undefined);
-      }
-    } finally {
-      await managementRequest(
-        vhost.managementUrl,
-        'DELETE',
-        `/api/users/${encodeURIComponent(user)}`,
-      );
-    }
   });
 
   it("permission patterns: the broker takes at most MAX_PERMISSION_PATTERN characters; a 40-route service's factored pattern is taken and grants exactly its names", async () => {
-    const user = `pattern-${vhost.vhost}`;
-    const permissionPath = `/api/permissions/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(user)}`;
-    const setRead = (read: string) =>
-      managementRequest(vhost.managementUrl, 'PUT', permissionPath, {
-        configure: '^$',
-        write: '^$',
-        read,
-      }).then(
-        () => 'taken',
-        (error: Error) => error.message,
-      );
-    await managementRequest(vhost.managementUrl, 'PUT', `/api/users/${encodeURIComponent(user)}`, {
-      password: 'pattern-secret',
-      tags: '',
-    });
-    try {
+    await withUser('pattern', async ({ permit, tryAs }) => {
+      const read = (pattern: string) => permit({ configure: '^$', write: '^$', read: pattern });
       const ofLength = (n: number) => `^(${'a'.repeat(n - 4)})$`;
-      expect(await setRead(ofLength(MAX_PERMISSION_PATTERN))).toBe('taken');
-      const longer = await setRead(ofLength(MAX_PERMISSION_PATTERN + 1));
+      expect(await read(ofLength(MAX_PERMISSION_PATTERN))).toBe('taken');
+      const longer = await read(ofLength(MAX_PERMISSION_PATTERN + 1));
       // 3.x and 4.0 take longer patterns; 4.3 refuses them (pattern_too_long).
       expect(longer === 'taken' || /pattern_too_long|invalid_regexp/.test(longer)).toBe(true);
 
       const queues = Array.from({ length: 40 }, (_, i) => `svc.order-lifecycle-route-${i}`);
       const names = queues.flatMap((q) => [q, `${q}.dlq`, `${q}.retry.1s`, `${q}.retry.30s`]);
-      expect(await setRead(exactly(names))).toBe('taken');
+      expect(await read(exactly(names))).toBe('taken');
       const granted = [queues[17]!, `${queues[3]!}.dlq`];
       const refused = ['svc.order-lifecycle-route-40', `${queues[3]!}.dlqx`];
       for (const queue of [...granted, ...refused]) await channel.assertQueue(queue, quorum());
-      const url = new URL(vhost.amqpUrl);
-      url.username = encodeURIComponent(user);
-      url.password = 'pattern-secret';
-      const limited = await connect(url.toString());
-      limited.on('error', () => undefined);
-      try {
-        const read = async (queue: string) => {
-          const c = await limited.createChannel();
-          c.on('error', () => undefined);
-          return c.get(queue).then(
-            () => 'read',
-            (error: Error) => (/403/.test(error.message) ? 'refused' : error.message),
-          );
-        };
-        for (const queue of granted) expect(await read(queue)).toBe('read');
-        for (const queue of refused) expect(await read(queue)).toBe('refused');
-      } finally {
-        await limited.close().catch(() => undefined);
-      }
-    } finally {
-      await managementRequest(
-        vhost.managementUrl,
-        'DELETE',
-        `/api/users/${encodeURIComponent(user)}`,
-      );
-    }
+      for (const queue of granted) expect(await tryAs((c) => c.get(queue))).toBe('ok');
+      for (const queue of refused) expect(await tryAs((c) => c.get(queue))).toBe('refused');
+    });
   });
 
   it('x-dead-letter-strategy at-least-once holds only with x-overflow reject-publish (otherwise silently at-most-once)', async () => {
