@@ -745,11 +745,18 @@ test('helm upgrade to a new image tag: the migrations run again before the new s
       Date.parse(job.status?.completionTime as string),
     );
   }
-  // The new pods serve.
-  const registered = await callService('user-service', 'POST', '/users', {
-    email: `grace-${Date.now()}@example.com`,
-    name: 'Grace Hopper',
-  });
+  // The new pods serve, through the Service: kube-proxy follows the new endpoints a moment
+  // after the pod is Ready, so a connection may time out towards the old pod's IP until then.
+  const registered = await eventually(
+    'user-service to answer through its Service after the rollout',
+    () =>
+      callService('user-service', 'POST', '/users', {
+        email: `grace-${Date.now()}@example.com`,
+        name: 'Grace Hopper',
+      }),
+    60_000,
+    1000,
+  );
   expect(registered.status).toBe(201);
 });
 
