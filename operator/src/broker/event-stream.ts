@@ -7,6 +7,7 @@
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { vhostAmqpUrl } from './queue-probe';
+import { backoffDelayMs } from '../util/backoff';
 
 export const EVENT_EXCHANGE = 'amq.rabbitmq.event';
 
@@ -109,8 +110,7 @@ export class BrokerEventStream {
 
   private retryWithBackoff() {
     this.failures += 1;
-    const base = this.options.retryMs ?? 1000;
-    this.retry(Math.min(base * 2 ** (this.failures - 1), 30_000));
+    this.retry(backoffDelayMs(this.failures, this.options.retryMs ?? 1000, 30_000));
   }
 
   private retry(delayMs: number) {

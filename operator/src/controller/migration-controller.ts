@@ -47,6 +47,7 @@ import {
   type MigrationDecision,
   type MigrationObservation,
 } from './migration-status';
+import { backoffDelayMs } from '../util/backoff';
 import { collectionPath, corePath, objectPath } from './resources';
 
 export interface MigrationControllerOptions {
@@ -173,7 +174,7 @@ export class MigrationController {
   }
 
   private retryDelay(failures: number): number {
-    return Math.min(MAX_RETRY_DELAY_MS, this.options.retryBaseMs * 2 ** Math.max(0, failures - 1));
+    return backoffDelayMs(failures, this.options.retryBaseMs, MAX_RETRY_DELAY_MS);
   }
 
   /** Another migration's running (or just created) Job on this database. */

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../util/backoff';
 import { KubeApiError, type KubeClient, type KubeObject } from './client';
 
 export type InformerEvent = 'added' | 'modified' | 'deleted';
@@ -168,7 +169,7 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) return;
     this.failures++;
     this.options.onError?.(error);
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7));
+    const delay = backoffDelayMs(this.failures + 1, 250, 30_000);
     setTimeout(() => void next().catch((e) => this.retryLater(e)), delay).unref?.();
   }
 }

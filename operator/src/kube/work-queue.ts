@@ -4,6 +4,8 @@
  * processed marks it dirty so it runs once more afterwards; failures are retried with
  * per-key exponential backoff, reset by success (`forget`). A `TerminalError` is not retried.
  */
+import { backoffDelayMs } from '../util/backoff';
+
 export interface BackoffOptions {
   baseDelayMs: number;
   maxDelayMs: number;
@@ -81,10 +83,7 @@ export class WorkQueue {
 
   /** The delay before the next retry of a key that failed `failures` times in a row. */
   backoffDelay(failures: number): number {
-    return Math.min(
-      this.backoff.maxDelayMs,
-      this.backoff.baseDelayMs * 2 ** Math.max(0, failures - 1),
-    );
+    return backoffDelayMs(failures, this.backoff.baseDelayMs, this.backoff.maxDelayMs);
   }
 
   failureCount(key: string): number {
