@@ -5,7 +5,7 @@
  * and nothing of other tenants of the broker does.
  */
 import type { BrokerState } from '../engine/model';
-import { compositeKey } from '../util/keys';
+import { compositeKey as key } from '../util/keys';
 
 /** The routing keys subscribed to: the deletions that can take a Warren object away. */
 export const DELETION_EVENTS = [
@@ -26,8 +26,6 @@ export interface BrokerEvent {
 
 /** Keys of the objects Warren wants on the broker. */
 export type BrokerEventIndex = ReadonlySet<string>;
-
-const key = (kind: string, ...parts: string[]) => compositeKey(kind, ...parts);
 
 export function brokerEventIndex(desired: BrokerState): BrokerEventIndex {
   return new Set([
