@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
+import { SqlTransactions } from '@warren/service-kit';
 import { createMigratedTestDatabase, startTestApp } from '@warren/service-kit/testing';
 import type { TestDatabase } from '@warren/testing';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule, SERVICE } from '../src/app.module';
-import { PrismaService } from '../src/database/prisma.service';
 import { NotificationRecorder } from '../src/notifications/notification-recorder';
 
 let database: TestDatabase;
@@ -28,7 +28,7 @@ const consume = <P>(
   payload: P,
 ) =>
   app
-    .get(PrismaService)
+    .get(SqlTransactions)
     .$transaction((tx) =>
       (app.get(NotificationRecorder)[handler] as (t: typeof tx, e: object) => Promise<boolean>)(
         tx,

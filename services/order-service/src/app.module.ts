@@ -43,7 +43,6 @@ export class AppModule {
         }),
         ServiceMessagingModule.forRoot({
           service: SERVICE.name,
-          client: PrismaService,
           databaseUrl: options.databaseUrl,
           messaging: options.messaging,
         }),

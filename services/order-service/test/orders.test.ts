@@ -5,6 +5,7 @@ import {
   startTestApp,
   TableOutbox,
 } from '@warren/service-kit/testing';
+import { SqlTransactions, type SqlTx } from '@warren/service-kit';
 import type { TestDatabase } from '@warren/testing';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -54,12 +55,9 @@ async function placeOrder(body = anOrder()): Promise<{ id: string; userId: strin
 
 const eventsOf = async (orderId: string) =>
   (await outbox.events()).filter((e) => e.payload.orderId === orderId);
-const inTransaction = <T>(
-  work: (
-    saga: OrderSaga,
-    tx: Parameters<Parameters<PrismaService['$transaction']>[0]>[0],
-  ) => Promise<T>,
-) => app.get(PrismaService).$transaction((tx) => work(app.get(OrderSaga), tx));
+/** The saga in a transaction like the consumer's (the service's pool, no ORM). */
+const inTransaction = <T>(work: (saga: OrderSaga, tx: SqlTx) => Promise<T>) =>
+  app.get(SqlTransactions).$transaction((tx) => work(app.get(OrderSaga), tx));
 
 describe('POST /orders', () => {
   it('creates a PENDING order with its items, total, first history row and order.created', async () => {
@@ -259,6 +257,22 @@ describe('the saga', () => {
       'order.created',
       'order.cancelled',
     ]);
+  });
+
+  it('answers "no such order" for an unknown or malformed order id, and writes nothing', async () => {
+    const historyBefore = await countRows(database.url, 'order_events');
+    for (const orderId of [randomUUID(), 'not-a-uuid']) {
+      const outcome = await inTransaction((saga, tx) =>
+        saga.handleUserValidated(tx, {
+          id: `evt-${orderId}`,
+          type: 'user.validated',
+          correlationId: 'c',
+          payload: { orderId, userId: randomUUID() },
+        }),
+      );
+      expect(outcome).toEqual({ changed: false, status: null });
+    }
+    expect(await countRows(database.url, 'order_events')).toBe(historyBefore);
   });
 
   it('rolls back the transition when the transaction fails: no history row, no event', async () => {

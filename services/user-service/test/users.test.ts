@@ -9,7 +9,7 @@ import type { TestDatabase } from '@warren/testing';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule, SERVICE } from '../src/app.module';
-import { PrismaService } from '../src/database/prisma.service';
+import { SqlTransactions } from '@warren/service-kit';
 import { OrderEligibilityHandler } from '../src/users/order-eligibility';
 
 let database: TestDatabase;
@@ -131,9 +131,8 @@ describe('GET /users/:id', () => {
 
 describe('order saga participant', () => {
   const handle = (userId: string, orderId: string, eventId: string) => {
-    const prisma = app.get(PrismaService);
     const handler = app.get(OrderEligibilityHandler);
-    return prisma.$transaction((tx) =>
+    return app.get(SqlTransactions).$transaction((tx) =>
       handler.handleOrderCreated(tx, {
         id: eventId,
         type: 'order.created',

@@ -1,21 +1,15 @@
-import {
-  type DynamicModule,
-  Inject,
-  Injectable,
-  Module,
-  type OnModuleInit,
-  type Type,
-} from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import type { EventType, ServiceTopology } from '@warren/contracts';
 import {
   Outbox,
-  prismaTransactions,
+  sqlExecutor,
   verifyTopology,
   WarrenMessaging,
   type PrismaLike,
 } from '@warren/messaging';
 import { WarrenMessagingModule } from '@warren/messaging/nest';
 import type { Logger } from 'pino';
+import { SqlTransactions, type SqlTx } from './database-pool';
 import { ReadinessChecks, type ReadinessCheck } from './health';
 import { ServiceMetrics } from './metrics';
 import { OUTBOX, type OutgoingEvent, type TransactionalOutbox } from './outbox';
@@ -87,15 +81,14 @@ class MessagingReadiness implements OnModuleInit {
 
 /**
  * Provides OUTBOX to the service. With the broker: the messaging module runs the relay and the
- * consumers (handler transactions are the service's Prisma transactions), logs through the
+ * consumers (handler transactions run on the service's pool without an ORM: the inbox row and the
+ * handler's statements on one connection, as the HTTP write paths do), logs through the
  * service's logger, counts into its /metrics registry and adds its readiness checks.
  */
 @Module({})
 export class ServiceMessagingModule {
   static forRoot(options: {
     service: string;
-    /** The service's PrismaService class (provided by ServiceDatabaseModule). */
-    client: Type<PrismaLike & { $transaction: unknown }>;
     databaseUrl: string;
     messaging: ServiceMessaging;
   }): DynamicModule {
@@ -113,18 +106,17 @@ export class ServiceMessagingModule {
       global: true,
       imports: [
         WarrenMessagingModule.forRootAsync({
-          inject: [options.client, ServiceMetrics, SERVICE_LOGGER],
-          useFactory: (
-            prisma: Parameters<typeof prismaTransactions>[0],
-            metrics: ServiceMetrics,
-            logger: Logger,
-          ) => ({
+          inject: [SqlTransactions, ServiceMetrics, SERVICE_LOGGER],
+          useFactory: (sql: SqlTransactions, metrics: ServiceMetrics, logger: Logger) => ({
             service: options.service,
             topology: messaging.topology,
             topologyFile: messaging.topologyFile,
             amqpUrl: messaging.amqpUrl,
             databaseUrl: options.databaseUrl,
-            transactions: prismaTransactions(prisma),
+            transactions: {
+              transaction: (work) => sql.$transaction(work),
+              executor: (tx: SqlTx) => sqlExecutor(tx),
+            },
             registry: metrics.registry,
             logger,
           }),

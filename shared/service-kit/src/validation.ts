@@ -62,6 +62,16 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /** A path or query parameter that must be a UUID; a 400 names it otherwise. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whether an id from an event (whose contract only says "a string") can name a uuid row: a
+ * handler answers "no such row" for anything else, rather than failing on PostgreSQL's cast.
+ */
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
 export function uuidParam(name: string): ParseUUIDPipe {
   return new ParseUUIDPipe({
     exceptionFactory: () =>

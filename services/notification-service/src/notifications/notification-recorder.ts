@@ -2,9 +2,15 @@ import { Injectable } from '@nestjs/common';
 import type { EventEnvelope } from '@warren/contracts';
 import type { HandlerContext } from '@warren/messaging';
 import { HandleEvent } from '@warren/messaging/nest';
-import type { IncomingEvent } from '@warren/service-kit';
-import type { Tx } from '../database/prisma.service';
+import type { IncomingEvent, RawSqlClient } from '@warren/service-kit';
 import { orderCancelled, orderConfirmed, welcome, type ComposedNotification } from './compose';
+
+/** The consumer's transaction. */
+type Tx = RawSqlClient;
+
+/** One round trip; a redelivered event (its id is unique in the table) inserts nothing. */
+const RECORD = `INSERT INTO notifications (id, user_id, kind, subject, body, event_id, order_id)
+VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`;
 
 /**
  * notification-service's consumers: each records the notification an event calls for, in the
@@ -66,9 +72,7 @@ async function record(
   eventId: string,
   notification: ComposedNotification,
 ): Promise<boolean> {
-  const { count } = await tx.notification.createMany({
-    data: [{ ...notification, eventId }],
-    skipDuplicates: true,
-  });
+  const { userId, kind, subject, body, orderId } = notification;
+  const count = await tx.$executeRawUnsafe(RECORD, userId, kind, subject, body, eventId, orderId);
   return count === 1;
 }

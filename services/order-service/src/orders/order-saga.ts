@@ -2,9 +2,38 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EventEnvelope } from '@warren/contracts';
 import type { HandlerContext } from '@warren/messaging';
 import { HandleEvent } from '@warren/messaging/nest';
-import { OUTBOX, type IncomingEvent, type TransactionalOutbox } from '@warren/service-kit';
-import type { Tx } from '../database/prisma.service';
+import {
+  OUTBOX,
+  isUuid,
+  type IncomingEvent,
+  type RawSqlClient,
+  type TransactionalOutbox,
+} from '@warren/service-kit';
 import type { CancelReason, OrderStatus } from './order-rules';
+
+/**
+ * A transition in one round trip: the conditional update (only out of PENDING), its history
+ * row, and the status the order had before (the statement's snapshot): PENDING when it moved,
+ * the final status when it had already left PENDING, null when there is no such order.
+ */
+const LEAVE_PENDING = `WITH moved AS (
+  UPDATE orders SET status = $2::"OrderStatus", cancel_reason = $3, updated_at = CURRENT_TIMESTAMP
+  WHERE id = $1::uuid AND status = 'PENDING'
+  RETURNING user_id, total_cents, currency
+), h AS (
+  INSERT INTO order_events (order_id, type, from_status, to_status, reason, detail)
+  SELECT $1::uuid, $4, 'PENDING', $2::"OrderStatus", $3, $5 FROM moved
+)
+SELECT (SELECT status::text FROM orders WHERE id = $1::uuid) AS "before",
+  m.user_id AS "userId", m.total_cents::text AS "totalCents", m.currency
+FROM (SELECT 1) AS one LEFT JOIN moved AS m ON true`;
+
+interface LeavePendingRow {
+  before: OrderStatus | null;
+  userId: string | null;
+  totalCents: string | null;
+  currency: string | null;
+}
 
 export interface TransitionOutcome {
   /** True when this call moved the order out of PENDING. */
@@ -20,6 +49,9 @@ interface TransitionOptions {
   causationId?: string;
 }
 
+/** Any transaction of the service: the consumer's, the sweeper's, a client cancel's. */
+type Tx = RawSqlClient;
+
 /**
  * The order saga's transitions. Each runs in the caller's transaction: the status change, its
  * history row and its outbox event commit together. A transition only leaves PENDING (a
@@ -28,7 +60,7 @@ interface TransitionOptions {
  */
 @Injectable()
 export class OrderSaga {
-  constructor(@Inject(OUTBOX) private readonly outbox: TransactionalOutbox<Tx>) {}
+  constructor(@Inject(OUTBOX) private readonly outbox: TransactionalOutbox<RawSqlClient>) {}
 
   confirm(tx: Tx, orderId: string, options: TransitionOptions = {}): Promise<TransitionOutcome> {
     return this.leavePending(tx, orderId, 'CONFIRMED', null, options);
@@ -84,21 +116,18 @@ export class OrderSaga {
     reason: CancelReason | null,
     { detail, causationId }: TransitionOptions,
   ): Promise<TransitionOutcome> {
-    const [order] = await tx.order.updateManyAndReturn({
-      where: { id: orderId, status: 'PENDING' },
-      data: { status: to, cancelReason: reason },
-    });
-    if (!order) {
-      const current = await tx.order.findUnique({
-        where: { id: orderId },
-        select: { status: true },
-      });
-      return { changed: false, status: current?.status ?? null };
-    }
+    if (!isUuid(orderId)) return { changed: false, status: null };
     const type = to === 'CONFIRMED' ? 'order.confirmed' : 'order.cancelled';
-    await tx.orderEvent.create({
-      data: { orderId, type, fromStatus: 'PENDING', toStatus: to, reason, detail: detail ?? null },
-    });
+    const [row] = await tx.$queryRawUnsafe<LeavePendingRow[]>(
+      LEAVE_PENDING,
+      orderId,
+      to,
+      reason,
+      type,
+      detail ?? null,
+    );
+    if (!row?.userId) return { changed: false, status: row?.before ?? null };
+    const order = { userId: row.userId, totalCents: row.totalCents!, currency: row.currency! };
     const announce = { aggregateKey: orderId, ...(causationId ? { causationId } : {}) };
     if (reason === null) {
       const payload = {

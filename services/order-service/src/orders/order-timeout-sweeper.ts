@@ -4,9 +4,8 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { SERVICE_LOGGER } from '@warren/service-kit';
+import { SERVICE_LOGGER, SqlTransactions } from '@warren/service-kit';
 import type { Logger } from 'pino';
-import { PrismaService } from '../database/prisma.service';
 import { pendingCutoff } from './order-rules';
 import { OrderSaga } from './order-saga';
 
@@ -19,6 +18,9 @@ export interface OrderTimeoutSettings {
 
 export const ORDER_TIMEOUTS = Symbol('ORDER_TIMEOUTS');
 const BATCH = 100;
+/** Oldest first, served by the (status, created_at) index. */
+const STALE_ORDERS = `SELECT id FROM orders WHERE status = 'PENDING' AND created_at <= $1
+ORDER BY created_at LIMIT ${BATCH}`;
 
 /** Cancels orders the saga left PENDING for too long (the user-service never answered). */
 @Injectable()
@@ -27,7 +29,7 @@ export class OrderTimeoutSweeper implements OnApplicationBootstrap, BeforeApplic
   private running?: Promise<string[]>;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly sql: SqlTransactions,
     private readonly saga: OrderSaga,
     @Inject(ORDER_TIMEOUTS) private readonly settings: OrderTimeoutSettings,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
@@ -56,17 +58,11 @@ export class OrderTimeoutSweeper implements OnApplicationBootstrap, BeforeApplic
   async sweep(now = new Date()): Promise<string[]> {
     const cancelled: string[] = [];
     for (;;) {
-      const stale = await this.prisma.order.findMany({
-        where: {
-          status: 'PENDING',
-          createdAt: { lte: pendingCutoff(now, this.settings.timeoutMs) },
-        },
-        select: { id: true },
-        orderBy: { createdAt: 'asc' },
-        take: BATCH,
-      });
+      const { rows: stale } = await this.sql.pool.query<{ id: string }>(STALE_ORDERS, [
+        pendingCutoff(now, this.settings.timeoutMs),
+      ]);
       for (const { id } of stale) {
-        const outcome = await this.prisma.$transaction((tx) =>
+        const outcome = await this.sql.$transaction((tx) =>
           this.saga.cancel(tx, id, 'timeout', {
             detail: `no answer from the saga within ${this.settings.timeoutMs} ms`,
           }),

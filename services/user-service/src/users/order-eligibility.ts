@@ -2,8 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EventEnvelope, UserRejected } from '@warren/contracts';
 import type { HandlerContext } from '@warren/messaging';
 import { HandleEvent } from '@warren/messaging/nest';
-import { OUTBOX, type IncomingEvent, type TransactionalOutbox } from '@warren/service-kit';
-import type { Tx } from '../database/prisma.service';
+import {
+  isUuid,
+  OUTBOX,
+  type IncomingEvent,
+  type RawSqlClient,
+  type TransactionalOutbox,
+} from '@warren/service-kit';
+
+/** The consumer's transaction (or any other of the service's). */
+type Tx = RawSqlClient;
 
 export type RejectionReason = UserRejected['reason'];
 export type Eligibility = { allowed: true } | { allowed: false; reason: RejectionReason };
@@ -15,8 +23,6 @@ export function orderEligibility(user: { blocked: boolean } | null): Eligibility
   return { allowed: true };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** user-service's part in the order saga: answers order.created with user.validated or user.rejected. */
 @Injectable()
 export class OrderEligibilityHandler {
@@ -25,9 +31,12 @@ export class OrderEligibilityHandler {
   /** Runs inside the consumer's transaction (with its inbox row), so the answer is emitted once. */
   async handleOrderCreated(tx: Tx, event: IncomingEvent<'order.created'>): Promise<Eligibility> {
     const { orderId, userId } = event.payload;
-    const user = UUID.test(userId)
-      ? await tx.user.findUnique({ where: { id: userId }, select: { blocked: true } })
-      : null;
+    const [user = null] = isUuid(userId)
+      ? await tx.$queryRawUnsafe<{ blocked: boolean }[]>(
+          'SELECT blocked FROM users WHERE id = $1::uuid',
+          userId,
+        )
+      : [];
     const eligibility = orderEligibility(user);
     const answer = { causationId: event.id, aggregateKey: orderId };
     if (eligibility.allowed)
