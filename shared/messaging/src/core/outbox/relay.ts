@@ -30,18 +30,23 @@ interface OutboxRow {
   envelope: string;
 }
 
-/** Rows to take in a batch: the aggregates of the oldest unsent rows that no other relay holds. */
-const CLAIM_AGGREGATES = `
-SELECT aggregate_key FROM (
-  SELECT aggregate_key, min(id) AS first_id
-  FROM (SELECT aggregate_key, id FROM warren_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1) oldest
-  GROUP BY aggregate_key ORDER BY first_id LIMIT $2
-) candidates
-WHERE pg_try_advisory_xact_lock($3, hashtext(aggregate_key))`;
-
-const CLAIM_ROWS = `
+/**
+ * One batch in one round trip: the aggregates of the oldest unsent rows that no other relay
+ * holds (their advisory locks taken; MATERIALIZED so each lock is tried once), then those
+ * aggregates' unsent rows, locked. A row another relay marked sent meanwhile is re-checked
+ * under its row lock (READ COMMITTED) and left out.
+ */
+const CLAIM_BATCH = `
+WITH claimed AS MATERIALIZED (
+  SELECT aggregate_key FROM (
+    SELECT aggregate_key, min(id) AS first_id
+    FROM (SELECT aggregate_key, id FROM warren_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1) oldest
+    GROUP BY aggregate_key ORDER BY first_id LIMIT $2
+  ) candidates
+  WHERE pg_try_advisory_xact_lock($3, hashtext(aggregate_key))
+)
 SELECT id, aggregate_key, envelope::text AS envelope FROM warren_outbox
-WHERE sent_at IS NULL AND aggregate_key = ANY($1::text[])
+WHERE sent_at IS NULL AND aggregate_key IN (SELECT aggregate_key FROM claimed)
 ORDER BY id LIMIT $2 FOR UPDATE`;
 
 /**
@@ -147,16 +152,12 @@ export class OutboxRelay {
   /** Claims, publishes and marks one batch; returns how many rows were claimed. */
   async publishBatch(): Promise<number> {
     const { claimed, failure } = await pgTransactions(this.pool).transaction(async (client) => {
-      const aggregates = await client.query<{ aggregate_key: string }>(CLAIM_AGGREGATES, [
+      const { rows } = await client.query<OutboxRow>(CLAIM_BATCH, [
         this.scanSize,
         this.batchSize,
         this.lockNamespace,
       ]);
-      if (aggregates.rowCount === 0) return { claimed: 0, failure: undefined };
-      const { rows } = await client.query<OutboxRow>(CLAIM_ROWS, [
-        aggregates.rows.map((r) => r.aggregate_key),
-        this.batchSize,
-      ]);
+      if (rows.length === 0) return { claimed: 0, failure: undefined };
       return { claimed: rows.length, failure: await this.publishRows(client, rows) };
     });
     // Thrown after the commit, so the rows that were confirmed stay marked sent.
