@@ -41,7 +41,7 @@ export interface SqlTx extends RawSqlClient {
   $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
 }
 
-function sqlTx(client: PoolClient): SqlTx {
+function sqlTx(client: Pick<PoolClient, 'query'>): SqlTx {
   return {
     $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) =>
       (await client.query(query, values)).rows as T,
@@ -56,9 +56,12 @@ function sqlTx(client: PoolClient): SqlTx {
  */
 export class SqlTransactions implements TransactionRunner<SqlTx> {
   private readonly runner: ReturnType<typeof pgTransactions>;
+  /** Each statement on its own pooled connection, autocommitted: for writes that are one statement. */
+  readonly direct: SqlTx;
 
   constructor(readonly pool: Pool) {
     this.runner = pgTransactions(pool);
+    this.direct = sqlTx(pool);
   }
 
   $transaction<R>(work: (tx: SqlTx) => Promise<R>): Promise<R> {

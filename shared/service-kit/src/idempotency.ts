@@ -11,6 +11,8 @@ export interface RawSqlClient {
 /** A Prisma client (or anything) that runs a function in one interactive transaction. */
 export interface TransactionRunner<Tx> {
   $transaction<R>(work: (tx: Tx) => Promise<R>): Promise<R>;
+  /** Statements outside any explicit transaction (each one atomic by itself), when offered. */
+  readonly direct?: Tx;
 }
 
 export interface HttpAnswer<B = unknown> {
@@ -30,6 +32,11 @@ export interface IdempotentRequest {
   scope: string;
   /** The request body: a key reused with a different body is refused. */
   body: unknown;
+  /**
+   * The work issues exactly one statement (e.g. its row and its outbox row in one data-modifying
+   * CTE), which is atomic by itself: without a key it runs on `client.direct`, no BEGIN/COMMIT.
+   */
+  oneStatement?: boolean;
 }
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -56,7 +63,11 @@ export async function runIdempotently<Tx extends RawSqlClient, B>(
   work: (tx: Tx) => Promise<HttpAnswer<B>>,
 ): Promise<IdempotentAnswer<B>> {
   if (request.key === undefined) {
-    return { ...(await client.$transaction(work)), replayed: false };
+    const answer =
+      request.oneStatement && client.direct
+        ? await work(client.direct)
+        : await client.$transaction(work);
+    return { ...answer, replayed: false };
   }
   const key = checkedKey(request.key);
   const fingerprint = createHash('sha256')

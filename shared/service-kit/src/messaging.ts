@@ -5,7 +5,9 @@ import {
   sqlExecutor,
   verifyTopology,
   WarrenMessaging,
+  type EnqueueOptions,
   type PrismaLike,
+  type Statement,
 } from '@warren/messaging';
 import { WarrenMessagingModule } from '@warren/messaging/nest';
 import type { Logger } from 'pino';
@@ -34,11 +36,19 @@ export class MessagingOutbox implements TransactionalOutbox<PrismaLike> {
   constructor(private readonly outbox: Outbox) {}
 
   async append<T extends EventType>(tx: PrismaLike, event: OutgoingEvent<T>): Promise<void> {
-    await this.outbox.enqueue(tx, event.type, event.payload, {
-      ...(event.causationId ? { causationId: event.causationId } : {}),
-      ...(event.aggregateKey ? { aggregateKey: event.aggregateKey } : {}),
-    });
+    await this.outbox.enqueue(tx, event.type, event.payload, enqueueOptions(event));
   }
+
+  rowStatement<T extends EventType>(event: OutgoingEvent<T>, first: number): Statement {
+    return this.outbox.rowStatement(event.type, event.payload, enqueueOptions(event), first);
+  }
+}
+
+function enqueueOptions(event: OutgoingEvent): EnqueueOptions {
+  return {
+    ...(event.causationId ? { causationId: event.causationId } : {}),
+    ...(event.aggregateKey ? { aggregateKey: event.aggregateKey } : {}),
+  };
 }
 
 /** The broker side of /readyz: connected with every consumer subscribed, and the topology present. */

@@ -1,4 +1,7 @@
 import type { EventEnvelope, EventType, PayloadOf } from '@warren/contracts';
+import type { Statement } from '@warren/messaging';
+
+export type { Statement };
 
 /** An event a service emits, written in the same transaction as the state change it announces. */
 export interface OutgoingEvent<T extends EventType = EventType> {
@@ -23,6 +26,11 @@ export type IncomingEvent<T extends EventType> = Pick<
  */
 export interface TransactionalOutbox<Tx> {
   append<T extends EventType>(tx: Tx, event: OutgoingEvent<T>): Promise<void>;
+  /**
+   * The row `append` would write, as an INSERT whose parameters start at `$first`, for a write
+   * that puts its state change and its event into one statement (a data-modifying CTE).
+   */
+  rowStatement<T extends EventType>(event: OutgoingEvent<T>, first: number): Statement;
 }
 
 export const OUTBOX = Symbol('OUTBOX');

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { runPrisma } from '@warren/prisma-engine';
 import { createTestDatabase, type TestDatabase } from '@warren/testing';
 import { Client } from 'pg';
-import type { OutgoingEvent, TransactionalOutbox } from './outbox';
+import type { OutgoingEvent, Statement, TransactionalOutbox } from './outbox';
 
 /** An event as TableOutbox stored it. */
 export interface StoredEvent {
@@ -48,12 +48,15 @@ export class TableOutbox implements TransactionalOutbox<RawSqlClient> {
   }
 
   async append(tx: RawSqlClient, event: OutgoingEvent): Promise<void> {
-    await tx.$executeRawUnsafe(
-      'INSERT INTO test_outbox (type, payload, causation_id) VALUES ($1, $2::jsonb, $3)',
-      event.type,
-      JSON.stringify(event.payload),
-      event.causationId ?? null,
-    );
+    const { sql, values } = this.rowStatement(event, 1);
+    await tx.$executeRawUnsafe(sql, ...values);
+  }
+
+  rowStatement(event: OutgoingEvent, first: number): Statement {
+    return {
+      sql: `INSERT INTO test_outbox (type, payload, causation_id) VALUES ($${first}, $${first + 1}::jsonb, $${first + 2})`,
+      values: [event.type, JSON.stringify(event.payload), event.causationId ?? null],
+    };
   }
 
   /** Every committed event, oldest first. */

@@ -15,10 +15,11 @@ import { readOrder, toOrderView, type OrderRecord } from './order-view';
 import type { CreateOrderDto, OrderView } from './order.dto';
 
 /**
- * The order, its items and its first history row in one statement (one round trip): the id is
- * made here, the items travel as arrays. Foreign keys are checked at the statement's end.
+ * The order, its items, its first history row and its order.created outbox row (parameters from
+ * $9) in one statement: one round trip, atomic without BEGIN/COMMIT. The id is made here, the
+ * items travel as arrays. Foreign keys are checked at the statement's end.
  */
-const INSERT_ORDER = `WITH o AS (
+const INSERT_ORDER = (outboxRow: string) => `WITH o AS (
   INSERT INTO orders (id, user_id, currency, total_cents, updated_at)
   VALUES ($1::uuid, $2, $3, $4::bigint, CURRENT_TIMESTAMP)
   RETURNING created_at, updated_at
@@ -29,7 +30,7 @@ const INSERT_ORDER = `WITH o AS (
 ), h AS (
   INSERT INTO order_events (order_id, type, to_status) VALUES ($1::uuid, 'order.created', 'PENDING')
   RETURNING occurred_at
-)
+), event AS (${outboxRow})
 SELECT o.created_at AS "createdAt", o.updated_at AS "updatedAt", h.occurred_at AS "occurredAt"
 FROM o, h`;
 
@@ -44,8 +45,8 @@ export class OrdersService {
 
   /**
    * Creates a PENDING order with its first history row and emits order.created: the saga starts.
-   * The user is not looked up here; user-service answers through the saga. BEGIN, the order
-   * statement, the outbox row, COMMIT (plus the key's two statements with an Idempotency-Key).
+   * The user is not looked up here; user-service answers through the saga. One statement without
+   * an Idempotency-Key; with one, that statement inside the key's transaction.
    */
   create(
     dto: CreateOrderDto,
@@ -53,8 +54,8 @@ export class OrdersService {
   ): Promise<IdempotentAnswer<OrderView>> {
     return runIdempotently(
       this.sql,
-      { key: idempotencyKey, scope: 'POST /orders', body: dto },
-      async (tx) => {
+      { key: idempotencyKey, scope: 'POST /orders', body: dto, oneStatement: true },
+      async (db) => {
         const id = randomUUID();
         const items = dto.items.map((item) => ({
           sku: item.sku,
@@ -63,10 +64,18 @@ export class OrdersService {
         }));
         const currency = dto.currency ?? DEFAULT_CURRENCY;
         const totalCents = orderTotalCents(items);
-        const [row] = await tx.$queryRawUnsafe<
+        const event = this.outbox.rowStatement(
+          {
+            type: 'order.created',
+            payload: { orderId: id, userId: dto.userId, items, totalCents, currency },
+            aggregateKey: id,
+          },
+          9,
+        );
+        const [row] = await db.$queryRawUnsafe<
           { createdAt: Date; updatedAt: Date; occurredAt: Date }[]
         >(
-          INSERT_ORDER,
+          INSERT_ORDER(event.sql),
           id,
           dto.userId,
           currency,
@@ -75,12 +84,8 @@ export class OrdersService {
           items.map((item) => item.sku),
           items.map((item) => item.quantity),
           items.map((item) => item.unitPriceCents),
+          ...event.values,
         );
-        await this.outbox.append(tx, {
-          type: 'order.created',
-          payload: { orderId: id, userId: dto.userId, items, totalCents, currency },
-          aggregateKey: id,
-        });
         const order: OrderRecord = {
           id,
           userId: dto.userId,

@@ -18,9 +18,15 @@ import {
   type UserView,
 } from './user.dto';
 
-/** One round trip: the user row, returned as the answer shows it. */
-const INSERT_USER = `INSERT INTO users (id, email, name) VALUES ($1::uuid, $2, $3)
-RETURNING id, email, name, blocked, created_at AS "createdAt"`;
+/**
+ * One statement, so one round trip and atomic without BEGIN/COMMIT: the user row, returned as the
+ * answer shows it, and its user.created outbox row (parameters from $4).
+ */
+const REGISTER = (outboxRow: string) => `WITH u AS (
+  INSERT INTO users (id, email, name) VALUES ($1::uuid, $2, $3)
+  RETURNING id, email, name, blocked, created_at AS "createdAt"
+), event AS (${outboxRow})
+SELECT * FROM u`;
 
 const SELECT_USER = `SELECT id, email, name, blocked, created_at AS "createdAt" FROM users WHERE id = $1::uuid`;
 
@@ -33,8 +39,8 @@ export class UsersService {
   ) {}
 
   /**
-   * Registers a user and emits user.created in the same transaction: BEGIN, the user row, the
-   * outbox row, COMMIT (plus the key's two statements with an Idempotency-Key).
+   * Registers a user and emits user.created atomically: one statement without an
+   * Idempotency-Key; with one, that statement inside the key's transaction.
    */
   register(
     dto: CreateUserDto,
@@ -42,21 +48,26 @@ export class UsersService {
   ): Promise<IdempotentAnswer<UserView>> {
     return runIdempotently(
       this.sql,
-      { key: idempotencyKey, scope: 'POST /users', body: dto },
-      async (tx) => {
-        const [user] = await tx
-          .$queryRawUnsafe<UserRow[]>(INSERT_USER, randomUUID(), dto.email, storedName(dto.name))
+      { key: idempotencyKey, scope: 'POST /users', body: dto, oneStatement: true },
+      async (db) => {
+        const id = randomUUID();
+        const name = storedName(dto.name);
+        const event = this.outbox.rowStatement(
+          {
+            type: 'user.created',
+            payload: { userId: id, email: dto.email, name },
+            aggregateKey: id,
+          },
+          4,
+        );
+        const [user] = await db
+          .$queryRawUnsafe<UserRow[]>(REGISTER(event.sql), id, dto.email, name, ...event.values)
           .catch((error: unknown) => {
             if (isUniqueViolation(error)) {
               throw new ConflictException(`a user with email ${dto.email} already exists`);
             }
             throw error;
           });
-        await this.outbox.append(tx, {
-          type: 'user.created',
-          payload: { userId: user!.id, email: user!.email, name: user!.name },
-          aggregateKey: user!.id,
-        });
         return { status: 201, body: toUserView(user!) };
       },
     );
