@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -60,6 +61,32 @@ interface Run {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU milliseconds of every Node process of the platform and of the same-work server, per answered request. */
+  cpuMs: number;
+}
+
+/** What a run's CPU is counted over, and how to wait until its downstream work is done. */
+interface Meter {
+  pids: number[];
+  settle: () => Promise<void>;
+}
+
+const TICK_MS = 1000 / 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+
+/** CPU milliseconds (user + system) the processes used so far; NaN where /proc is missing. */
+function cpuMsOf(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks * TICK_MS;
 }
 
 async function load(
@@ -67,7 +94,11 @@ async function load(
   endpoint: Endpoint,
   userId: string,
   connections: number,
+  meter: Meter,
 ): Promise<Run> {
+  // Each run starts with the saga of the run before finished, and is charged its own.
+  await meter.settle();
+  const cpuBefore = cpuMsOf(meter.pids);
   const result = await autocannon({
     url: `${base}${endpoint.path(userId)}`,
     connections,
@@ -85,19 +116,43 @@ async function load(
         : { method: 'GET' },
     ],
   });
+  await meter.settle();
   return {
     rps: result['2xx'] / SECONDS,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.non2xx + result.errors + result.timeouts,
+    cpuMs: (cpuMsOf(meter.pids) - cpuBefore) / Math.max(1, result['2xx']),
   };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function startSameWorkServer(
-  platform: IsolatedPlatform,
-): Promise<{ url: string; child: ChildProcess }> {
+interface QueueInfo {
+  name: string;
+  messages?: number;
+}
+
+interface SameWork {
+  url: string;
+  child: ChildProcess;
+}
+
+/** Until no queue of the platform's vhost holds a message (at most 60 s): the sagas are done. */
+async function settle(platform: IsolatedPlatform): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const queues = await managementRequest<QueueInfo[]>(
+      platform.broker.managementUrl,
+      'GET',
+      `/api/queues/${encodeURIComponent(platform.broker.vhost)}?columns=name,messages`,
+    ).catch(() => undefined);
+    if (queues?.every((q) => (q.messages ?? 0) === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function startSameWorkServer(platform: IsolatedPlatform): Promise<SameWork> {
   const child = spawn(
     process.execPath,
     ['--conditions=warren-source', '--import', 'tsx', path.join(__dirname, 'same-work-server.ts')],
@@ -117,7 +172,11 @@ async function startSameWorkServer(
 }
 
 /** Comparison table rows: per endpoint and connection count, service vs same-work medians. */
-async function compare(platform: IsolatedPlatform, sameWork: string, userId: string) {
+async function compare(platform: IsolatedPlatform, sameWork: SameWork, userId: string) {
+  const meter: Meter = {
+    pids: [...Object.values(platform.services).map((service) => service.pid!), sameWork.child.pid!],
+    settle: () => settle(platform),
+  };
   const rows: string[] = [];
   const level: Record<string, Record<number, number>> = {};
   const bases: Record<string, string> = {
@@ -134,8 +193,8 @@ async function compare(platform: IsolatedPlatform, sameWork: string, userId: str
         const order = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service'];
         for (const side of order) {
           if (side === 'service')
-            service.push(await load(bases[endpoint.name]!, endpoint, userId, connections));
-          else reference.push(await load(sameWork, endpoint, userId, connections));
+            service.push(await load(bases[endpoint.name]!, endpoint, userId, connections, meter));
+          else reference.push(await load(sameWork.url, endpoint, userId, connections, meter));
         }
       }
       const s = {
@@ -143,15 +202,17 @@ async function compare(platform: IsolatedPlatform, sameWork: string, userId: str
         p50: median(service.map((r) => r.p50)),
         p99: median(service.map((r) => r.p99)),
         errors: service.reduce((n, r) => n + r.errors, 0),
+        cpuMs: median(service.map((r) => r.cpuMs)),
       };
       const r = {
         rps: median(reference.map((x) => x.rps)),
         p50: median(reference.map((x) => x.p50)),
         p99: median(reference.map((x) => x.p99)),
+        cpuMs: median(reference.map((x) => x.cpuMs)),
       };
       (level[endpoint.name] ??= {})[connections] = s.rps;
       rows.push(
-        `| ${endpoint.name} | ${connections} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | **${(s.rps / r.rps).toFixed(2)}** | ${s.errors} |`,
+        `| ${endpoint.name} | ${connections} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | **${(s.rps / r.rps).toFixed(2)}** | ${s.cpuMs.toFixed(2)} / ${r.cpuMs.toFixed(2)} | ${s.errors} |`,
       );
       process.stderr.write(`${rows[rows.length - 1]}\n`);
     }
@@ -160,11 +221,6 @@ async function compare(platform: IsolatedPlatform, sameWork: string, userId: str
     .filter(([, byConnections]) => (byConnections[64] ?? Infinity) < (byConnections[16] ?? 0))
     .map(([name]) => name);
   return { rows, falls };
-}
-
-interface QueueInfo {
-  name: string;
-  messages?: number;
 }
 
 /** Posts BURST orders at 64 connections, then waits (bounded) until every one is CONFIRMED. */
@@ -284,15 +340,15 @@ async function main() {
     const load1 = os.loadavg()[0]!.toFixed(1);
     // --rounds 0: the burst alone.
     const { rows, falls } =
-      ROUNDS > 0 ? await compare(platform, sameWork.url, userId) : { rows: [], falls: [] };
+      ROUNDS > 0 ? await compare(platform, sameWork, userId) : { rows: [], falls: [] };
     const load2 = os.loadavg()[0]!.toFixed(1);
     const b = BURST > 0 ? await burst(platform, userId) : undefined;
     const cpus = os.cpus();
     process.stdout.write(
       `\n${new Date().toISOString().slice(0, 16)} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · Node ${process.version} · load average ${load1} → ${load2}\n` +
         `${SECONDS} s per run, ${ROUNDS} rounds per side, medians\n\n` +
-        '| endpoint | connections | service req/s | service p50 / p99 ms | same-work req/s | same-work p50 / p99 ms | ratio | service errors |\n' +
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' +
+        '| endpoint | connections | service req/s | service p50 / p99 ms | same-work req/s | same-work p50 / p99 ms | ratio | Node CPU ms per request, service / same-work | service errors |\n' +
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' +
         `${rows.join('\n')}\n\n` +
         (falls.length
           ? `req/s at 64 below req/s at 16: ${falls.join(', ')}\n`

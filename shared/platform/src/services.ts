@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot, runCommand } from '@warren/testing';
 
@@ -53,6 +53,11 @@ export class ServiceProcess {
     return this.options.name;
   }
 
+  /** The running process's id (a benchmark reads its CPU time). */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
+
   get running(): boolean {
     return (
       this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
@@ -62,21 +67,25 @@ export class ServiceProcess {
   /** Starts the service; `env` adds to (or overrides) its environment for this run only. */
   start(env: NodeJS.ProcessEnv = {}): void {
     if (this.running) throw new Error(`${this.name} is already running`);
-    const log = createWriteStream(this.options.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [path.join(serviceDir(this.name), 'dist', 'main.js')], {
-      cwd: serviceDir(this.name),
-      env: {
-        ...this.options.env,
-        ...env,
-        PORT: String(this.options.port),
-        HOST: this.options.host,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
+    // The child writes its log lines to the file itself: through a pipe to this process, a busy
+    // event loop here (a benchmark's load generator) would stall the service's synchronous writes.
+    const log = openSync(this.options.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [path.join(serviceDir(this.name), 'dist', 'main.js')], {
+        cwd: serviceDir(this.name),
+        env: {
+          ...this.options.env,
+          ...env,
+          PORT: String(this.options.port),
+          HOST: this.options.host,
+        },
+        stdio: ['ignore', log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    void this.exit.then(() => log.end());
     this.child = child;
   }
 
