@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { KEDA_MODULE, KEDA_VERSION } from './keda';
 import { toolsCacheRoot, toolsDir } from './paths';
 import { isAlive, KubeError, seconds, sleep, tail } from './proc';
 
@@ -18,6 +19,8 @@ export interface KubeBinaries {
   source: 'cache' | 'KUBEBUILDER_ASSETS';
   /** Built only on request (`node: true`): what a cluster with a kubelet node runs besides. */
   node?: NodeBinaries;
+  /** Built only on request (`keda: true`): KEDA's operator, run in a node cluster's pods. */
+  kedaOperator?: string;
 }
 
 export interface NodeBinaries {
@@ -31,12 +34,14 @@ export interface EnsureOptions {
   kubectl?: boolean;
   /** Also kubelet, kube-controller-manager, kube-scheduler and kube-proxy (tools/k8s-node). */
   node?: boolean;
+  /** Also KEDA's operator (tools/keda). */
+  keda?: boolean;
   log?: (line: string) => void;
 }
 
 const NODE_NAMES = ['kube-scheduler', 'kube-controller-manager', 'kube-proxy', 'kubelet'] as const;
 type NodeName = (typeof NODE_NAMES)[number];
-type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl' | NodeName;
+type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl' | NodeName | 'keda-operator';
 
 interface Pins {
   kubernetes: string;
@@ -45,7 +50,7 @@ interface Pins {
 }
 
 interface Recipe {
-  module: 'k8s' | 'k8s-node' | 'etcd' | 'helm';
+  module: 'k8s' | 'k8s-node' | 'etcd' | 'helm' | 'keda';
   pkg: string;
   ldflags: (pins: Pins) => string[];
 }
@@ -88,6 +93,12 @@ const recipes: Record<Name, Recipe> = {
     ldflags: kubeVersionFlags,
   },
   kubectl: { module: 'k8s', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubeVersionFlags },
+  'keda-operator': {
+    module: 'keda',
+    pkg: `${KEDA_MODULE}/cmd/operator`,
+    // KEDA's Makefile stamps these (its logs and metrics report the version).
+    ldflags: () => [`-X ${KEDA_MODULE}/version.Version=${kedaPin().replace(/^v/, '')}`],
+  },
   ...(Object.fromEntries(
     NODE_NAMES.map((name) => [
       name,
@@ -143,6 +154,16 @@ export function nodeCacheDir(pins = readPins()): string {
   return path.join(toolsCacheRoot(), `k8s-node-${nodePin}_${modulesHash(['k8s-node'])}`);
 }
 
+const kedaPin = () => requiredVersion('keda', KEDA_MODULE);
+
+/**
+ * KEDA's operator comes from its own module (tools/keda: KEDA's own dependency versions, its
+ * replace and exclude copied), so it never changes the key of the kube binaries.
+ */
+export function kedaCacheDir(): string {
+  return path.join(toolsCacheRoot(), `keda-${kedaPin()}_${modulesHash(['keda'])}`);
+}
+
 const defaultLog = (line: string) => process.stderr.write(`[warren kube] ${line}\n`);
 
 /**
@@ -171,6 +192,7 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
   const missing = wanted.filter((name) => !fs.existsSync(where(name)));
   if (missing.length > 0) await buildAll(missing, pins, dir, log);
   const node = options.node ? await ensureNodeBinaries(pins, log) : undefined;
+  const kedaOperator = options.keda ? await ensureKedaOperator(log) : undefined;
 
   return {
     kubeApiserver: where('kube-apiserver'),
@@ -180,6 +202,7 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
     kubernetesVersion: assets ? versionOf(where('kube-apiserver')) : pins.kubernetes,
     source: assets ? 'KUBEBUILDER_ASSETS' : 'cache',
     node,
+    kedaOperator,
   };
 }
 
@@ -194,6 +217,21 @@ async function ensureNodeBinaries(pins: Pins, log: (line: string) => void): Prom
     kubeScheduler: at('kube-scheduler'),
     kubeProxy: at('kube-proxy'),
   };
+}
+
+/** KEDA's operator binary (`tools/keda`), built on first use (minutes cold, see the docs). */
+export async function ensureKedaOperator(
+  log: (line: string) => void = defaultLog,
+): Promise<string> {
+  if (kedaPin() !== KEDA_VERSION) {
+    throw new KubeError(
+      `tools/keda pins ${KEDA_MODULE} ${kedaPin()} but the tests install KEDA ${KEDA_VERSION}'s CRDs (shared/testing/src/kube/keda.ts): make them one version`,
+    );
+  }
+  const dir = kedaCacheDir();
+  const binary = path.join(dir, 'keda-operator');
+  if (!fs.existsSync(binary)) await buildAll(['keda-operator'], readPins(), dir, log);
+  return binary;
 }
 
 /** `kube-apiserver --version` prints "Kubernetes v1.35.0". */
