@@ -3,6 +3,7 @@
  * the test run's RabbitMQ and PostgreSQL on the host (pods reach them through the node's
  * network). The operator pods start and one leads, the migration Jobs run `prisma migrate
  * deploy`, and every service pod passes its wait-for-migration initContainer and its /readyz.
+ * KEDA's own operator runs beside it and scales a consumer with its route's queue.
  * Cold: the image build (about 10 min) and the node binaries; warm: a few minutes.
  */
 import { execFile } from 'node:child_process';
