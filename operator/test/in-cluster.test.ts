@@ -783,6 +783,7 @@ const AUTOSCALING = {
 const STATS_LAG_MS = 5_000;
 
 test("KEDA's operator scales a consumer with its route's queue: a backlog above the activation wakes it from 0, the drained queue takes it back to 0", async () => {
+  const stepStartedAt = Date.now();
   const service = 'notification-service';
   const route = 'user-created-to-notification';
   const queue = consumerQueueName(service, route);
@@ -942,6 +943,7 @@ test("KEDA's operator scales a consumer with its route's queue: a backlog above 
     2 * 60_000,
     1000,
   );
+  log(`benchmark: KEDA: the whole step: ${((Date.now() - stepStartedAt) / 1000).toFixed(1)} s`);
 });
 
 test("a migration that fails: Stalled with Prisma's message, the new pod waits, the old one serves", async () => {

@@ -51,8 +51,10 @@ export async function installKedaOperator(
   node: NodeCluster,
   log: (line: string) => void = (line) => process.stderr.write(`[warren keda] ${line}\n`),
 ): Promise<KedaInstall> {
+  const imported = Date.now();
   const image = kedaOperatorImage(await ensureKedaOperator(log));
   await node.importImage(image.archive);
+  log(`KEDA operator image ${image.name} made and imported in ${seconds(Date.now() - imported)}`);
   const started = Date.now();
   await installCrds(node.kubeconfigPath, await ensureKedaCrds());
   await applyObjects(node.kubeconfigPath, [
