@@ -3,6 +3,7 @@
  * the test run's RabbitMQ and PostgreSQL on the host (pods reach them through the node's
  * network). The operator pods start and one leads, the migration Jobs run `prisma migrate
  * deploy`, and every service pod passes its wait-for-migration initContainer and its /readyz.
+ * KEDA's own operator runs beside it and scales a consumer with its route's queue.
  * Cold: the image build (about 10 min) and the node binaries; warm: a few minutes.
  */
 import { execFile } from 'node:child_process';
@@ -28,7 +29,8 @@ import {
   withImageBuilder,
   type BuiltImages,
 } from '../../shared/testing/src/images';
-import { waitUntil } from '../../shared/testing/src/kube/proc';
+import { installKedaOperator } from '../../shared/testing/src/kube/keda-operator';
+import { sleep, waitUntil } from '../../shared/testing/src/kube/proc';
 import { PAUSED_ANNOTATION } from '../src/controller/annotations';
 import { consumerQueueName, serviceUserName } from '../src/engine/naming';
 import { KubeClient } from '../src/kube/client';
@@ -123,6 +125,8 @@ beforeAll(async () => {
     });
     log(`images loaded into the node in ${(loadMs / 1000).toFixed(1)} s`);
   }, log);
+  // Before the chart: the operator looks for the keda.sh API when it starts.
+  await installKedaOperator(node, log);
   admin = KubeClient.fromKubeconfigFile(node.kubeconfigPath);
   vhost = await createTestVhost('incluster');
   for (const service of SERVICES) databases.push(await createTestDatabase(service.split('-')[0]));
@@ -758,6 +762,188 @@ test('helm upgrade to a new image tag: the migrations run again before the new s
     1000,
   );
   expect(registered.status).toBe(201);
+});
+
+interface KedaStatus {
+  status?: { conditions?: Condition[] };
+}
+interface ScaledDeployment {
+  spec: { replicas?: number };
+}
+/** What the route asks of KEDA below: short polling and cooldown, so a test can wait for them. */
+const AUTOSCALING = {
+  minReplicas: 0,
+  maxReplicas: 2,
+  targetQueueLength: 5,
+  activationQueueLength: 2,
+  pollingIntervalSeconds: 2,
+  cooldownPeriodSeconds: 10,
+};
+/** The broker's management statistics (queue depths: what KEDA's scaler reads) lag up to 5 s. */
+const STATS_LAG_MS = 5_000;
+
+test("KEDA's operator scales a consumer with its route's queue: a backlog above the activation wakes it from 0, the drained queue takes it back to 0", async () => {
+  const stepStartedAt = Date.now();
+  const service = 'notification-service';
+  const route = 'user-created-to-notification';
+  const queue = consumerQueueName(service, route);
+  const scaledObjectPath = `/apis/keda.sh/v1alpha1/namespaces/${NAMESPACE}/scaledobjects/warren-${service}`;
+  const deploymentPath = `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${service}`;
+  const kedaCondition = async (type: 'Ready' | 'Active') =>
+    (await admin.find<KedaStatus>(scaledObjectPath))?.status?.conditions?.find(
+      (c) => c.type === type,
+    )?.status;
+  const replicas = async () => (await admin.get<ScaledDeployment>(deploymentPath)).spec.replicas;
+  const depth = async () =>
+    (
+      await managementRequest<{ messages?: number }>(
+        vhost.managementUrl,
+        'GET',
+        `/api/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}`,
+      )
+    ).messages ?? 0;
+  const userIds: string[] = [];
+  const register = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const registered = await callService<{ id: string }>('user-service', 'POST', '/users', {
+        email: `keda-${Date.now()}-${i}@example.com`,
+        name: 'Karen Spärck Jones',
+      });
+      expect(registered.status).toBe(201);
+      userIds.push(registered.json.id);
+    }
+  };
+
+  // The route asks for autoscaling: the operator writes the ScaledObject, KEDA takes it (Ready)
+  // and, the queue being empty (not Active), scales the Deployment to zero.
+  await admin.mergePatch(`${routesPath}/${route}`, {
+    spec: { consumer: { autoscaling: AUTOSCALING } },
+  });
+  const patchedAt = Date.now();
+  await eventually(
+    'KEDA to take the ScaledObject and scale the idle consumer to 0',
+    async () =>
+      (await kedaCondition('Ready')) === 'True' &&
+      (await kedaCondition('Active')) === 'False' &&
+      (await replicas()) === 0 &&
+      (await componentPods(service)).length === 0,
+    3 * 60_000,
+    500,
+  );
+  log(
+    `benchmark: KEDA: autoscaling set -> ScaledObject Ready, consumer at 0 replicas and no pod: ${((Date.now() - patchedAt) / 1000).toFixed(1)} s`,
+  );
+  const condition = await eventually(
+    "the route's Autoscaling condition to carry KEDA's verdict",
+    async () =>
+      (await admin.get<Route>(`${routesPath}/${route}`)).status?.conditions?.find(
+        (c) => c.type === 'Autoscaling' && c.status === 'True',
+      ),
+    60_000,
+    500,
+  );
+  expect(condition.reason).toBe('ScalerReady');
+  // The HPA KEDA made for 1..N (it scales nothing here: no metrics adapter, see the docs).
+  const hpa = await admin.get<{ spec: { minReplicas: number; maxReplicas: number } }>(
+    `/apis/autoscaling/v2/namespaces/${NAMESPACE}/horizontalpodautoscalers/keda-hpa-warren-${service}`,
+  );
+  expect(hpa.spec).toMatchObject({ minReplicas: 1, maxReplicas: AUTOSCALING.maxReplicas });
+
+  // A backlog at the activation threshold does not wake it (KEDA activates above it).
+  await register(AUTOSCALING.activationQueueLength);
+  expect(
+    await waitUntil(async () => (await depth()) === AUTOSCALING.activationQueueLength, 30_000, 500),
+  ).toBe(true);
+  await sleep(STATS_LAG_MS + 2 * AUTOSCALING.pollingIntervalSeconds * 1000);
+  expect({ active: await kedaCondition('Active'), replicas: await replicas() }).toEqual({
+    active: 'False',
+    replicas: 0,
+  });
+
+  // Above it: KEDA activates the ScaledObject, scales the Deployment up, its pod drains the queue.
+  await register(2);
+  const backlogAt = Date.now();
+  const seen: { active?: number; scaledUp?: number; podReady?: number } = {};
+  const since = (at: number | undefined) =>
+    at === undefined ? 'never' : `${((at - backlogAt) / 1000).toFixed(1)} s`;
+  const woke = await waitUntil(
+    async () => {
+      const now = Date.now();
+      if (seen.active === undefined && (await kedaCondition('Active')) === 'True')
+        seen.active = now;
+      if (seen.scaledUp === undefined && ((await replicas()) ?? 0) >= 1) seen.scaledUp = now;
+      if (seen.podReady === undefined && (await componentPods(service)).some(podReady))
+        seen.podReady = now;
+      return Object.keys(seen).length === 3;
+    },
+    3 * 60_000,
+    250,
+  );
+  log(
+    `benchmark: KEDA: backlog of ${userIds.length} (activation ${AUTOSCALING.activationQueueLength}) -> Active ${since(seen.active)}, Deployment scaled up ${since(seen.scaledUp)}, pod Ready ${since(seen.podReady)}`,
+  );
+  expect({ woke, seen }).toEqual({
+    woke: true,
+    seen: {
+      active: expect.any(Number),
+      scaledUp: expect.any(Number),
+      podReady: expect.any(Number),
+    },
+  });
+  const welcomed = async () =>
+    (
+      await queryDatabase<{ n: number }>(
+        databaseOf(service),
+        `SELECT count(DISTINCT user_id)::int AS n FROM notifications WHERE kind = 'welcome' AND user_id = ANY($1)`,
+        [userIds],
+      )
+    )[0].n;
+  await eventually(
+    'the scaled-up consumer to welcome every user',
+    async () => (await welcomed()) === userIds.length,
+    2 * 60_000,
+    500,
+  );
+  expect(await waitUntil(async () => (await depth()) === 0, 60_000, 500)).toBe(true);
+  const drainedAt = Date.now();
+
+  // Drained: after the cooldown KEDA deactivates and scales the Deployment back to minReplicas.
+  await eventually(
+    'KEDA to scale the drained consumer back to 0',
+    async () =>
+      (await kedaCondition('Active')) === 'False' &&
+      (await replicas()) === AUTOSCALING.minReplicas &&
+      (await componentPods(service)).length === 0,
+    3 * 60_000,
+    500,
+  );
+  log(
+    `benchmark: KEDA: queue drained -> consumer back at 0 replicas, pod gone: ${((Date.now() - drainedAt) / 1000).toFixed(1)} s (cooldown ${AUTOSCALING.cooldownPeriodSeconds} s)`,
+  );
+
+  // Autoscaling off again: the operator deletes its ScaledObject, KEDA its HPA; the service is
+  // given back its one replica for the next tests.
+  await admin.mergePatch(`${routesPath}/${route}`, {
+    spec: { consumer: { autoscaling: null } },
+  });
+  await eventually(
+    'the ScaledObject and its HPA to go',
+    async () =>
+      (await admin.find(scaledObjectPath)) === undefined &&
+      (await admin.find(
+        `/apis/autoscaling/v2/namespaces/${NAMESPACE}/horizontalpodautoscalers/keda-hpa-warren-${service}`,
+      )) === undefined,
+    60_000,
+    500,
+  );
+  await admin.mergePatch(deploymentPath, { spec: { replicas: 1 } });
+  await eventually(
+    `${service} to serve again`,
+    async () => (await componentPods(service)).filter(podReady).length === 1,
+    2 * 60_000,
+    1000,
+  );
+  log(`benchmark: KEDA: the whole step: ${((Date.now() - stepStartedAt) / 1000).toFixed(1)} s`);
 });
 
 test("a migration that fails: Stalled with Prisma's message, the new pod waits, the old one serves", async () => {

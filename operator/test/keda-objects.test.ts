@@ -132,7 +132,7 @@ describe('kedaObjectsFor', () => {
     expect([...out.scaledObjectOf.keys()].sort()).toEqual(['default/a', 'default/b']);
   });
 
-  it('scales the named workload when the route says so', () => {
+  it('scales the named workload, with the polling and cooldown the route asks for', () => {
     const out = kedaObjectsFor([
       withQueue(
         autoscaled('a', {
@@ -140,6 +140,8 @@ describe('kedaObjectsFor', () => {
           maxReplicas: 3,
           targetQueueLength: 5,
           target: { kind: 'StatefulSet', name: 'notifier' },
+          pollingIntervalSeconds: 5,
+          cooldownPeriodSeconds: 60,
         }),
       ),
     ]);
@@ -147,7 +149,30 @@ describe('kedaObjectsFor', () => {
       scaleTargetRef: { kind: 'StatefulSet', name: 'notifier' },
       minReplicaCount: 0,
       maxReplicaCount: 3,
+      pollingInterval: 5,
+      cooldownPeriod: 60,
     });
+  });
+
+  it("leaves polling and cooldown out when the route does not set them (KEDA's defaults)", () => {
+    const out = kedaObjectsFor([
+      withQueue(autoscaled('a', { maxReplicas: 3, targetQueueLength: 5 })),
+    ]);
+    expect(Object.keys(out.scaledObjects[0]!.spec)).not.toContain('pollingInterval');
+    expect(Object.keys(out.scaledObjects[0]!.spec)).not.toContain('cooldownPeriod');
+  });
+
+  it('refuses routes of one service that disagree on the timings', () => {
+    const out = kedaObjectsFor([
+      withQueue(
+        autoscaled('a', { maxReplicas: 4, targetQueueLength: 10, cooldownPeriodSeconds: 30 }),
+      ),
+      withQueue(autoscaled('b', { maxReplicas: 4, targetQueueLength: 10 })),
+    ]);
+    expect(out.scaledObjects).toEqual([]);
+    expect(out.conflicts.get('default/a')).toContain(
+      'a (Deployment notification-service 1..4, cooldown 30 s), b (Deployment notification-service 1..4)',
+    );
   });
 
   it('refuses routes of one service that disagree on the bounds, naming both', () => {
@@ -159,7 +184,7 @@ describe('kedaObjectsFor', () => {
     expect(out.held).toEqual(['default/warren-notification-service']);
     expect(out.triggerAuthentications).toHaveLength(1);
     expect(out.conflicts.get('default/a')).toBe(
-      'routes of notification-service in default disagree on the workload to scale: a (Deployment notification-service 1..4), b (Deployment notification-service 1..8); give them the same minReplicas, maxReplicas and target',
+      'routes of notification-service in default disagree on the workload to scale: a (Deployment notification-service 1..4), b (Deployment notification-service 1..8); give them the same minReplicas, maxReplicas, target, pollingIntervalSeconds and cooldownPeriodSeconds',
     );
     expect(out.conflicts.get('default/b')).toBe(out.conflicts.get('default/a'));
   });

@@ -56,6 +56,8 @@ export interface ScaledObject {
     scaleTargetRef: { apiVersion: 'apps/v1'; kind: 'Deployment' | 'StatefulSet'; name: string };
     minReplicaCount: number;
     maxReplicaCount: number;
+    pollingInterval?: number;
+    cooldownPeriod?: number;
     triggers: {
       type: 'rabbitmq';
       name: string;
@@ -117,15 +119,23 @@ const ownerOf = (route: EventRoute): Owner => ({
   uid: route.metadata.uid ?? '',
 });
 
-/** The workload bounds routes of one service must agree on. */
+/** The workload bounds and timings routes of one service must agree on (one ScaledObject). */
 const boundsOf = (spec: AutoscalingSpec, service: string) => ({
   minReplicas: spec.minReplicas,
   maxReplicas: spec.maxReplicas,
   kind: spec.target?.kind ?? 'Deployment',
   name: spec.target?.name ?? service,
+  pollingInterval: spec.pollingIntervalSeconds,
+  cooldownPeriod: spec.cooldownPeriodSeconds,
 });
 const describeBounds = (b: ReturnType<typeof boundsOf>) =>
-  `${b.kind} ${b.name} ${b.minReplicas}..${b.maxReplicas}`;
+  [
+    `${b.kind} ${b.name} ${b.minReplicas}..${b.maxReplicas}`,
+    b.pollingInterval !== undefined && `polling ${b.pollingInterval} s`,
+    b.cooldownPeriod !== undefined && `cooldown ${b.cooldownPeriod} s`,
+  ]
+    .filter(Boolean)
+    .join(', ');
 
 /** A trigger name KEDA accepts (it also names the HPA's external metric). */
 const triggerName = (queue: string) =>
@@ -163,7 +173,7 @@ export function kedaObjectsFor(routes: readonly AutoscaledRoute[]): KedaObjects 
         entries
           .map((e, i) => `${e.route.metadata.name} (${describeBounds(bounds[i]!)})`)
           .join(', ') +
-        '; give them the same minReplicas, maxReplicas and target';
+        '; give them the same minReplicas, maxReplicas, target, pollingIntervalSeconds and cooldownPeriodSeconds';
       for (const entry of entries) result.conflicts.set(resourceKey(entry.route), message);
       result.held.push(`${namespace}/${scaledObjectName(service)}`);
     }
@@ -217,6 +227,8 @@ export function kedaObjectsFor(routes: readonly AutoscaledRoute[]): KedaObjects 
         scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name },
         minReplicaCount: target.minReplicas,
         maxReplicaCount: target.maxReplicas,
+        ...(target.pollingInterval !== undefined && { pollingInterval: target.pollingInterval }),
+        ...(target.cooldownPeriod !== undefined && { cooldownPeriod: target.cooldownPeriod }),
         triggers,
       },
     });

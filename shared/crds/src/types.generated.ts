@@ -31,7 +31,7 @@ export interface EventRouteSpec {
     prefetch: number;
     /** Delete the queue when its last consumer goes away. Only classic queues may; Warren recreates the queue on the next reconcile. */
     autoDelete: boolean;
-    /** Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas and target. */
+    /** Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas, target, pollingIntervalSeconds and cooldownPeriodSeconds. */
     autoscaling?: {
       /** Fewest replicas; 0 lets KEDA scale the workload to zero while the queue is at or below activationQueueLength. */
       minReplicas: number;
@@ -41,6 +41,10 @@ export interface EventRouteSpec {
       targetQueueLength: number;
       /** Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA's default (0). */
       activationQueueLength?: number;
+      /** How often KEDA reads the queue depth (ScaledObject pollingInterval); it also bounds how soon a backlog wakes a workload scaled to zero. When absent, KEDA's default (30). */
+      pollingIntervalSeconds?: number;
+      /** How long the queue must stay at or below activationQueueLength before KEDA scales the workload to zero (ScaledObject cooldownPeriod; only with minReplicas 0). When absent, KEDA's default (300). */
+      cooldownPeriodSeconds?: number;
       /** The workload to scale. When absent: the Deployment named like spec.consumer.service. */
       target?: {
         /** Workload kind. */

@@ -41,7 +41,7 @@ const eventPattern = string(
 
 /** KEDA autoscaling of the consumer from this route's queue depth (needs the keda.sh/v1alpha1 API). */
 const autoscaling = object(
-  'Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas and target.',
+  'Scale the consumer workload with the depth of this queue through a KEDA ScaledObject (one per consumer service and namespace, one rabbitmq trigger per autoscaled queue). Needs KEDA (the keda.sh/v1alpha1 API) in the cluster; routes of one service in one namespace must agree on minReplicas, maxReplicas, target, pollingIntervalSeconds and cooldownPeriodSeconds.',
   {
     minReplicas: integer(
       'Fewest replicas; 0 lets KEDA scale the workload to zero while the queue is at or below activationQueueLength.',
@@ -55,6 +55,14 @@ const autoscaling = object(
     activationQueueLength: integer(
       "Above this many messages the workload is scaled up from zero (trigger activationValue). When absent, KEDA's default (0).",
       { minimum: 0, maximum: 1000000 },
+    ),
+    pollingIntervalSeconds: integer(
+      "How often KEDA reads the queue depth (ScaledObject pollingInterval); it also bounds how soon a backlog wakes a workload scaled to zero. When absent, KEDA's default (30).",
+      { minimum: 1, maximum: 3600 },
+    ),
+    cooldownPeriodSeconds: integer(
+      "How long the queue must stay at or below activationQueueLength before KEDA scales the workload to zero (ScaledObject cooldownPeriod; only with minReplicas 0). When absent, KEDA's default (300).",
+      { minimum: 0, maximum: 86400 },
     ),
     target: object(
       'The workload to scale. When absent: the Deployment named like spec.consumer.service.',

@@ -16,10 +16,11 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, servers.urls);
   globalThis.__WARREN_TEST_SERVERS__ = servers;
   log(`servers (${servers.source}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  // kube-apiserver, etcd and helm for the operator suites, and the node's kubelet,
-  // controller-manager, scheduler and kube-proxy: built once from the Go module proxy
-  // (10-20 min cold, and 8-15 min more for the node, with progress), then taken from the cache.
+  // kube-apiserver, etcd and helm for the operator suites, the node's kubelet,
+  // controller-manager, scheduler and kube-proxy, and KEDA's operator for the in-cluster suite:
+  // built once from the Go module proxy (10-20 min cold, 8-15 min more for the node, about
+  // 10 min for KEDA, with progress), then taken from the cache.
   const kubeStarted = Date.now();
-  await ensureKubeBinaries({ kubectl: true, node: true, log });
+  await ensureKubeBinaries({ kubectl: true, node: true, keda: true, log });
   log(`kube binaries ready in ${((Date.now() - kubeStarted) / 1000).toFixed(1)} s`);
 }

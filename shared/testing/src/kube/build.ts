@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { KEDA_MODULE, KEDA_VERSION } from './keda';
 import { toolsCacheRoot, toolsDir } from './paths';
 import { isAlive, KubeError, seconds, sleep, tail } from './proc';
 
@@ -18,6 +19,8 @@ export interface KubeBinaries {
   source: 'cache' | 'KUBEBUILDER_ASSETS';
   /** Built only on request (`node: true`): what a cluster with a kubelet node runs besides. */
   node?: NodeBinaries;
+  /** Built only on request (`keda: true`): KEDA's operator, run in a node cluster's pods. */
+  kedaOperator?: string;
 }
 
 export interface NodeBinaries {
@@ -31,12 +34,14 @@ export interface EnsureOptions {
   kubectl?: boolean;
   /** Also kubelet, kube-controller-manager, kube-scheduler and kube-proxy (tools/k8s-node). */
   node?: boolean;
+  /** Also KEDA's operator (tools/keda). */
+  keda?: boolean;
   log?: (line: string) => void;
 }
 
 const NODE_NAMES = ['kube-scheduler', 'kube-controller-manager', 'kube-proxy', 'kubelet'] as const;
 type NodeName = (typeof NODE_NAMES)[number];
-type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl' | NodeName;
+type Name = 'kube-apiserver' | 'etcd' | 'helm' | 'kubectl' | NodeName | 'keda-operator';
 
 interface Pins {
   kubernetes: string;
@@ -45,7 +50,7 @@ interface Pins {
 }
 
 interface Recipe {
-  module: 'k8s' | 'k8s-node' | 'etcd' | 'helm';
+  module: 'k8s' | 'k8s-node' | 'etcd' | 'helm' | 'keda';
   pkg: string;
   ldflags: (pins: Pins) => string[];
 }
@@ -88,6 +93,12 @@ const recipes: Record<Name, Recipe> = {
     ldflags: kubeVersionFlags,
   },
   kubectl: { module: 'k8s', pkg: 'k8s.io/kubernetes/cmd/kubectl', ldflags: kubeVersionFlags },
+  'keda-operator': {
+    module: 'keda',
+    pkg: `${KEDA_MODULE}/cmd/operator`,
+    // KEDA's Makefile stamps these (its logs and metrics report the version).
+    ldflags: () => [`-X ${KEDA_MODULE}/version.Version=${kedaPin().replace(/^v/, '')}`],
+  },
   ...(Object.fromEntries(
     NODE_NAMES.map((name) => [
       name,
@@ -143,6 +154,16 @@ export function nodeCacheDir(pins = readPins()): string {
   return path.join(toolsCacheRoot(), `k8s-node-${nodePin}_${modulesHash(['k8s-node'])}`);
 }
 
+const kedaPin = () => requiredVersion('keda', KEDA_MODULE);
+
+/**
+ * KEDA's operator comes from its own module (tools/keda: KEDA's own dependency versions, its
+ * replace and exclude copied), so it never changes the key of the kube binaries.
+ */
+export function kedaCacheDir(): string {
+  return path.join(toolsCacheRoot(), `keda-${kedaPin()}_${modulesHash(['keda'])}`);
+}
+
 const defaultLog = (line: string) => process.stderr.write(`[warren kube] ${line}\n`);
 
 /**
@@ -171,6 +192,7 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
   const missing = wanted.filter((name) => !fs.existsSync(where(name)));
   if (missing.length > 0) await buildAll(missing, pins, dir, log);
   const node = options.node ? await ensureNodeBinaries(pins, log) : undefined;
+  const kedaOperator = options.keda ? await ensureKedaOperator(log) : undefined;
 
   return {
     kubeApiserver: where('kube-apiserver'),
@@ -180,6 +202,7 @@ export async function ensureKubeBinaries(options: EnsureOptions = {}): Promise<K
     kubernetesVersion: assets ? versionOf(where('kube-apiserver')) : pins.kubernetes,
     source: assets ? 'KUBEBUILDER_ASSETS' : 'cache',
     node,
+    kedaOperator,
   };
 }
 
@@ -196,17 +219,43 @@ async function ensureNodeBinaries(pins: Pins, log: (line: string) => void): Prom
   };
 }
 
+/** KEDA's operator binary (`tools/keda`), built on first use (cold: 11-32 min, see the docs). */
+export async function ensureKedaOperator(
+  log: (line: string) => void = defaultLog,
+): Promise<string> {
+  if (kedaPin() !== KEDA_VERSION) {
+    throw new KubeError(
+      `tools/keda pins ${KEDA_MODULE} ${kedaPin()} but the tests install KEDA ${KEDA_VERSION}'s CRDs (shared/testing/src/kube/keda.ts): make them one version`,
+    );
+  }
+  const dir = kedaCacheDir();
+  const binary = path.join(dir, 'keda-operator');
+  if (!fs.existsSync(binary))
+    await buildAll(
+      ['keda-operator'],
+      readPins(),
+      dir,
+      log,
+      "KEDA's operator: a cold build is 1280 CPU s and 2.7 GB of memory (its scalers' cloud SDKs): about 11 min on 2 free cores, 32 min measured on a busy 2-core machine; 20-30 s with a warm Go cache",
+    );
+  return binary;
+}
+
 /** `kube-apiserver --version` prints "Kubernetes v1.35.0". */
 function versionOf(kubeApiserver: string): string {
   const out = execFileSync(kubeApiserver, ['--version'], { encoding: 'utf8' });
   return out.trim().split(/\s+/).pop() ?? 'unknown';
 }
 
+const KUBE_COLD_NOTE =
+  'a cold build takes 10-20 min on 2 cores (kubelet alone 3-11 min; seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd';
+
 async function buildAll(
   names: Name[],
   pins: Pins,
   dir: string,
   log: (line: string) => void,
+  coldNote = KUBE_COLD_NOTE,
 ): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const release = await acquireLock(path.join(dir, '.build.lock'), log);
@@ -215,9 +264,7 @@ async function buildAll(
     if (todo.length === 0) return; // another process built them while we waited
     checkGo();
     log(`building ${todo.join(', ')} from the Go module proxy into ${dir}`);
-    log(
-      'a cold build takes 10-20 min on 2 cores (kubelet alone 3-11 min; seconds with a warm Go cache); set KUBEBUILDER_ASSETS to skip kube-apiserver and etcd',
-    );
+    log(coldNote);
     const started = Date.now();
     // One at a time: each go build already uses every core (-p), two at once only thrash.
     for (const name of todo) await buildOne(name, pins, dir, log);

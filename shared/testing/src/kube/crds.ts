@@ -23,31 +23,19 @@ export async function installCrds(
   kubeconfigPath: string,
   dir = path.join(repoRoot, 'crds'),
 ): Promise<string[]> {
-  // Dynamic import: the client is ESM-only and this package compiles to CommonJS.
-  const k8s: typeof K8s = await import('@kubernetes/client-node');
+  const k8s = await client();
+  const documents = yamlFiles(dir).flatMap(
+    (file) =>
+      k8s.loadAllYaml(fs.readFileSync(file, 'utf8')).filter(Boolean) as K8s.KubernetesObject[],
+  );
+  await applyObjects(kubeconfigPath, documents);
+  const names = documents
+    .filter((document) => document.kind === 'CustomResourceDefinition')
+    .map((document) => document.metadata!.name!);
+
   const config = new k8s.KubeConfig();
   config.loadFromFile(kubeconfigPath);
-  const objects = config.makeApiClient(k8s.KubernetesObjectApi);
   const crds = config.makeApiClient(k8s.ApiextensionsV1Api);
-
-  const names: string[] = [];
-  for (const file of yamlFiles(dir)) {
-    const documents = k8s
-      .loadAllYaml(fs.readFileSync(file, 'utf8'))
-      .filter(Boolean) as K8s.KubernetesObject[];
-    for (const document of documents) {
-      await objects.patch(
-        document,
-        undefined,
-        undefined,
-        'warren-tests',
-        true,
-        k8s.PatchStrategy.ServerSideApply,
-      );
-      if (document.kind === 'CustomResourceDefinition') names.push(document.metadata!.name!);
-    }
-  }
-
   for (const name of names) {
     const established = await waitUntil(async () => {
       const crd = await crds.readCustomResourceDefinition({ name });
@@ -59,3 +47,27 @@ export async function installCrds(
   }
   return names;
 }
+
+/** Server-side applies each object in order (field manager `warren-tests`). */
+export async function applyObjects(
+  kubeconfigPath: string,
+  documents: readonly K8s.KubernetesObject[],
+): Promise<void> {
+  const k8s = await client();
+  const config = new k8s.KubeConfig();
+  config.loadFromFile(kubeconfigPath);
+  const objects = config.makeApiClient(k8s.KubernetesObjectApi);
+  for (const document of documents) {
+    await objects.patch(
+      document,
+      undefined,
+      undefined,
+      'warren-tests',
+      true,
+      k8s.PatchStrategy.ServerSideApply,
+    );
+  }
+}
+
+// Dynamic import: the client is ESM-only and this package compiles to CommonJS.
+const client = (): Promise<typeof K8s> => import('@kubernetes/client-node');

@@ -1,5 +1,6 @@
 export {
   ensureKubeBinaries,
+  ensureKedaOperator,
   cacheDir as kubeToolsCacheDir,
   readPins as readKubePins,
   type KubeBinaries,
@@ -24,4 +25,11 @@ export {
   type ImageArchive,
 } from './node-images';
 export { writeImageArchive, type ImageSpec } from './oci-image';
-export { ensureKedaCrds, KEDA_VERSION } from './keda';
+export { ensureKedaCrds, ensureKedaRbac, KEDA_VERSION } from './keda';
+export {
+  installKedaOperator,
+  kedaOperatorImage,
+  KEDA_NAMESPACE,
+  KEDA_OPERATOR,
+  type KedaInstall,
+} from './keda-operator';

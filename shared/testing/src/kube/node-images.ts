@@ -129,26 +129,61 @@ function withRootfs(build: (rootfs: string) => void): void {
  * kubectl alone in an image (the chart's wait-for-migration initContainer runs `kubectl wait`):
  * the static kubectl of the pinned Kubernetes, on PATH, FROM scratch.
  */
-export function kubectlImage(kubectl: string, version: string): ImageArchive {
-  const name = `warren.local/kubectl:${version}`;
-  const stat = fs.statSync(kubectl);
-  const hash = createHash('sha256').update(`${kubectl} ${stat.size} ${stat.mtimeMs}`).digest('hex');
+export const kubectlImage = (kubectl: string, version: string): ImageArchive =>
+  staticBinaryImage({
+    name: `warren.local/kubectl:${version}`,
+    binary: kubectl,
+    at: '/bin/kubectl',
+    cacheName: 'kubectl-image',
+    env: ['PATH=/bin'],
+  });
+
+export interface StaticBinaryImage {
+  name: string;
+  binary: string;
+  /** Where the binary is in the image; also the entrypoint. */
+  at: string;
+  /** The cache folder's prefix. */
+  cacheName: string;
+  env?: string[];
+  /** Host files copied to the same path (e.g. the CA bundle). */
+  files?: string[];
+}
+
+/**
+ * One static binary FROM scratch (and a /tmp), cached as an OCI archive keyed by the binary's
+ * path, size and mtime: a rebuilt binary makes a new image.
+ */
+export function staticBinaryImage(spec: StaticBinaryImage): ImageArchive {
+  const identity = (file: string) => {
+    const stat = fs.statSync(file);
+    return `${file} ${stat.size} ${stat.mtimeMs}`;
+  };
+  const files = spec.files ?? [];
+  const hash = createHash('sha256')
+    .update([spec.binary, ...files].map(identity).join('\n'))
+    .digest('hex');
   const archive = path.join(
     toolsCacheRoot(),
-    `kubectl-image-${hash.slice(0, 10)}`,
-    'kubectl.oci.tar',
+    `${spec.cacheName}-${hash.slice(0, 10)}`,
+    `${path.basename(spec.at)}.oci.tar`,
   );
   if (!fs.existsSync(archive)) {
     withRootfs((rootfs) => {
-      fs.mkdirSync(path.join(rootfs, 'bin'));
       fs.mkdirSync(path.join(rootfs, 'tmp'));
       fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
-      copyExecutable(kubectl, path.join(rootfs, 'bin', 'kubectl'));
+      const copy = (from: string, to: string, executable: boolean) => {
+        fs.mkdirSync(path.dirname(path.join(rootfs, to)), { recursive: true });
+        if (executable) copyExecutable(from, path.join(rootfs, to));
+        else fs.copyFileSync(fs.realpathSync(from), path.join(rootfs, to));
+      };
+      copy(spec.binary, spec.at, true);
+      for (const file of files) copy(file, file, false);
       writeImageArchive(
-        { name, rootfs, entrypoint: ['/bin/kubectl'], env: ['PATH=/bin'] },
+        { name: spec.name, rootfs, entrypoint: [spec.at], env: spec.env ?? ['PATH=/'] },
         archive,
       );
     });
   }
-  return { name, archive };
+  return { name: spec.name, archive };
 }
