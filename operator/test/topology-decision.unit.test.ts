@@ -380,6 +380,36 @@ describe('decideTopology and settleTopology', () => {
     });
   });
 
+  it('names a queue found gone while the repair of its binding, seen gone first, is under way', () => {
+    // One pass per call, each route as the cache shows it after the pass before.
+    const pass = (status: EventRoute['status'], edit: (state: BrokerState) => void) => {
+      const routes = [cached('r', { ...(status && { status }) })];
+      const observation = observe(routes, { actual: brokerWith(routes, edit) });
+      const decision = decideTopology(observation);
+      const written = settleTopology(observation, decision, applied(decision)).statuses[0];
+      return { drift: decision.drift, written };
+    };
+    const synced = pass(undefined, () => {}).written!.status;
+    const noBindings = (state: BrokerState) => {
+      state.bindings = state.bindings.filter((b) => b.destination !== QUEUE);
+    };
+    // Read during a deletion: its bindings already gone, the queue not yet.
+    const first = pass(synced, noBindings);
+    expect(first.drift.map((d) => d.missing.map((i) => i.kind))).toEqual([['binding']]);
+    const announced = first.drift[0]!.status;
+    // Its binding's repair failed (no queue): the next pass finds the queue gone too.
+    const queueGone = (state: BrokerState) => {
+      noBindings(state);
+      state.queues = state.queues.filter((q) => q.name !== QUEUE);
+    };
+    const second = pass(announced, queueGone);
+    expect(second.drift.map((d) => d.event.reason)).toEqual(['DriftDetected']);
+    expect(second.drift[0]?.event.message).toContain(`queue ${QUEUE}`);
+    expect(second.written?.event?.reason).toBe('Repaired');
+    // A repair retried for what the status already names is not announced again.
+    expect(pass(second.drift[0]!.status, queueGone).drift).toEqual([]);
+  });
+
   it('reads back the vhosts of live routes and of routes going away', () => {
     const routes = [
       cached('r', {}, { vhost: 'live' }),

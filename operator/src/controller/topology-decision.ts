@@ -17,7 +17,7 @@ import type { EventType } from '../kube/events';
 import { compositeKey } from '../util/keys';
 import { FINALIZER, isTrue, PAUSED_ANNOTATION, UNMANAGED_ANNOTATION } from './annotations';
 import type { ResilientCompileResult } from './resilient-compile';
-import { driftStatusFor } from './route-status';
+import { driftStatusFor, REASONS } from './route-status';
 import { servicePlacements, type ServicePlacement } from './service-outputs';
 
 export interface TopologyObservation {
@@ -223,7 +223,11 @@ const accessOf = (route: EventRoute, vhost: string, lost: ReadonlyMap<string, Pl
 
 /**
  * Drift is an object the route had (its last status lists it, or a user Warren made for its
- * services) that is gone; a new one is progress.
+ * services) that is gone; a new one is progress. It is announced when the route was Ready, and
+ * again while a repair is under way when more is found missing than the status already says:
+ * the read-back is not a snapshot (queues and bindings are separate requests), so a pass that
+ * reads during a deletion can see the binding gone and the queue still there, and the next
+ * pass must still name the queue.
  */
 function driftOf(
   route: EventRoute,
@@ -238,13 +242,20 @@ function driftOf(
     ) ?? []),
     ...access,
   ];
-  const wasReady =
-    findCondition(route.status?.conditions as Condition[] | undefined, 'Ready')?.status === 'True';
-  if (!wasReady || missing.length === 0) return undefined;
+  const ready = findCondition(route.status?.conditions as Condition[] | undefined, 'Ready');
+  const repairing = ready?.status === 'False' && ready.reason === REASONS.brokerObjectMissing;
+  if (missing.length === 0 || !(ready?.status === 'True' || repairing)) return undefined;
+  const status = driftStatusFor(route, missing, now);
+  // A repair being retried for what the status already names is not news.
+  if (
+    repairing &&
+    findCondition(status.conditions as Condition[], 'Ready')?.message === ready.message
+  )
+    return undefined;
   return {
     route,
     missing,
-    status: driftStatusFor(route, missing, now),
+    status,
     event: {
       type: 'Warning',
       reason: 'DriftDetected',
