@@ -17,7 +17,7 @@ import type { EventType } from '../kube/events';
 import { compositeKey } from '../util/keys';
 import { FINALIZER, isTrue, PAUSED_ANNOTATION, UNMANAGED_ANNOTATION } from './annotations';
 import type { ResilientCompileResult } from './resilient-compile';
-import { driftStatusFor, REASONS } from './route-status';
+import { driftStatusFor, repairUnderWay } from './route-status';
 import { servicePlacements, type ServicePlacement } from './service-outputs';
 
 export interface TopologyObservation {
@@ -242,16 +242,13 @@ function driftOf(
     ) ?? []),
     ...access,
   ];
-  const ready = findCondition(route.status?.conditions as Condition[] | undefined, 'Ready');
-  const repairing = ready?.status === 'False' && ready.reason === REASONS.brokerObjectMissing;
-  if (missing.length === 0 || !(ready?.status === 'True' || repairing)) return undefined;
+  const wasReady =
+    findCondition(route.status?.conditions as Condition[] | undefined, 'Ready')?.status === 'True';
+  const repairing = repairUnderWay(route.status);
+  if (missing.length === 0 || !(wasReady || repairing !== undefined)) return undefined;
   const status = driftStatusFor(route, missing, now);
   // A repair being retried for what the status already names is not news.
-  if (
-    repairing &&
-    findCondition(status.conditions as Condition[], 'Ready')?.message === ready.message
-  )
-    return undefined;
+  if (repairing !== undefined && repairUnderWay(status) === repairing) return undefined;
   return {
     route,
     missing,
