@@ -209,6 +209,11 @@ async function main() {
       total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
       external: await metric('warren_operator_nodejs_external_memory_bytes'),
     };
+    // With --heapsnapshot-signal=SIGUSR2 in WARREN_BENCH_OPERATOR_NODE_OPTIONS: a converged snapshot.
+    if (process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS?.includes('--heapsnapshot-signal=SIGUSR2')) {
+      process.kill(pid, 'SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 15_000));
+    }
 
     // Drift: consumer queues deleted by hand, until all are back and their routes Ready again.
     const v = encodeURIComponent(vhost.vhost);

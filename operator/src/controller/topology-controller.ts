@@ -6,7 +6,7 @@
  */
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
-import { API_VERSION, resourceKey } from '@warren/crds';
+import { API_VERSION, resourceKey } from '@warren/crds/core';
 import { applyPlan, type ApplyResult } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
 import { readNodesDown } from '../broker/nodes';

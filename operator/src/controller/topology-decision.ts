@@ -7,7 +7,7 @@
  * controller observes, calls these two, and carries out what they return.
  */
 import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import type { BrokerState, DesiredTopology } from '../engine/model';
 import { consumerQueueName, serviceUserName } from '../engine/naming';
 import { groupKey, plan, summarize, type Plan, type PlanItem } from '../engine/plan';

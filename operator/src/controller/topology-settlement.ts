@@ -4,7 +4,7 @@
  * statuses, and for the finalizers of routes being deleted.
  */
 import type { EventRoute, RetryPolicy, RetryPolicyStatus } from '@warren/crds';
-import { formatDuration, resourceKey } from '@warren/crds';
+import { formatDuration, resourceKey } from '@warren/crds/core';
 import { emptyApplyResult, type ApplyResult } from '../broker/apply';
 import { retryDelays } from '../engine/delays';
 import type { RouteObjects } from '../engine/model';
