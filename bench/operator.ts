@@ -53,6 +53,20 @@ function processFigures(pid: number) {
   return { rss: kib('VmRSS'), peak: kib('VmHWM'), cpuSeconds: ticks / 100 };
 }
 
+/** Where the process's RSS is (KiB): mapped files (code), malloc's brk heap, other anonymous memory. */
+function rssBreakdown(pid: number) {
+  const sum = { files: 0, brk: 0, anonymous: 0 };
+  let current: keyof typeof sum = 'anonymous';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (mapping)
+      current = mapping[2] === '[heap]' ? 'brk' : mapping[1] !== '0' ? 'files' : 'anonymous';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sum[current] += Number(rss[1]);
+  }
+  return sum;
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
@@ -93,7 +107,10 @@ async function main() {
         },
       });
     }
-    child = spawn(process.execPath, [path.join(repoRoot, 'operator/dist/runtime/main.js')], {
+    // WARREN_BENCH_OPERATOR_NODE_ARGS: node flags NODE_OPTIONS does not accept (V8's heap tuning).
+    const nodeArgs = process.env.WARREN_BENCH_OPERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const main = path.join(repoRoot, 'operator/dist/runtime/main.js');
+    child = spawn(process.execPath, [...nodeArgs, main], {
       env: {
         PATH: process.env.PATH,
         KUBECONFIG: plane.kubeconfigPath,
@@ -204,6 +221,7 @@ async function main() {
     );
     const after = await sample();
     const converged = processFigures(pid);
+    const where = rssBreakdown(pid);
     const heap = {
       used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
       total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
@@ -287,6 +305,10 @@ async function main() {
       ['RSS with no routes (after start)', mib(idleStart.rss)],
       ['RSS peak while creating', mib(createPeak)],
       ['RSS converged (after an idle resync)', mib(converged.rss)],
+      [
+        'converged RSS in files / malloc heap / other anonymous',
+        [where.files, where.brk, where.anonymous].map(mib).join(' / '),
+      ],
       [
         'converged heap used / heap total / external',
         [heap.used, heap.total, heap.external].map((bytes) => mib(bytes / 1024)).join(' / '),
