@@ -8,8 +8,9 @@
  *   eval "$(npm run -s infra -- env)"
  *   node --conditions=warren-source --import tsx bench/operator.ts [--routes 500] [--namespaces 1]
  *     [--queue-type classic|quorum] [--resync 15] [--drift 10]
- * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS) and MALLOC_ARENA_MAX reach the
- * operator process only.
+ * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS), WARREN_BENCH_OPERATOR_NODE_ARGS
+ * (node flags before the script), WARREN_HEAP_GROWING_PERCENT and glibc's MALLOC_* tunables reach
+ * the operator process only.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -127,7 +128,12 @@ async function main() {
         ...(process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS && {
           NODE_OPTIONS: process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS,
         }),
-        ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([name]) => name.startsWith('MALLOC_')),
+        ),
+        ...(process.env.WARREN_HEAP_GROWING_PERCENT && {
+          WARREN_HEAP_GROWING_PERCENT: process.env.WARREN_HEAP_GROWING_PERCENT,
+        }),
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
