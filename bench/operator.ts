@@ -68,6 +68,9 @@ function rssBreakdown(pid: number) {
   return sum;
 }
 
+/** How often a wait looks: listing every route every 250 ms loads the API server at thousands. */
+const pollMs = Math.max(250, count / 2);
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
@@ -77,7 +80,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
       process.stderr.write(`  ... still waiting for ${what}\n`);
       lastReport = Date.now();
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -139,6 +142,8 @@ async function main() {
     });
     const pid = child.pid!;
     process.once('exit', () => child?.kill('SIGTERM'));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => process.exit(130));
     const metricsText = () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     const metric = async (name: string) =>
       (await metricsText())
