@@ -205,6 +205,11 @@ async function main() {
     );
     const allReady = Date.now();
     const atReady = processFigures(pid);
+    // Each phase as it ends, so a long run that fails later still leaves its figures.
+    const progress = (text: string) => process.stderr.write(`  [bench] ${text}\n`);
+    progress(
+      `all Ready ${seconds(allReady - started)} after the first create; operator CPU ${(atReady.cpuSeconds - idleStart.cpuSeconds).toFixed(1)} s; RSS ${mib(atReady.rss)}, peak ${mib(phasePeak)}`,
+    );
     const createPeak = phasePeak;
     const writes = {
       broker: await metric('warren_broker_changes_total'),
@@ -233,6 +238,9 @@ async function main() {
     const after = await sample();
     const converged = processFigures(pid);
     const where = rssBreakdown(pid);
+    progress(
+      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; RSS converged ${mib(converged.rss)}`,
+    );
     const heap = {
       used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
       total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
@@ -273,6 +281,7 @@ async function main() {
       300_000,
     );
     const driftRepaired = Date.now() - driftStart;
+    progress(`drift: ${driftCount} queues back in ${seconds(driftRepaired)}`);
 
     // Delete every route: the delete pass.
     phasePeak = 0;
