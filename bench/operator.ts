@@ -8,8 +8,9 @@
  *   eval "$(npm run -s infra -- env)"
  *   node --conditions=warren-source --import tsx bench/operator.ts [--routes 500] [--namespaces 1]
  *     [--queue-type classic|quorum] [--resync 15] [--drift 10]
- * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS) and MALLOC_ARENA_MAX reach the
- * operator process only.
+ * WARREN_BENCH_OPERATOR_NODE_OPTIONS (the operator's NODE_OPTIONS), WARREN_BENCH_OPERATOR_NODE_ARGS
+ * (node flags before the script), WARREN_HEAP_GROWING_PERCENT and glibc's MALLOC_* tunables reach
+ * the operator process only.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,6 +54,23 @@ function processFigures(pid: number) {
   return { rss: kib('VmRSS'), peak: kib('VmHWM'), cpuSeconds: ticks / 100 };
 }
 
+/** Where the process's RSS is (KiB): mapped files (code), malloc's brk heap, other anonymous memory. */
+function rssBreakdown(pid: number) {
+  const sum = { files: 0, brk: 0, anonymous: 0 };
+  let current: keyof typeof sum = 'anonymous';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (mapping)
+      current = mapping[2] === '[heap]' ? 'brk' : mapping[1] !== '0' ? 'files' : 'anonymous';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sum[current] += Number(rss[1]);
+  }
+  return sum;
+}
+
+/** How often a wait looks: listing every route every 250 ms loads the API server at thousands. */
+const pollMs = Math.max(250, count / 2);
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
@@ -62,7 +80,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
       process.stderr.write(`  ... still waiting for ${what}\n`);
       lastReport = Date.now();
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -93,7 +111,10 @@ async function main() {
         },
       });
     }
-    child = spawn(process.execPath, [path.join(repoRoot, 'operator/dist/runtime/main.js')], {
+    // WARREN_BENCH_OPERATOR_NODE_ARGS: node flags NODE_OPTIONS does not accept (V8's heap tuning).
+    const nodeArgs = process.env.WARREN_BENCH_OPERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const main = path.join(repoRoot, 'operator/dist/runtime/main.js');
+    child = spawn(process.execPath, [...nodeArgs, main], {
       env: {
         PATH: process.env.PATH,
         KUBECONFIG: plane.kubeconfigPath,
@@ -110,12 +131,19 @@ async function main() {
         ...(process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS && {
           NODE_OPTIONS: process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS,
         }),
-        ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([name]) => name.startsWith('MALLOC_')),
+        ),
+        ...(process.env.WARREN_HEAP_GROWING_PERCENT && {
+          WARREN_HEAP_GROWING_PERCENT: process.env.WARREN_HEAP_GROWING_PERCENT,
+        }),
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const pid = child.pid!;
     process.once('exit', () => child?.kill('SIGTERM'));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => process.exit(130));
     const metricsText = () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     const metric = async (name: string) =>
       (await metricsText())
@@ -177,6 +205,11 @@ async function main() {
     );
     const allReady = Date.now();
     const atReady = processFigures(pid);
+    // Each phase as it ends, so a long run that fails later still leaves its figures.
+    const progress = (text: string) => process.stderr.write(`  [bench] ${text}\n`);
+    progress(
+      `all Ready ${seconds(allReady - started)} after the first create; operator CPU ${(atReady.cpuSeconds - idleStart.cpuSeconds).toFixed(1)} s; RSS ${mib(atReady.rss)}, peak ${mib(phasePeak)}`,
+    );
     const createPeak = phasePeak;
     const writes = {
       broker: await metric('warren_broker_changes_total'),
@@ -204,11 +237,20 @@ async function main() {
     );
     const after = await sample();
     const converged = processFigures(pid);
+    const where = rssBreakdown(pid);
+    progress(
+      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; RSS converged ${mib(converged.rss)}`,
+    );
     const heap = {
       used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
       total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
       external: await metric('warren_operator_nodejs_external_memory_bytes'),
     };
+    // With --heapsnapshot-signal=SIGUSR2 in WARREN_BENCH_OPERATOR_NODE_OPTIONS: a converged snapshot.
+    if (process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS?.includes('--heapsnapshot-signal=SIGUSR2')) {
+      process.kill(pid, 'SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 15_000));
+    }
 
     // Drift: consumer queues deleted by hand, until all are back and their routes Ready again.
     const v = encodeURIComponent(vhost.vhost);
@@ -239,6 +281,7 @@ async function main() {
       300_000,
     );
     const driftRepaired = Date.now() - driftStart;
+    progress(`drift: ${driftCount} queues back in ${seconds(driftRepaired)}`);
 
     // Delete every route: the delete pass.
     phasePeak = 0;
@@ -282,6 +325,10 @@ async function main() {
       ['RSS with no routes (after start)', mib(idleStart.rss)],
       ['RSS peak while creating', mib(createPeak)],
       ['RSS converged (after an idle resync)', mib(converged.rss)],
+      [
+        'converged RSS in files / malloc heap / other anonymous',
+        [where.files, where.brk, where.anonymous].map(mib).join(' / '),
+      ],
       [
         'converged heap used / heap total / external',
         [heap.used, heap.total, heap.external].map((bytes) => mib(bytes / 1024)).join(' / '),

@@ -1,5 +1,6 @@
 /** The operator's settings from the environment: defaults, and a clear error for a bad value. */
 import { operatorConfigFromEnv } from '../src/runtime/operator';
+import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowingPercent } from '../src/runtime/heap';
 
 describe('operatorConfigFromEnv', () => {
   it('has the documented defaults', () => {
@@ -50,5 +51,18 @@ describe('operatorConfigFromEnv', () => {
     expect(() => operatorConfigFromEnv({ WARREN_PROMETHEUS_RULES: 'yes' })).toThrow(
       'WARREN_PROMETHEUS_RULES=yes must be true or false',
     );
+  });
+});
+
+describe('heapGrowingPercent (WARREN_HEAP_GROWING_PERCENT)', () => {
+  it('defaults to 40, takes a whole number, 0 for V8 defaults, and refuses anything else', () => {
+    expect(heapGrowingPercent(undefined)).toBe(DEFAULT_HEAP_GROWING_PERCENT);
+    expect(DEFAULT_HEAP_GROWING_PERCENT).toBe(40);
+    expect(heapGrowingPercent('25')).toBe(25);
+    expect(heapGrowingPercent('0')).toBe(0);
+    expect(() => heapGrowingPercent('1.5')).toThrow(
+      /WARREN_HEAP_GROWING_PERCENT must be a whole number/,
+    );
+    expect(() => heapGrowingPercent('-3')).toThrow(/got "-3"/);
   });
 });

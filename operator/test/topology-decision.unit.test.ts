@@ -380,6 +380,46 @@ describe('decideTopology and settleTopology', () => {
     });
   });
 
+  it('names a queue found gone while the repair of its binding, seen gone first, is under way', () => {
+    // One pass per call, each route as the cache shows it after the pass before.
+    const pass = (
+      status: EventRoute['status'],
+      edit: (state: BrokerState) => void,
+      failing?: (item: PlanItem) => boolean,
+    ) => {
+      const routes = [cached('r', { ...(status && { status }) })];
+      const observation = observe(routes, { actual: brokerWith(routes, edit) });
+      const decision = decideTopology(observation);
+      const result = applied(decision, failing);
+      const written = settleTopology(observation, decision, result).statuses[0];
+      return { drift: decision.drift, written };
+    };
+    const synced = pass(undefined, () => {}).written!.status;
+    const noBindings = (state: BrokerState) => {
+      state.bindings = state.bindings.filter((b) => b.destination !== QUEUE);
+    };
+    // Read during a deletion: its bindings already gone, the queue not yet.
+    // The binding's repair fails (no queue): the repair is still under way, not ApplyFailed.
+    const first = pass(synced, noBindings, (item) => item.kind === 'binding');
+    expect(first.drift.map((d) => d.missing.map((i) => i.kind))).toEqual([['binding']]);
+    const announced = first.written!.status;
+    expect(ready(announced)).toMatchObject({ status: 'False', reason: 'BrokerObjectMissing' });
+    expect(announced?.conditions?.find((c) => c.type === 'Degraded')?.reason).toBe('ApplyFailed');
+    // The next pass finds the queue gone too, names it, and repairs.
+    const queueGone = (state: BrokerState) => {
+      noBindings(state);
+      state.queues = state.queues.filter((q) => q.name !== QUEUE);
+    };
+    const second = pass(announced, queueGone);
+    expect(second.drift.map((d) => d.event.reason)).toEqual(['DriftDetected']);
+    expect(second.drift[0]?.event.message).toContain(`queue ${QUEUE}`);
+    expect(second.written?.event?.reason).toBe('Repaired');
+    // A repair retried for what the status already names is not announced again.
+    const retried = pass(second.drift[0]!.status, queueGone, () => true);
+    expect(retried.drift).toEqual([]);
+    expect(ready(retried.written?.status)?.reason).toBe('BrokerObjectMissing');
+  });
+
   it('reads back the vhosts of live routes and of routes going away', () => {
     const routes = [
       cached('r', {}, { vhost: 'live' }),

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventRoute } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import { autoscalerUserName } from '../engine/naming';
 import type { ConditionInput } from '../kube/conditions';
 import {

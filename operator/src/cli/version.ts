@@ -1,7 +1,7 @@
 /** What `warren --version` and `warren version` report. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_VERSION } from '@warren/crds';
+import { API_VERSION } from '@warren/crds/core';
 import type { CommandOptions } from './commands';
 import { EXIT } from './exit';
 import type { Output } from './output';

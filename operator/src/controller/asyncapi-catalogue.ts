@@ -4,6 +4,7 @@
  * `warren asyncapi` prints); removed when the namespace has no route left. Decide is pure
  * (`catalogueConfigMaps`); the controller writes what differs.
  */
+import { createHash } from 'node:crypto';
 import type { ServiceTopology } from '@warren/contracts';
 import { stringify } from 'yaml';
 import { asyncApiDocument, servicesOfNamespace } from '../engine/asyncapi';
@@ -55,10 +56,15 @@ export class CatalogueWriter {
     input: Parameters<typeof catalogueConfigMaps>,
     existing: readonly (KubeObject & { data?: Record<string, string> })[],
   ): Promise<void> {
-    const key = JSON.stringify([
-      input,
-      existing.map((c) => [c.metadata.namespace, c.metadata.name, c.metadata.resourceVersion]),
-    ]);
+    // A digest, not the text: at some hundreds of routes the input is megabytes to keep.
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([
+          input,
+          existing.map((c) => [c.metadata.namespace, c.metadata.name, c.metadata.resourceVersion]),
+        ]),
+      )
+      .digest('base64');
     if (key === this.lastInput) return;
     try {
       await writeCatalogues(this.client, catalogueConfigMaps(...input), existing);

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventRoute } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import {
   KEDA_API,
   KEDA_COMPONENT,

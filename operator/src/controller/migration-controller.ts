@@ -6,7 +6,7 @@
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { DatabaseMigration, DatabaseMigrationStatus } from '@warren/crds';
-import { API_VERSION } from '@warren/crds';
+import { API_VERSION } from '@warren/crds/core';
 import type { KubeClient, KubeObject } from '../kube/client';
 import { KubeApiError } from '../kube/client';
 import type { EventRecorder } from '../kube/events';

@@ -1,8 +1,8 @@
 /**
  * Reads what Prisma recorded in the database: `_prisma_migrations` rows that finished and were
- * not rolled back, oldest first. One short connection per read; the URL is never logged.
+ * not rolled back, oldest first. One short connection per read; the URL is never logged. The
+ * driver (`pg`) is loaded at the first read.
  */
-import { Client } from 'pg';
 import { connectionOf } from './migration-job';
 
 export interface AppliedMigration {
@@ -17,6 +17,8 @@ export async function readAppliedMigrations(
   timeoutMs = 5000,
 ): Promise<AppliedMigration[]> {
   const { connectionString, schema } = connectionOf(url);
+  // Loaded on the first read: an operator with no DatabaseMigration never pays for the driver.
+  const { Client } = await import('pg');
   const client = new Client({
     connectionString,
     connectionTimeoutMillis: timeoutMs,

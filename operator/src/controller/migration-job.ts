@@ -4,7 +4,8 @@
  * migration-job-status.ts). No I/O: unit-tested on their own.
  */
 import { createHash } from 'node:crypto';
-import { API_VERSION, parseDuration, type DatabaseMigration } from '@warren/crds';
+import type { DatabaseMigration } from '@warren/crds';
+import { API_VERSION, parseDuration } from '@warren/crds/core';
 import type { KubeObject } from '../kube/client';
 import {
   ATTEMPT_ANNOTATION,

@@ -4,7 +4,7 @@
  * the cluster serves the monitoring.coreos.com API.
  */
 import type { EventRoute } from '@warren/crds';
-import { API_VERSION, resourceKey } from '@warren/crds';
+import { API_VERSION, resourceKey } from '@warren/crds/core';
 import { prometheusRuleFor, routeAlertInput } from '../alerts/rules';
 import type { RouteObjects } from '../engine/model';
 import type { KubeClient } from '../kube/client';

@@ -5,7 +5,7 @@
  * the one set aside (the older claim wins). Pure; the common case compiles once.
  */
 import type { EventRoute, RetryPolicy } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import { CompileError, compile, type CompileOptions } from '../engine/compile';
 import type { DesiredTopology } from '../engine/model';
 import { compositeKey } from '../util/keys';

@@ -1,5 +1,5 @@
 /** API paths of the resources the operator watches and writes. */
-import { API_VERSION } from '@warren/crds';
+import { API_VERSION } from '@warren/crds/core';
 
 export type Plural = 'eventroutes' | 'retrypolicies' | 'databasemigrations';
 

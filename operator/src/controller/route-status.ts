@@ -7,7 +7,12 @@ import type { RouteObjects } from '../engine/model';
 import type { PlanItem } from '../engine/plan';
 import type { RouteStatus } from '../engine/status';
 import { AUTOSCALING_CONDITION } from '../autoscaling/keda';
-import { setConditions, type Condition, type ConditionInput } from '../kube/conditions';
+import {
+  findCondition,
+  setConditions,
+  type Condition,
+  type ConditionInput,
+} from '../kube/conditions';
 import { statusChanged } from '../kube/status';
 import type { RouteAutoscaling } from './autoscaling';
 import type { Rejection } from './resilient-compile';
@@ -42,6 +47,8 @@ export interface RouteOutcome {
   autoscaling?: RouteAutoscaling;
   /** Cluster nodes the broker reports not running (the route works on the others). */
   nodesDown?: string[];
+  /** The Ready message of a drift repair under way (what is missing), when there is one. */
+  repairing?: string;
 }
 
 const describe = (item: PlanItem) => `${item.kind} ${item.name}`;
@@ -127,7 +134,11 @@ function conditionsFor(outcome: RouteOutcome): ConditionInput[] {
   if (failed.length > 0) {
     const message = failed.map((f) => `${describe(f.item)}: ${f.error}`).join('; ');
     return [
-      c('Ready', 'False', REASONS.applyFailed, message),
+      // A failed drift repair stays BrokerObjectMissing: what is missing is still why it is not
+      // Ready, and the next pass can tell what more it finds gone (and says Repaired at the end).
+      outcome.repairing
+        ? c('Ready', 'False', REASONS.brokerObjectMissing, outcome.repairing)
+        : c('Ready', 'False', REASONS.applyFailed, message),
       c('Reconciling', 'True', REASONS.applyFailed, 'retrying with backoff'),
       c('Degraded', 'True', REASONS.applyFailed, message),
       c('Stalled', 'False', REASONS.applyFailed, ''),
@@ -208,6 +219,14 @@ export function withReadTime(
 }
 
 /** Conditions that say the objects are about to be repaired: written before the repair. */
+/** The Ready message of a drift repair under way, or undefined when the route is not in one. */
+export function repairUnderWay(status: EventRouteStatus | undefined): string | undefined {
+  const ready = findCondition(status?.conditions as Condition[] | undefined, 'Ready');
+  return ready?.status === 'False' && ready.reason === REASONS.brokerObjectMissing
+    ? ready.message
+    : undefined;
+}
+
 export function driftStatusFor(
   route: EventRoute,
   missing: PlanItem[],

@@ -6,7 +6,7 @@
  */
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
-import { API_VERSION, resourceKey } from '@warren/crds';
+import { API_VERSION, resourceKey } from '@warren/crds/core';
 import { applyPlan, type ApplyResult } from '../broker/apply';
 import { ManagementClient } from '../broker/client';
 import { readNodesDown } from '../broker/nodes';
@@ -34,6 +34,7 @@ import { ServiceOutputWriter } from './service-output-writer';
 import { passwordsOf } from './service-outputs';
 import {
   decideTopology,
+  describe,
   liveRoutes,
   vhostsToRead,
   type DriftRepair,
@@ -265,6 +266,10 @@ export class TopologyController {
     for (const repair of drift) {
       for (const item of repair.missing)
         this.options.metrics.driftRepairs.inc({ object: item.kind });
+      this.options.log.info(
+        { route: resourceKey(repair.route), missing: describe(repair.missing) },
+        'drift detected: recreating',
+      );
       await this.writeStatus(repair.route, repair.status);
       await this.event(repair.route, repair.event);
     }

@@ -7,7 +7,7 @@
  * controller observes, calls these two, and carries out what they return.
  */
 import type { EventRoute, EventRouteStatus, RetryPolicy } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import type { BrokerState, DesiredTopology } from '../engine/model';
 import { consumerQueueName, serviceUserName } from '../engine/naming';
 import { groupKey, plan, summarize, type Plan, type PlanItem } from '../engine/plan';
@@ -17,7 +17,7 @@ import type { EventType } from '../kube/events';
 import { compositeKey } from '../util/keys';
 import { FINALIZER, isTrue, PAUSED_ANNOTATION, UNMANAGED_ANNOTATION } from './annotations';
 import type { ResilientCompileResult } from './resilient-compile';
-import { driftStatusFor } from './route-status';
+import { driftStatusFor, repairUnderWay } from './route-status';
 import { servicePlacements, type ServicePlacement } from './service-outputs';
 
 export interface TopologyObservation {
@@ -223,7 +223,11 @@ const accessOf = (route: EventRoute, vhost: string, lost: ReadonlyMap<string, Pl
 
 /**
  * Drift is an object the route had (its last status lists it, or a user Warren made for its
- * services) that is gone; a new one is progress.
+ * services) that is gone; a new one is progress. It is announced when the route was Ready, and
+ * again while a repair is under way when more is found missing than the status already says:
+ * the read-back is not a snapshot (queues and bindings are separate requests), so a pass that
+ * reads during a deletion can see the binding gone and the queue still there, and the next
+ * pass must still name the queue.
  */
 function driftOf(
   route: EventRoute,
@@ -240,11 +244,15 @@ function driftOf(
   ];
   const wasReady =
     findCondition(route.status?.conditions as Condition[] | undefined, 'Ready')?.status === 'True';
-  if (!wasReady || missing.length === 0) return undefined;
+  const repairing = repairUnderWay(route.status);
+  if (missing.length === 0 || !(wasReady || repairing !== undefined)) return undefined;
+  const status = driftStatusFor(route, missing, now);
+  // A repair being retried for what the status already names is not news.
+  if (repairing !== undefined && repairUnderWay(status) === repairing) return undefined;
   return {
     route,
     missing,
-    status: driftStatusFor(route, missing, now),
+    status,
     event: {
       type: 'Warning',
       reason: 'DriftDetected',

@@ -4,7 +4,7 @@
  * statuses, and for the finalizers of routes being deleted.
  */
 import type { EventRoute, RetryPolicy, RetryPolicyStatus } from '@warren/crds';
-import { formatDuration, resourceKey } from '@warren/crds';
+import { formatDuration, resourceKey } from '@warren/crds/core';
 import { emptyApplyResult, type ApplyResult } from '../broker/apply';
 import { retryDelays } from '../engine/delays';
 import type { RouteObjects } from '../engine/model';
@@ -14,7 +14,13 @@ import { statusChanged } from '../kube/status';
 import { compositeKey, groupBy } from '../util/keys';
 import { FORCE_FINALIZE_ANNOTATION, isTrue } from './annotations';
 import type { RouteAutoscaling } from './autoscaling';
-import { REASONS, routeStatusFor, withReadTime, type RouteOutcome } from './route-status';
+import {
+  REASONS,
+  repairUnderWay,
+  routeStatusFor,
+  withReadTime,
+  type RouteOutcome,
+} from './route-status';
 import {
   describe,
   itemGroup,
@@ -63,6 +69,7 @@ function statusWrites(
     // A route whose drift was announced has that status now.
     const drifted = announced.get(key);
     const previous = drifted ? { ...route, status: drifted.status } : route;
+    outcome.repairing = repairUnderWay(previous.status);
     const next = withReadTime(previous.status, routeStatusFor(previous, outcome, now), now);
     if (!statusChanged(previous.status, next)) continue;
     const wasReady = findCondition(previous.status?.conditions as Condition[] | undefined, 'Ready');

@@ -6,7 +6,7 @@
 import type { ConsumerQueue, PublishTarget, ServiceTopology } from '@warren/contracts';
 import { TOPOLOGY_API_VERSION } from '@warren/contracts';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
-import { resourceKey } from '@warren/crds';
+import { resourceKey } from '@warren/crds/core';
 import {
   brokerProfile,
   delayedRetryArguments,

@@ -1,5 +1,5 @@
 import type { RetryPolicySpec } from '@warren/crds';
-import { parseDuration } from '@warren/crds';
+import { parseDuration } from '@warren/crds/core';
 
 /**
  * The delay before each retry, in milliseconds: `delays[n - 1]` precedes attempt n + 1, so

@@ -5,7 +5,7 @@
  */
 import type { RetryPlan } from '@warren/contracts';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
-import { formatDuration, resourceKey } from '@warren/crds';
+import { formatDuration, resourceKey } from '@warren/crds/core';
 import { DELAYED_RETRY_SINCE, type BrokerProfile } from './broker-version';
 import { retryDelays } from './delays';
 import { retryExchangeName, retryQueueName } from './naming';

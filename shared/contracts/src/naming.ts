@@ -50,13 +50,29 @@ const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$
  * the names while it fits in MAX_PERMISSION_PATTERN, else the same set factored (a service with
  * tens of routes), which is still exact: each queue with its `.dlq`/`.retry.*` names becomes
  * one stem, and stems with the same suffixes share them (`^(?:svc\.(?:a|b))(?:|\.dlq)$`).
+ * When even that does not fit (a service with some hundreds of routes), the names' common
+ * prefix up to a dot (`^svc\.`: every name under the service's own), the broker refusing any
+ * longer pattern; without such a prefix, the factored pattern (which the broker refuses, naming it).
  */
 export function exactly(names: Iterable<string>): string {
   const sorted = [...new Set(names)].sort();
   if (sorted.length === 0) return '^$';
   const escaped = sorted.map(escapeRegex);
   const flat = escaped.length === 1 ? `^${escaped[0]}$` : `^(${escaped.join('|')})$`;
-  return flat.length <= MAX_PERMISSION_PATTERN ? flat : `^${factored(sorted)}$`;
+  if (flat.length <= MAX_PERMISSION_PATTERN) return flat;
+  const exact = `^${factored(sorted)}$`;
+  const prefix = dottedPrefix(sorted);
+  return exact.length <= MAX_PERMISSION_PATTERN || prefix === ''
+    ? exact
+    : `^${escapeRegex(prefix)}`;
+}
+
+/** The longest common prefix of sorted names that ends with a dot ('' when there is none). */
+function dottedPrefix(sorted: readonly string[]): string {
+  const [first, last] = [sorted[0]!, sorted[sorted.length - 1]!];
+  let length = 0;
+  while (length < first.length && first[length] === last[length]) length++;
+  return first.slice(0, first.lastIndexOf('.', length - 1) + 1);
 }
 
 /** Names grouped by stem (a name no other name extends at a dot), stems by their suffix set. */

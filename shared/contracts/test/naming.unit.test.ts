@@ -34,4 +34,27 @@ describe('exactly: permission patterns', () => {
     ];
     for (const name of others) expect(regex.test(name)).toBe(false);
   });
+
+  it("beyond what RabbitMQ takes even factored (hundreds of routes): the service's own prefix", () => {
+    // 5,000 and 10,000 routes over 25 consumers (bench/operator.ts): every 25th is this service's.
+    for (const routes of [5000, 10_000]) {
+      const names = Array.from(
+        { length: routes / 25 },
+        (_, i) => `notification-service.route-${i * 25}`,
+      ).flatMap((queue) => [queue, `${queue}.dlx`, `${queue}.retry`]);
+      const pattern = exactly(names);
+      expect(pattern.length).toBeLessThanOrEqual(MAX_PERMISSION_PATTERN);
+      const regex = new RegExp(pattern);
+      for (const name of names) expect(regex.test(name)).toBe(true);
+      expect(regex.test('other-service.route-1')).toBe(false);
+      expect(regex.test('notification-service')).toBe(false);
+      if (routes === 10_000) expect(pattern).toBe('^notification\\-service\\.');
+    }
+  });
+
+  it('keeps the factored pattern when the names share no dotted prefix', () => {
+    const names = Array.from({ length: 300 }, (_, i) => `svc-${i}.queue-${i}`);
+    expect(exactly(names).length).toBeGreaterThan(MAX_PERMISSION_PATTERN);
+    expect(exactly(names).endsWith('$')).toBe(true);
+  });
 });

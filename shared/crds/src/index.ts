@@ -8,10 +8,5 @@ export {
   type FieldError,
   type ValidationResult,
 } from './validate/resource';
-export { parseDuration, formatDuration } from './duration';
-
-/** `namespace/name`, how resources are named in messages and in topology documents. */
-export function resourceKey(resource: { metadata: { name: string; namespace?: string } }): string {
-  return `${resource.metadata.namespace ?? 'default'}/${resource.metadata.name}`;
-}
+export { parseDuration, formatDuration, resourceKey } from './core';
 export { syncGeneratedFiles, runGenerator, type GeneratedFile } from './sync-generated';
