@@ -15,7 +15,11 @@ import {
   servicesOfNamespace,
   topicMatches,
 } from '../src/engine/asyncapi';
-import { catalogueConfigMaps } from '../src/controller/asyncapi-catalogue';
+import {
+  CATALOGUE_INLINE_BYTES,
+  catalogueConfigMaps,
+  catalogueText,
+} from '../src/controller/asyncapi-catalogue';
 import { compile } from '../src/engine/compile';
 import { EXAMPLES, loadExamples } from './resources';
 
@@ -291,12 +295,38 @@ it("cuts the catalogue down to one namespace's routes, one ConfigMap per namespa
     'default/warren-asyncapi',
     'other/warren-asyncapi',
   ]);
-  const doc = parse(configMaps[1]!.data['asyncapi.yaml']);
+  const text = catalogueText(configMaps[1]!)!;
+  const doc = parse(text);
   expect(Object.keys(doc.operations)).toEqual([
     'notification-service.consume.notification-service.user-created-to-notification',
     'user-service.publish.user.events',
   ]);
-  expect(configMaps[1]!.data['asyncapi.yaml']).not.toContain('secret');
+  expect(text).not.toContain('secret');
+});
+
+it('stores a catalogue too large for a ConfigMap gzipped in binaryData, whole', async () => {
+  const { routes, policies } = await loadExamples();
+  const template = routes.find((r) => r.metadata.name === 'user-created-to-notification')!;
+  // 600 consumer routes in one namespace: the YAML is megabytes, over the 1 MiB a ConfigMap holds.
+  const many = Array.from({ length: 600 }, (_, i) => ({
+    ...template,
+    metadata: { ...template.metadata, name: `welcome-copy-${i}` },
+  }));
+  const desired = compile([...routes, ...many], policies);
+  const [configMap] = catalogueConfigMaps(
+    ['default'],
+    desired.services,
+    desired.queues,
+    'amqp://rabbitmq:5672/',
+  );
+  expect(configMap!.data).toBeUndefined();
+  const zipped = configMap!.binaryData!['asyncapi.yaml.gz']!;
+  expect(zipped.length).toBeLessThan(1024 * 1024 - 64 * 1024);
+  const text = catalogueText(configMap!)!;
+  expect(Buffer.byteLength(text)).toBeGreaterThan(Math.max(CATALOGUE_INLINE_BYTES, 1024 * 1024));
+  const doc = parse(text);
+  expect(Object.keys(doc.channels)).toContain('queue.notification-service.welcome-copy-599');
+  expect((await diagnosticsOf(text)).problems).toEqual([]);
 });
 
 it('matches topic patterns as RabbitMQ does', () => {

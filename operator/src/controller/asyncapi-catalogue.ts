@@ -1,11 +1,14 @@
 /**
  * The event catalogue per namespace: a ConfigMap `warren-asyncapi` (key `asyncapi.yaml`) in each
  * namespace with routes, holding the AsyncAPI document of that namespace's routes (the same as
- * `warren asyncapi` prints); removed when the namespace has no route left. Decide is pure
- * (`catalogueConfigMaps`); the controller writes what differs.
+ * `warren asyncapi` prints); removed when the namespace has no route left. A document over
+ * CATALOGUE_INLINE_BYTES (some hundreds of routes in one namespace) is stored gzipped instead, in
+ * `binaryData` key `asyncapi.yaml.gz`: a ConfigMap holds at most 1 MiB, and YAML shrinks about
+ * tenfold. Decide is pure (`catalogueConfigMaps`); the controller writes what differs.
  */
 import { createHash } from 'node:crypto';
 import type { ServiceTopology } from '@warren/contracts';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { asyncApiDocument, servicesOfNamespace } from '../engine/asyncapi';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client';
@@ -14,6 +17,29 @@ import { corePath } from './resources';
 
 export const CATALOGUE_CONFIGMAP = 'warren-asyncapi';
 export const CATALOGUE_KEY = 'asyncapi.yaml';
+export const CATALOGUE_GZIP_KEY = 'asyncapi.yaml.gz';
+/** Larger documents go gzipped into binaryData (well below the 1 MiB a ConfigMap may hold). */
+export const CATALOGUE_INLINE_BYTES = 512 * 1024;
+
+/** What a catalogue ConfigMap holds: the YAML itself, or (when large) the YAML gzipped. */
+export interface CatalogueContent {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+export function catalogueContent(yaml: string): CatalogueContent {
+  return Buffer.byteLength(yaml) <= CATALOGUE_INLINE_BYTES
+    ? { data: { [CATALOGUE_KEY]: yaml } }
+    : { binaryData: { [CATALOGUE_GZIP_KEY]: gzipSync(yaml, { level: 9 }).toString('base64') } };
+}
+
+/** The document of a catalogue ConfigMap, whichever way it is stored. */
+export function catalogueText(configMap: CatalogueContent): string | undefined {
+  const zipped = configMap.binaryData?.[CATALOGUE_GZIP_KEY];
+  return zipped === undefined
+    ? configMap.data?.[CATALOGUE_KEY]
+    : gunzipSync(Buffer.from(zipped, 'base64')).toString('utf8');
+}
 const COMPONENT = 'asyncapi';
 
 export function catalogueConfigMaps(
@@ -38,7 +64,7 @@ export function catalogueConfigMaps(
           namespace,
           labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: COMPONENT },
         },
-        data: { [CATALOGUE_KEY]: stringify(document) },
+        ...catalogueContent(stringify(document)),
       },
     ];
   });
@@ -54,7 +80,7 @@ export class CatalogueWriter {
 
   async write(
     input: Parameters<typeof catalogueConfigMaps>,
-    existing: readonly (KubeObject & { data?: Record<string, string> })[],
+    existing: readonly (KubeObject & CatalogueContent)[],
   ): Promise<void> {
     // A digest, not the text: at some hundreds of routes the input is megabytes to keep.
     const key = createHash('sha256')
@@ -77,16 +103,20 @@ export class CatalogueWriter {
   }
 }
 
+/** Compared as stored (gzip at a fixed level gives the same bytes for the same text). */
+const stored = (c: CatalogueContent | undefined) =>
+  JSON.stringify([c?.data?.[CATALOGUE_KEY], c?.binaryData?.[CATALOGUE_GZIP_KEY]]);
+
 async function writeCatalogues(
   client: KubeClient,
   wanted: ReturnType<typeof catalogueConfigMaps>,
-  existing: readonly (KubeObject & { data?: Record<string, string> })[],
+  existing: readonly (KubeObject & CatalogueContent)[],
 ): Promise<void> {
   const current = existing.filter((c) => c.metadata.labels?.[COMPONENT_LABEL] === COMPONENT);
   for (const configMap of wanted) {
     const { namespace, name } = configMap.metadata;
     const found = current.find((c) => c.metadata.namespace === namespace);
-    if (found?.data?.[CATALOGUE_KEY] !== configMap.data[CATALOGUE_KEY])
+    if (stored(found) !== stored(configMap))
       await client.apply(corePath(namespace, 'configmaps', name), configMap, 'warren-operator');
   }
   for (const stale of current.filter(
