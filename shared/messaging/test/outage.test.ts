@@ -19,15 +19,19 @@ import {
  * keeps writing, and starts it again.
  */
 function privateBrokerConfig(): InfraConfig {
-  const base = 30_000 + Math.floor(Math.random() * 5_000) * 2;
+  // Below Linux's ephemeral range (32768-60999): the node is restarted on the same ports after
+  // the outage, and a port in that range can meanwhile be taken as the local end of some
+  // outgoing connection (seen in CI: eaddrinuse on the restart). 21000-24998 and 11000-14999
+  // hold none of the project's fixed ports.
+  const base = 21_000 + Math.floor(Math.random() * 2_000) * 2;
   const { version, epmdPort } = loadInfraConfig().rabbitmq; // the run's broker version
   return {
     stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'warren-outage-')),
     rabbitmq: {
       amqpPort: base,
       distPort: base + 1,
-      managementPort: base + 10_000,
-      prometheusPort: base + 10_001,
+      managementPort: base - 10_000,
+      prometheusPort: base - 9_999,
       nodeName: `warren-outage-${process.pid}@localhost`,
       version,
       epmdPort,
@@ -76,44 +80,48 @@ describe('broker outage', () => {
     await declareTopology(amqpUrl, topology);
     const messaging = recordingMessaging(servers, 'outage', topology, amqpUrl);
     await messaging.start();
-    let written = 0;
-    const write = async (count: number) => {
-      for (let i = 0; i < count; i++) {
-        written += 1;
-        await commitEvent(servers.pool, messaging.outbox, orderPayload(`o-${written}`), {
-          aggregateKey: `o-${written % 7}`,
-        });
-      }
-    };
-    const effects = () => effectCounts(servers.pool);
+    // Stopped whatever happens: a relay left running would fail the next suite of this worker.
+    try {
+      let written = 0;
+      const write = async (count: number) => {
+        for (let i = 0; i < count; i++) {
+          written += 1;
+          await commitEvent(servers.pool, messaging.outbox, orderPayload(`o-${written}`), {
+            aggregateKey: `o-${written % 7}`,
+          });
+        }
+      };
+      const effects = () => effectCounts(servers.pool);
 
-    await write(50);
-    await eventually('the first events', async () =>
-      (await effects()).total === 50 ? true : undefined,
-    );
+      await write(50);
+      await eventually('the first events', async () =>
+        (await effects()).total === 50 ? true : undefined,
+      );
 
-    await broker.stop(log);
-    await eventually('the module to notice', async () =>
-      messaging.health().broker === 'disconnected' ? true : undefined,
-    );
-    expect(messaging.health().ready).toBe(false);
-    await write(150); // the service keeps accepting writes
-    expect((await messaging.backlog()).size).toBe(150);
+      await broker.stop(log);
+      await eventually('the module to notice', async () =>
+        messaging.health().broker === 'disconnected' ? true : undefined,
+      );
+      expect(messaging.health().ready).toBe(false);
+      await write(150); // the service keeps accepting writes
+      expect((await messaging.backlog()).size).toBe(150);
 
-    await broker.start(log);
-    await eventually(
-      'the backlog to drain and every event to be handled',
-      async () => ((await effects()).total >= 200 ? true : undefined),
-      90_000,
-    );
-    await new Promise((r) => setTimeout(r, 1_000)); // any redelivery would be handled by now
-    expect(await effects()).toEqual({ total: 200, distinct: 200 });
-    expect(messaging.health()).toMatchObject({
-      ready: true,
-      broker: 'connected',
-      consumers: 'subscribed',
-    });
-    expect((await messaging.backlog()).size).toBe(0);
-    await messaging.stop();
+      await broker.start(log);
+      await eventually(
+        'the backlog to drain and every event to be handled',
+        async () => ((await effects()).total >= 200 ? true : undefined),
+        90_000,
+      );
+      await new Promise((r) => setTimeout(r, 1_000)); // any redelivery would be handled by now
+      expect(await effects()).toEqual({ total: 200, distinct: 200 });
+      expect(messaging.health()).toMatchObject({
+        ready: true,
+        broker: 'connected',
+        consumers: 'subscribed',
+      });
+      expect((await messaging.backlog()).size).toBe(0);
+    } finally {
+      await messaging.stop();
+    }
   });
 });

@@ -108,10 +108,16 @@ async function runPod(body: k8s.V1Pod): Promise<{ phase: string; log: string; po
     90_000,
     250,
   );
-  const log = await core.readNamespacedPodLog({ name, namespace });
+  // The pod can be Succeeded a moment before its log is readable through the kubelet (seen once
+  // in CI: an empty log from a pod that had written its answer); an empty log is read again.
+  let log = '';
+  for (let attempt = 0; attempt < 20 && log === ''; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    log = String(await core.readNamespacedPodLog({ name, namespace }));
+  }
   return {
     phase: current?.status?.phase ?? 'unknown',
-    log: String(log),
+    log,
     pod: current as k8s.V1Pod,
   };
 }
