@@ -259,6 +259,31 @@ describe('the saga', () => {
     ]);
   });
 
+  it("tells the loser of a race the winner's status, not the PENDING it read before the lock", async () => {
+    const order = await placeOrder();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let cancelled!: () => void;
+    const cancelDone = new Promise<void>((resolve) => (cancelled = resolve));
+    // The cancel holds the row lock, uncommitted, while the confirm's statement starts and waits.
+    const cancel = inTransaction(async (saga, tx) => {
+      const outcome = await saga.cancel(tx, order.id, 'client-cancelled');
+      cancelled();
+      await gate;
+      return outcome;
+    });
+    await cancelDone;
+    const confirm = inTransaction((saga, tx) => saga.confirm(tx, order.id));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the confirm is blocked on the lock
+    release();
+    expect(await cancel).toEqual({ changed: true, status: 'CANCELLED' });
+    expect(await confirm).toEqual({ changed: false, status: 'CANCELLED' });
+    expect((await eventsOf(order.id)).map((e) => e.type)).toEqual([
+      'order.created',
+      'order.cancelled',
+    ]);
+  });
+
   it('answers "no such order" for an unknown or malformed order id, and writes nothing', async () => {
     const historyBefore = await countRows(database.url, 'order_events');
     for (const orderId of [randomUUID(), 'not-a-uuid']) {

@@ -14,7 +14,8 @@ import type { CancelReason, OrderStatus } from './order-rules';
 /**
  * A transition in one round trip: the conditional update (only out of PENDING), its history
  * row, and the status the order had before (the statement's snapshot): PENDING when it moved,
- * the final status when it had already left PENDING, null when there is no such order.
+ * the final status when it had already left PENDING, null when there is no such order (and
+ * PENDING without a move when a concurrent transition committed first: see leavePending).
  */
 const LEAVE_PENDING = `WITH moved AS (
   UPDATE orders SET status = $2::"OrderStatus", cancel_reason = $3, updated_at = CURRENT_TIMESTAMP
@@ -126,7 +127,16 @@ export class OrderSaga {
       type,
       detail ?? null,
     );
-    if (!row?.userId) return { changed: false, status: row?.before ?? null };
+    if (!row?.userId) {
+      // PENDING without a move: a concurrent transition won the row lock after this statement's
+      // snapshot was taken, so the snapshot is stale; its outcome is read afresh.
+      if (row?.before !== 'PENDING') return { changed: false, status: row?.before ?? null };
+      const [now] = await tx.$queryRawUnsafe<{ status: OrderStatus }[]>(
+        'SELECT status::text AS status FROM orders WHERE id = $1::uuid',
+        orderId,
+      );
+      return { changed: false, status: now?.status ?? null };
+    }
     const order = { userId: row.userId, totalCents: row.totalCents!, currency: row.currency! };
     const announce = { aggregateKey: orderId, ...(causationId ? { causationId } : {}) };
     if (reason === null) {
