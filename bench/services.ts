@@ -96,8 +96,6 @@ async function load(
   connections: number,
   meter: Meter,
 ): Promise<Run> {
-  // Each run starts with the saga of the run before finished, and is charged its own.
-  await meter.settle();
   const cpuBefore = cpuMsOf(meter.pids);
   const result = await autocannon({
     url: `${base}${endpoint.path(userId)}`,
@@ -116,6 +114,7 @@ async function load(
         : { method: 'GET' },
     ],
   });
+  // Charged its own sagas, which are done before the next run starts.
   await meter.settle();
   return {
     rps: result['2xx'] / SECONDS,
@@ -177,6 +176,7 @@ async function compare(platform: IsolatedPlatform, sameWork: SameWork, userId: s
     pids: [...Object.values(platform.services).map((service) => service.pid!), sameWork.child.pid!],
     settle: () => settle(platform),
   };
+  await meter.settle(); // the first run starts with nothing in flight, like every later one
   const rows: string[] = [];
   const level: Record<string, Record<number, number>> = {};
   const bases: Record<string, string> = {

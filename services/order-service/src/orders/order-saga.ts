@@ -61,7 +61,7 @@ type Tx = RawSqlClient;
  */
 @Injectable()
 export class OrderSaga {
-  constructor(@Inject(OUTBOX) private readonly outbox: TransactionalOutbox<RawSqlClient>) {}
+  constructor(@Inject(OUTBOX) private readonly outbox: TransactionalOutbox<Tx>) {}
 
   confirm(tx: Tx, orderId: string, options: TransitionOptions = {}): Promise<TransitionOutcome> {
     return this.leavePending(tx, orderId, 'CONFIRMED', null, options);
