@@ -26,6 +26,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     connections: { type: 'string', default: '1,16,64' },
     burst: { type: 'string', default: '5000' },
+    /** Comma-separated endpoint names to run (default all), e.g. "POST /users". */
+    endpoints: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -54,7 +56,7 @@ const ENDPOINTS: Endpoint[] = [
     body: (userId) => ({ userId, items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }] }),
   },
   { name: 'GET /users/:id', method: 'GET', path: (userId) => `/users/${userId}` },
-];
+].filter((endpoint) => !values.endpoints || values.endpoints.split(',').includes(endpoint.name));
 
 interface Run {
   rps: number;

@@ -102,11 +102,16 @@ describe('the platform, end to end', () => {
     const correlationId = `e2e-${randomUUID()}`;
     const userId = await registerUser({ 'X-Correlation-Id': correlationId });
     await notified(userId, 'welcome');
-    const welcomeLine = logOf('notification-service')
-      .split('\n')
-      .find((line) => line.includes('notification for user.created') && line.includes(userId));
-    expect(JSON.parse(welcomeLine!)).toMatchObject({ correlationId, userId, recorded: true });
-    expect(logOf('user-service')).toContain(`"correlationId":"${correlationId}"`);
+    // Log lines reach the file within a second (buffered writes).
+    const welcomeLine = await eventually("the welcome in notification-service's log", async () =>
+      logOf('notification-service')
+        .split('\n')
+        .find((line) => line.includes('notification for user.created') && line.includes(userId)),
+    );
+    expect(JSON.parse(welcomeLine)).toMatchObject({ correlationId, userId, recorded: true });
+    await eventually("the correlation id in user-service's log", async () =>
+      logOf('user-service').includes(`"correlationId":"${correlationId}"`),
+    );
   });
 
   it('a backlog is consumed in shared Prisma transactions, each welcome recorded once', async () => {

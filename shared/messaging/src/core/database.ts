@@ -60,33 +60,45 @@ export function prismaTransactions<Tx extends PrismaLike>(
   };
 }
 
+/**
+ * Work on one pooled client, rolled back when it fails. A checked-out client has no error
+ * listener of the pool's: without one, a server that drops the connection between statements
+ * would crash the process instead of failing here; such a client (or one whose ROLLBACK failed)
+ * is discarded, not returned to the pool.
+ */
+export async function withPooledClient<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  const markBroken = () => {
+    broken = true;
+  };
+  client.on('error', markBroken);
+  try {
+    return await work(client);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    throw error;
+  } finally {
+    client.off('error', markBroken);
+    client.release(broken);
+  }
+}
+
 /** A node-postgres pool: BEGIN / COMMIT on one pooled client, ROLLBACK on failure. */
 export function pgTransactions(pool: Pool): TransactionRunner<PoolClient> {
   return {
-    async transaction(work) {
-      const client = await pool.connect();
-      let broken = false;
-      // A checked-out client has no error listener of the pool's: without one, a server that
-      // drops the connection between statements would crash the process instead of failing here.
-      const markBroken = () => {
-        broken = true;
-      };
-      client.on('error', markBroken);
-      try {
+    transaction: (work) =>
+      withPooledClient(pool, async (client) => {
         await client.query('BEGIN');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw error;
-      } finally {
-        client.off('error', markBroken);
-        client.release(broken);
-      }
-    },
+      }),
     executor: (tx) => sqlExecutor(tx),
   };
 }

@@ -1,5 +1,5 @@
-import { Client, type Pool, type PoolClient } from 'pg';
-import { pgTransactions } from '../database';
+import { Client, type Pool, type QueryResult } from 'pg';
+import { withPooledClient } from '../database';
 import type { EventEnvelope } from '@warren/contracts';
 import { Backoff, sleep } from '../backoff';
 import { runWithCorrelation } from '../correlation';
@@ -31,23 +31,36 @@ interface OutboxRow {
 }
 
 /**
- * One batch in one round trip: the aggregates of the oldest unsent rows that no other relay
- * holds (their advisory locks taken; MATERIALIZED so each lock is tried once), then those
- * aggregates' unsent rows, locked. A row another relay marked sent meanwhile is re-checked
- * under its row lock (READ COMMITTED) and left out.
+ * BEGIN and one batch's claim in one round trip (a simple query of two statements, so the
+ * numbers are literals): the aggregates of the oldest unsent rows that no other relay holds
+ * (their advisory locks taken; MATERIALIZED so each lock is tried once), then those aggregates'
+ * unsent rows, locked. A row another relay marked sent meanwhile is re-checked under its row
+ * lock (READ COMMITTED) and left out.
  */
-const CLAIM_BATCH = `
+function beginAndClaim(scanSize: number, batchSize: number, lockNamespace: number): string {
+  for (const n of [scanSize, batchSize, lockNamespace]) {
+    if (!Number.isSafeInteger(n)) throw new TypeError(`relay option ${n} is not a whole number`);
+  }
+  return `BEGIN;
 WITH claimed AS MATERIALIZED (
   SELECT aggregate_key FROM (
     SELECT aggregate_key, min(id) AS first_id
-    FROM (SELECT aggregate_key, id FROM warren_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1) oldest
-    GROUP BY aggregate_key ORDER BY first_id LIMIT $2
+    FROM (SELECT aggregate_key, id FROM warren_outbox WHERE sent_at IS NULL ORDER BY id LIMIT ${scanSize}) oldest
+    GROUP BY aggregate_key ORDER BY first_id LIMIT ${batchSize}
   ) candidates
-  WHERE pg_try_advisory_xact_lock($3, hashtext(aggregate_key))
+  WHERE pg_try_advisory_xact_lock(${lockNamespace}, hashtext(aggregate_key))
 )
 SELECT id, aggregate_key, envelope::text AS envelope FROM warren_outbox
 WHERE sent_at IS NULL AND aggregate_key IN (SELECT aggregate_key FROM claimed)
-ORDER BY id LIMIT $2 FOR UPDATE`;
+ORDER BY id LIMIT ${batchSize} FOR UPDATE`;
+}
+
+/** Marks the confirmed rows sent and commits, in one round trip (ids are the table's bigints). */
+function markSentAndCommit(ids: string[]): string {
+  if (ids.length === 0) return 'COMMIT';
+  if (!ids.every((id) => /^[0-9]+$/.test(id))) throw new TypeError('outbox ids must be bigints');
+  return `UPDATE warren_outbox SET sent_at = now() WHERE id = ANY('{${ids.join(',')}}'::bigint[]); COMMIT`;
+}
 
 /**
  * Publishes the outbox. Each batch runs in one transaction that holds a transaction-level
@@ -62,7 +75,7 @@ export class OutboxRelay {
   private readonly safetyPollMs: number;
   private readonly housekeepingMs: number;
   private readonly retentionMs: number;
-  private readonly lockNamespace: number;
+  private readonly claimStatement: string;
   private readonly stopping = new AbortController();
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private wake: (() => void) | undefined;
@@ -81,7 +94,11 @@ export class OutboxRelay {
     this.safetyPollMs = options.safetyPollMs ?? 5_000;
     this.housekeepingMs = options.housekeepingMs ?? 5_000;
     this.retentionMs = options.retentionMs ?? 60 * 60_000;
-    this.lockNamespace = options.lockNamespace ?? 0x5741_5252; // "WARR"
+    this.claimStatement = beginAndClaim(
+      this.scanSize,
+      this.batchSize,
+      options.lockNamespace ?? 0x5741_5252, // "WARR"
+    );
   }
 
   start(): void {
@@ -149,16 +166,33 @@ export class OutboxRelay {
     }
   }
 
-  /** Claims, publishes and marks one batch; returns how many rows were claimed. */
+  /**
+   * Claims, publishes and marks one batch in one transaction of two round trips; returns how
+   * many rows were claimed.
+   */
   async publishBatch(): Promise<number> {
-    const { claimed, failure } = await pgTransactions(this.pool).transaction(async (client) => {
-      const { rows } = await client.query<OutboxRow>(CLAIM_BATCH, [
-        this.scanSize,
-        this.batchSize,
-        this.lockNamespace,
-      ]);
-      if (rows.length === 0) return { claimed: 0, failure: undefined };
-      return { claimed: rows.length, failure: await this.publishRows(client, rows) };
+    const { claimed, failure } = await withPooledClient(this.pool, async (client) => {
+      const [, claim] = (await client.query(
+        this.claimStatement,
+      )) as unknown as QueryResult<OutboxRow>[];
+      const rows = claim.rows;
+      if (rows.length === 0) {
+        await client.query('COMMIT');
+        return { claimed: 0, failure: undefined };
+      }
+      const { sent, failed, firstError } = await this.publishRows(rows);
+      if (failed.length > 0) {
+        await client.query(
+          'UPDATE warren_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])',
+          [failed, errorMessage(firstError)],
+        );
+        this.logger.warn(
+          { failed: failed.length, err: errorMessage(firstError) },
+          'outbox rows not confirmed',
+        );
+      }
+      await client.query(markSentAndCommit(sent));
+      return { claimed: rows.length, failure: firstError };
     });
     // Thrown after the commit, so the rows that were confirmed stay marked sent.
     if (failure) throw failure;
@@ -166,11 +200,13 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes rows in id order on one channel and marks the confirmed ones sent. A row after a
-   * failed row of the same aggregate is not marked, so the aggregate is retried from its failure
-   * in order (consumers drop the duplicates through their inbox).
+   * Publishes rows in id order on one channel; says which were confirmed (to be marked sent) and
+   * which failed. A row after a failed row of the same aggregate is not marked, so the aggregate
+   * is retried from its failure in order (consumers drop the duplicates through their inbox).
    */
-  private async publishRows(client: PoolClient, rows: OutboxRow[]): Promise<Error | undefined> {
+  private async publishRows(
+    rows: OutboxRow[],
+  ): Promise<{ sent: string[]; failed: string[]; firstError: Error | undefined }> {
     const results = await Promise.allSettled(
       rows.map((row) => {
         const event = JSON.parse(row.envelope) as EventEnvelope;
@@ -201,22 +237,7 @@ export class OutboxRelay {
         }
       }
     });
-    if (sent.length > 0) {
-      await client.query('UPDATE warren_outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [
-        sent,
-      ]);
-    }
-    if (failed.length > 0) {
-      await client.query(
-        'UPDATE warren_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])',
-        [failed, errorMessage(firstError)],
-      );
-      this.logger.warn(
-        { failed: failed.length, err: errorMessage(firstError) },
-        'outbox rows not confirmed',
-      );
-    }
-    return firstError;
+    return { sent, failed, firstError };
   }
 
   /** Keeps a LISTEN connection open; reconnects with backoff when the database goes away. */
