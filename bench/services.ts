@@ -42,7 +42,7 @@ interface Endpoint {
   body?: (userId: string) => unknown;
 }
 
-const ENDPOINTS: Endpoint[] = [
+const ALL_ENDPOINTS: Endpoint[] = [
   {
     name: 'POST /users',
     method: 'POST',
@@ -56,7 +56,10 @@ const ENDPOINTS: Endpoint[] = [
     body: (userId) => ({ userId, items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }] }),
   },
   { name: 'GET /users/:id', method: 'GET', path: (userId) => `/users/${userId}` },
-].filter((endpoint) => !values.endpoints || values.endpoints.split(',').includes(endpoint.name));
+];
+const ENDPOINTS = ALL_ENDPOINTS.filter(
+  (endpoint) => !values.endpoints || values.endpoints.split(',').includes(endpoint.name),
+);
 
 interface Run {
   rps: number;

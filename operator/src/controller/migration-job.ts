@@ -17,6 +17,7 @@ import {
   RUN_ANNOTATION,
   SERVICE_LABEL,
 } from './annotations';
+import { byCodePoint } from '../util/order';
 
 /** Only the operator's own migration Jobs are watched. */
 export const MIGRATION_JOB_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${MIGRATION_LABEL}`;
@@ -69,7 +70,7 @@ export function jobShape(job: Partial<JobSpec> | undefined): string | undefined 
 }
 
 const sortedKeys = (record: Record<string, string | undefined>) =>
-  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => byCodePoint(a, b)));
 
 /** What the migration runs with. A change of any part (a new URL included) runs it again. */
 export function inputHash(input: MigrationInput): string {

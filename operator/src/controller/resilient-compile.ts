@@ -9,6 +9,7 @@ import { resourceKey } from '@warren/crds/core';
 import { CompileError, compile, type CompileOptions } from '../engine/compile';
 import type { DesiredTopology } from '../engine/model';
 import { compositeKey } from '../util/keys';
+import { byCodePoint } from '../util/order';
 
 export type RejectionReason = 'InvalidRoute' | 'Conflict';
 
@@ -59,7 +60,7 @@ export function compileResilient(
     else alone.push(route);
   }
   const accepted: EventRoute[] = [];
-  for (const route of [...alone].sort((a, b) => age(a).localeCompare(age(b)))) {
+  for (const route of [...alone].sort((a, b) => byCodePoint(age(a), age(b)))) {
     const problems = problemsOf([...accepted, route], policies, options);
     if (problems.length > 0)
       rejected.set(resourceKey(route), { reason: 'Conflict', message: problems.join('; ') });

@@ -8,6 +8,7 @@ import type { EventRoute } from '@warren/crds';
 import { serviceUserName } from '../engine/naming';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './annotations';
 import { compositeKey, keyParts } from '../util/keys';
+import { byCodePoint } from '../util/order';
 
 export const topologyConfigMapName = (service: string) => `warren-topology-${service}`;
 export const credentialsSecretName = (service: string) => `warren-broker-${service}`;
@@ -39,7 +40,7 @@ export function servicePlacements(
     if (document) placements.push({ namespace, document });
   }
   return placements.sort((a, b) =>
-    `${a.namespace}/${a.document.service}`.localeCompare(`${b.namespace}/${b.document.service}`),
+    byCodePoint(`${a.namespace}/${a.document.service}`, `${b.namespace}/${b.document.service}`),
   );
 }
 

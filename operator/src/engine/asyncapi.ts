@@ -9,17 +9,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { ConsumerQueue, ExchangeType, ServiceTopology } from '@warren/contracts';
+import { WARREN_HEADERS } from '@warren/contracts/topology';
 import {
-  EVENT_CONTRACTS,
-  EVENT_TYPES,
-  WARREN_HEADERS,
-  eventHeadersJsonSchema,
-  eventMessageJsonSchema,
-  isEventType,
-  uncontractedMessageJsonSchema,
-} from '@warren/contracts';
+  CONTRACTED_EVENT_TYPES,
+  contractVersion,
+  eventHeadersSchema,
+  eventMessageSchema,
+  hasContract,
+  uncontractedMessageSchema,
+} from './event-schemas';
 import type { DesiredTopology } from './model';
-import { byCodePoint } from './model';
+import { byCodePoint } from '../util/order';
 
 export const ASYNCAPI_VERSION = '3.0.0';
 /** Version of the AMQP bindings (asyncapi/bindings amqp) used below. */
@@ -92,16 +92,16 @@ function server(vhost: string, brokerUrl: string | undefined): Json {
 }
 
 function message(type: string): Json {
-  const known = isEventType(type);
+  const known = hasContract(type);
   return {
     name: type,
     title: type,
     summary: known
-      ? `${type}, contract version ${EVENT_CONTRACTS[type].version}`
+      ? `${type}, contract version ${contractVersion(type)}`
       : `${type} (no contract in @warren/contracts: payload not checked)`,
     contentType: 'application/json',
     headers: ref('components', 'schemas', HEADERS_SCHEMA),
-    payload: known ? eventMessageJsonSchema(type) : uncontractedMessageJsonSchema(type),
+    payload: known ? eventMessageSchema(type) : uncontractedMessageSchema(type),
     correlationId: { location: `$message.header#/${WARREN_HEADERS.correlationId}` },
     bindings: { amqp: { messageType: type, bindingVersion: AMQP_BINDING_VERSION } },
   };
@@ -193,7 +193,7 @@ export function asyncApiDocument(
     for (const consume of doc.consumes) {
       const entry = exchangeEntry(doc.vhost, consume.source.exchange, consume.source.exchangeType);
       usedExchanges.add(entry);
-      const types = receivedTypes(consume, new Set([...EVENT_TYPES, ...entry.types]));
+      const types = receivedTypes(consume, new Set([...CONTRACTED_EVENT_TYPES, ...entry.types]));
       types.forEach((type) => {
         usedTypes.add(type);
         entry.types.add(type);
@@ -291,7 +291,7 @@ export function asyncApiDocument(
     channels: sortedKeys(channels),
     operations: sortedKeys(operations),
     components: {
-      schemas: { [HEADERS_SCHEMA]: eventHeadersJsonSchema() },
+      schemas: { [HEADERS_SCHEMA]: eventHeadersSchema() },
       messages,
     },
   };

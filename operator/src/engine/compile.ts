@@ -4,7 +4,7 @@
  * involved; nothing is compiled when there is one.
  */
 import type { ConsumerQueue, PublishTarget, ServiceTopology } from '@warren/contracts';
-import { TOPOLOGY_API_VERSION } from '@warren/contracts';
+import { TOPOLOGY_API_VERSION } from '@warren/contracts/topology';
 import type { EventRoute, RetryPolicy } from '@warren/crds';
 import { resourceKey } from '@warren/crds/core';
 import {
@@ -24,7 +24,7 @@ import type {
   RouteObjects,
   UserObject,
 } from './model';
-import { byCodePoint } from './model';
+import { byCodePoint } from '../util/order';
 import {
   AUTOSCALER_SERVICE,
   AUTOSCALER_TAG,

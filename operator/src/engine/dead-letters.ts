@@ -2,7 +2,11 @@
  * Dead letters as the consumer protocol leaves them (WARREN_HEADERS): what one says about its
  * failure, and the message `warren redrive` sends back to the queue that failed it. Pure.
  */
-import { DEAD_LETTER_REASONS, WARREN_HEADERS as H, type DeadLetterReason } from '@warren/contracts';
+import {
+  DEAD_LETTER_REASONS,
+  WARREN_HEADERS as H,
+  type DeadLetterReason,
+} from '@warren/contracts/topology';
 
 /** The parts of an AMQP message these functions read (amqplib's GetMessage fits). */
 export interface DeadLetterMessage {

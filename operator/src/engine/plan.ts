@@ -9,7 +9,7 @@ import type {
   DesiredTopology,
   QueueObject,
 } from './model';
-import { byCodePoint } from './model';
+import { byCodePoint } from '../util/order';
 import { compositeKey } from '../util/keys';
 import { describeProfile } from './broker-version';
 

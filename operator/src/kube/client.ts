@@ -1,7 +1,7 @@
-import { STATUS_CODES } from 'node:http';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
-import fetch, { type RequestInit } from 'node-fetch';
 import { kubeConfigConnection, loadConnection, type KubeConnection } from './connection';
 
 /** An API server answer other than 2xx, with the server's own reason and message. */
@@ -41,6 +41,36 @@ export interface KubeList<T> {
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestInit {
+  method: string;
+  agent: http.Agent | undefined;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * One exchange over node:http(s) with the connection's keep-alive agent; resolves with the
+ * answer's head, its body unread. (node:http rather than a fetch library: one module fewer to
+ * load and keep in memory for the life of the operator.)
+ */
+function send(url: URL, init: RequestInit): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const { body, ...options } = init;
+    if (body !== undefined) options.headers['content-length'] = String(Buffer.byteLength(body));
+    const request = (url.protocol === 'https:' ? https : http).request(url, options, resolve);
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+async function readText(response: http.IncomingMessage): Promise<string> {
+  response.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of response) text += chunk as string;
+  return text;
+}
 
 /** A watch in progress: `abort()` ends it (its `done` is then called once). */
 export type WatchHandle = AbortController;
@@ -103,18 +133,15 @@ export class KubeClient {
     try {
       const url = await this.url(path, { ...query, watch: true });
       const init = await this.init('GET');
-      const response = await fetch(url.toString(), {
-        ...init,
-        signal: controller.signal as RequestInit['signal'],
-      });
-      if (response.status !== 200) {
+      const body = await send(url, { ...init, signal: controller.signal });
+      if (body.statusCode !== 200) {
+        body.resume();
         const error: Error & { statusCode?: number } = new Error(
-          response.statusText || STATUS_CODES[response.status] || 'watch failed',
+          body.statusMessage || http.STATUS_CODES[body.statusCode ?? 0] || 'watch failed',
         );
-        error.statusCode = response.status;
+        error.statusCode = body.statusCode;
         throw error;
       }
-      const body = response.body;
       const failed = (error: Error) => finish(controller.signal.aborted ? null : error);
       body.on('error', failed);
       body.on('close', () => finish(null));
@@ -145,26 +172,27 @@ export class KubeClient {
     this.onRequest?.(method);
     const init = await this.init(method);
     if (options.body !== undefined) {
-      (init.headers as Record<string, string>)['content-type'] =
-        options.contentType ?? 'application/json';
+      init.headers['content-type'] = options.contentType ?? 'application/json';
       init.body = JSON.stringify(options.body);
     }
-    const response = await fetch(url.toString(), init);
-    const text = await response.text();
+    const response = await send(url, init);
+    const text = await readText(response);
+    const status = response.statusCode ?? 0;
+    const ok = status >= 200 && status < 300;
     // Errors are usually a JSON Status, but a 404 outside any API group is plain text.
     let body: { reason?: string; message?: string; details?: unknown } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      if (response.ok)
+      if (ok)
         throw new Error(
           `${method} ${path}: the API server answered with non-JSON: ${text.slice(0, 200)}`,
         );
     }
-    if (!response.ok) {
+    if (!ok) {
       throw new KubeApiError(
-        response.status,
-        body?.reason ?? response.statusText,
+        status,
+        body?.reason ?? response.statusMessage ?? http.STATUS_CODES[status] ?? String(status),
         body?.message ?? text,
         body?.details,
       );

@@ -2,6 +2,8 @@
  * metav1.Condition handling: a condition's lastTransitionTime changes only when its status
  * does, and every write carries the generation it describes.
  */
+import { byCodePoint } from '../util/order';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -53,7 +55,7 @@ export function sameConditions(
     JSON.stringify(
       [...(list ?? [])]
         .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration])
-        .sort(([x], [y]) => String(x).localeCompare(String(y))),
+        .sort(([x], [y]) => byCodePoint(String(x), String(y))),
     );
   return strip(a) === strip(b);
 }

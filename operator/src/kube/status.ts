@@ -7,6 +7,7 @@ import type { KubeClient, KubeObject } from './client';
 import { KubeApiError } from './client';
 import { sameConditions, type Condition } from './conditions';
 import type { EventRecorder, EventType } from './events';
+import { byCodePoint } from '../util/order';
 
 /** A status with metav1.Conditions (every Warren status has them). */
 export interface StatusWithConditions {
@@ -18,7 +19,7 @@ const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => byCodePoint(a, b)),
         )
       : v,
   );
