@@ -2,18 +2,22 @@ import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { currentCorrelation } from '@warren/messaging';
 
+let stdout: DestinationStream | undefined;
+
 /**
  * Standard output, buffered: every write is a system call and the access log writes a line per
  * request, so lines are written in chunks of at least 4 KiB or once a second, whichever comes
  * first, and flushed when the process exits (pino's exit hook). A SIGKILL loses at most that
- * second. `LOG_SYNC=true` writes each line at once.
+ * second. `LOG_SYNC=true` writes each line at once. One stream per process, shared by its
+ * loggers, so their chunks never interleave.
  */
 export function stdoutDestination(env: NodeJS.ProcessEnv = process.env): DestinationStream {
-  if (env.LOG_SYNC === 'true') return pino.destination({ dest: 1, sync: true });
+  if (stdout) return stdout;
+  if (env.LOG_SYNC === 'true') return (stdout = pino.destination({ dest: 1, sync: true }));
   const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const timer = setInterval(() => stream.flush(), 1000).unref();
   stream.once('close', () => clearInterval(timer));
-  return stream;
+  return (stdout = stream);
 }
 
 /** One JSON object per line, each carrying the service name and the correlation id of its work. */
