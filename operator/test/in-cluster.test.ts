@@ -235,6 +235,23 @@ test('helm install: the operator leads, the migrations run, every Deployment is 
   );
   expect(jobs.items.length).toBeGreaterThanOrEqual(SERVICES.length);
   expect(jobs.items.every((job) => (job.status?.succeeded ?? 0) >= 1)).toBe(true);
+
+  // kube-proxy programs a Service's endpoints a moment after its pods are Ready (CI saw a
+  // ClusterIP refuse connections right after Available, the node busy loading images): every
+  // Service answers before the tests that call them through it.
+  const routed = Date.now();
+  for (const service of SERVICES) {
+    await eventually(
+      `${service} to answer /healthz through its Service`,
+      async () =>
+        (await callService(service, 'GET', '/healthz').catch(() => undefined))?.status === 200,
+      60_000,
+      500,
+    );
+  }
+  log(
+    `benchmark: every Service answering through its ClusterIP ${Date.now() - routed} ms after all Available`,
+  );
 });
 
 const mb = (bytes: number | undefined) =>
