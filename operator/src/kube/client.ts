@@ -42,7 +42,8 @@ export interface KubeList<T> {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-interface RequestInit {
+/** One request's method, agent, headers and body (what node:http(s).request takes, plus the body). */
+interface HttpRequest {
   method: string;
   agent: http.Agent | undefined;
   headers: Record<string, string>;
@@ -55,7 +56,7 @@ interface RequestInit {
  * answer's head, its body unread. (node:http rather than a fetch library: one module fewer to
  * load and keep in memory for the life of the operator.)
  */
-function send(url: URL, init: RequestInit): Promise<http.IncomingMessage> {
+function send(url: URL, init: HttpRequest): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const { body, ...options } = init;
     if (body !== undefined) options.headers['content-length'] = String(Buffer.byteLength(body));
@@ -96,7 +97,7 @@ export class KubeClient {
     return new KubeClient(kubeConfigConnection(async () => config));
   }
 
-  private async init(method: string): Promise<RequestInit> {
+  private async init(method: string): Promise<HttpRequest> {
     const [agent, headers] = await Promise.all([
       this.connection.agent(),
       this.connection.headers(),

@@ -11,9 +11,9 @@ let stdout: DestinationStream | undefined;
  * second. `LOG_SYNC=true` writes each line at once. One stream per process, shared by its
  * loggers, so their chunks never interleave.
  */
-export function stdoutDestination(env: NodeJS.ProcessEnv = process.env): DestinationStream {
+export function stdoutDestination(): DestinationStream {
   if (stdout) return stdout;
-  if (env.LOG_SYNC === 'true') return (stdout = pino.destination({ dest: 1, sync: true }));
+  if (process.env.LOG_SYNC === 'true') return (stdout = pino.destination({ dest: 1, sync: true }));
   const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const timer = setInterval(() => stream.flush(), 1000).unref();
   stream.once('close', () => clearInterval(timer));
