@@ -231,7 +231,11 @@ it('combines two routes into one service into one ScaledObject, one trigger per 
     ['notification-service.beta', '7', '2'],
   ]);
   expect(object.metadata.ownerReferences.map((o) => o.name)).toEqual(['alpha', 'beta']);
-  expect((await getRoute('beta')).status?.scaledObject).toBe(SCALED_OBJECT);
+  // The route's status is written after the ScaledObject it names.
+  await eventually(
+    'beta names the ScaledObject',
+    async () => (await getRoute('beta')).status?.scaledObject === SCALED_OBJECT,
+  );
 
   await applyManifest(env.admin, routeDoc('beta', { maxReplicas: 9, targetQueueLength: 7 }));
   const conflict = await waitForReason('beta', 'AutoscalingConflict');
