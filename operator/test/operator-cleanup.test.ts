@@ -7,7 +7,12 @@
 import * as amqp from 'amqplib';
 import { eventually, managementRequest } from '@warren/testing';
 import type { EventRoute } from '@warren/crds';
-import { applyExamplesUntilReady, operatorMetric, operatorSuite } from './support/operator-env';
+import {
+  applyExamplesUntilReady,
+  operatorMetric,
+  operatorSuite,
+  scrapeOperator,
+} from './support/operator-env';
 
 jest.setTimeout(180_000);
 
@@ -53,6 +58,8 @@ it('leaves nothing of Warren behind when every route is deleted but the retained
     ),
   );
 
+  const queueSeries = /^warren_route_(queue_messages|queue_consumers|dead_letter_messages)\{/m;
+  expect(await scrapeOperator(suite.operator)).toMatch(queueSeries);
   const notFoundBefore = await metric('warren_broker_http_not_found_total');
   for (const r of (await suite.env.admin.list<EventRoute>(routesPath())).items)
     await suite.env.admin.remove(`${routesPath()}/${r.metadata.name}`);
@@ -92,4 +99,6 @@ it('leaves nothing of Warren behind when every route is deleted but the retained
   );
   expect(await managed('configmaps')).toEqual([]);
   expect((await metric('warren_broker_http_not_found_total')) - notFoundBefore).toBe(0);
+  // Nor in the metrics: a deleted route's queue series go with it.
+  expect(await scrapeOperator(suite.operator)).not.toMatch(queueSeries);
 });

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ServiceTopology } from '@warren/contracts';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { stringify } from 'yaml';
+import { toYaml } from '../util/yaml-text';
 import { asyncApiDocument, servicesOfNamespace } from '../engine/asyncapi';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
@@ -64,7 +64,7 @@ export function catalogueConfigMaps(
           namespace,
           labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: COMPONENT },
         },
-        ...catalogueContent(stringify(document)),
+        ...catalogueContent(toYaml(document)),
       },
     ];
   });

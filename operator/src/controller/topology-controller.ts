@@ -348,6 +348,14 @@ export class TopologyController {
     const { metrics } = this.options;
     this.countCalls(broker);
     metrics.brokerChanges.inc(result.applied.length);
+    // The read-back covers every route: a deleted route's series go with it.
+    if (!decision.unreachable)
+      for (const gauge of [
+        metrics.queueMessages,
+        metrics.queueConsumers,
+        metrics.deadLetterMessages,
+      ])
+        gauge.reset();
     for (const status of decision.readBack.values()) {
       const [namespace, route] = status.route.split('/') as [string, string];
       const labels = { namespace, route, queue: status.queue };

@@ -10,7 +10,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parse } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeConnection {
@@ -62,7 +61,14 @@ function material(base: string, file?: string, data?: string): Buffer | undefine
 
 /** The kubeconfig's current context, or undefined when it needs client-node (exec, OIDC, proxy). */
 export function staticConnection(file: string): KubeConnection | undefined {
-  const config = parse(fs.readFileSync(file, 'utf8')) as Kubeconfig;
+  const text = fs.readFileSync(file, 'utf8');
+  // A JSON kubeconfig (what Warren's own tooling writes) needs no YAML parser in memory.
+  const config = (
+    text.trimStart().startsWith('{')
+      ? JSON.parse(text)
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports -- only for a YAML kubeconfig
+        (require('yaml') as typeof import('yaml')).parse(text)
+  ) as Kubeconfig;
   const base = path.dirname(file);
   const context = config.contexts?.find((c) => c.name === config['current-context'])?.context;
   if (!context) throw new Error(`kubeconfig ${file} has no current context`);

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import type { Registry } from 'prom-client';
+import type { Registry } from './metric-registry';
 
 export interface HealthServerOptions {
   port: number;

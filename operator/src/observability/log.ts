@@ -1,34 +1,16 @@
-import pino, { type Logger } from 'pino';
+import { createJsonLogger, type Logger } from './json-logger';
 
 export type { Logger };
 
 /**
- * Structured JSON logs. Anything that can carry a secret is redacted by path, and broker URLs
- * are logged through `redactUrl` so credentials never reach a log line.
+ * Structured JSON logs. Anything that can carry a secret is redacted by key (see json-logger),
+ * and broker URLs are logged through `redactUrl` so credentials never reach a log line.
  */
 export function createLogger(
   component: string,
   level = process.env.WARREN_LOG_LEVEL ?? 'info',
 ): Logger {
-  return pino({
-    level,
-    base: { component },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: {
-      paths: [
-        'password',
-        '*.password',
-        'credentials',
-        '*.credentials',
-        'authorization',
-        '*.authorization',
-        'data',
-        '*.data',
-      ],
-      censor: '[redacted]',
-    },
-  });
+  return createJsonLogger({ component }, level);
 }
 
 /** amqp://user:secret@host/vhost -> amqp://user:***@host/vhost */

@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './metric-registry';
+import { registerProcessMetrics } from './process-metrics';
 
 /** Every metric the operator exports; documented in the README's Operations section. */
 export function createOperatorMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'warren_operator_' });
+  registerProcessMetrics(registry, 'warren_operator_');
   const labels = ['kind'] as const;
   return {
     registry,

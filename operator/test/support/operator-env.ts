@@ -119,10 +119,15 @@ export async function applyManifest(
   }
 }
 
-/** A metric of a running operator (its /metrics), summed over the lines of that exact name. */
-export async function operatorMetric(operator: RunningOperator, name: string): Promise<number> {
+/** A running operator's /metrics text. */
+export async function scrapeOperator(operator: RunningOperator): Promise<string> {
   const port = (operator.server.address() as { port: number }).port;
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  return fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+}
+
+/** A metric of a running operator (its /metrics): the unlabelled line of that exact name. */
+export async function operatorMetric(operator: RunningOperator, name: string): Promise<number> {
+  const text = await scrapeOperator(operator);
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ').pop() ?? 0);
 }

@@ -4,8 +4,8 @@ import type { CertFiles } from './certs';
 const b64 = (file: string) => fs.readFileSync(file).toString('base64');
 
 /**
- * A self-contained kubeconfig (certificates inlined) for one user. Strings are written as JSON,
- * which is valid YAML, so no value needs escaping rules of its own.
+ * A self-contained kubeconfig (certificates inlined) for one user, written as JSON: JSON is
+ * YAML, so kubectl and Helm read it, and the operator parses it without loading a YAML parser.
  */
 export function writeKubeconfig(
   file: string,
@@ -14,27 +14,22 @@ export function writeKubeconfig(
   user: string,
   client: CertFiles,
 ): string {
-  const q = JSON.stringify;
-  const yaml = `apiVersion: v1
-kind: Config
-clusters:
-  - name: warren
-    cluster:
-      server: ${q(server)}
-      certificate-authority-data: ${b64(caCert)}
-users:
-  - name: ${q(user)}
-    user:
-      client-certificate-data: ${b64(client.cert)}
-      client-key-data: ${b64(client.key)}
-contexts:
-  - name: warren
-    context:
-      cluster: warren
-      user: ${q(user)}
-      namespace: default
-current-context: warren
-`;
-  fs.writeFileSync(file, yaml, { mode: 0o600 });
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'warren', cluster: { server, 'certificate-authority-data': b64(caCert) } }],
+    users: [
+      {
+        name: user,
+        user: {
+          'client-certificate-data': b64(client.cert),
+          'client-key-data': b64(client.key),
+        },
+      },
+    ],
+    contexts: [{ name: 'warren', context: { cluster: 'warren', user, namespace: 'default' } }],
+    'current-context': 'warren',
+  };
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
