@@ -42,6 +42,7 @@ const namespaces = Array.from({ length: Number(values.namespaces) }, (_, i) => `
 const queueType = values['queue-type'] as 'classic' | 'quorum';
 const driftCount = Math.min(Number(values.drift), count);
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+const mib1 = (bytes: number) => (bytes / 1048576).toFixed(1);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** The process's own figures from /proc: RSS now and at its peak (KiB), CPU seconds. */
@@ -246,6 +247,15 @@ async function main() {
       total: await metric('warren_operator_nodejs_heap_size_total_bytes'),
       external: await metric('warren_operator_nodejs_external_memory_bytes'),
     };
+    // Where the heap V8 keeps goes: each space's committed and used size.
+    const spaces = new Map<string, { total: number; used: number }>();
+    for (const [, field, space, value] of (await metricsText()).matchAll(
+      /^warren_operator_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\d+)$/gm,
+    )) {
+      const entry = spaces.get(space!) ?? { total: 0, used: 0 };
+      entry[field as 'total' | 'used'] = Number(value);
+      spaces.set(space!, entry);
+    }
     // With --heapsnapshot-signal=SIGUSR2 in WARREN_BENCH_OPERATOR_NODE_OPTIONS: a converged snapshot.
     if (process.env.WARREN_BENCH_OPERATOR_NODE_OPTIONS?.includes('--heapsnapshot-signal=SIGUSR2')) {
       process.kill(pid, 'SIGUSR2');
@@ -332,6 +342,13 @@ async function main() {
       [
         'converged heap used / heap total / external',
         [heap.used, heap.total, heap.external].map((bytes) => mib(bytes / 1024)).join(' / '),
+      ],
+      [
+        'converged heap spaces, committed / used',
+        [...spaces]
+          .filter(([, { total }]) => total >= 512 * 1024)
+          .map(([space, sizes]) => `${space} ${[sizes.total, sizes.used].map(mib1).join(' / ')}`)
+          .join(', '),
       ],
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
