@@ -1,6 +1,12 @@
 /** The operator's settings from the environment: defaults, and a clear error for a bad value. */
 import { operatorConfigFromEnv } from '../src/runtime/operator';
-import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowingPercent } from '../src/runtime/heap';
+import {
+  DEFAULT_HEAP_GROWING_PERCENT,
+  DEFAULT_IDLE_COLLECTION_MS,
+  heapGrowingPercent,
+  idleCollection,
+  idleCollectionMs,
+} from '../src/runtime/heap';
 
 describe('operatorConfigFromEnv', () => {
   it('has the documented defaults', () => {
@@ -64,5 +70,28 @@ describe('heapGrowingPercent (WARREN_HEAP_GROWING_PERCENT)', () => {
       /WARREN_HEAP_GROWING_PERCENT must be a whole number/,
     );
     expect(() => heapGrowingPercent('-3')).toThrow(/got "-3"/);
+  });
+});
+
+describe('idle collection (WARREN_IDLE_GC_MS)', () => {
+  it('defaults to 1000 ms, takes whole milliseconds, 0 for off, and refuses anything else', () => {
+    expect(idleCollectionMs(undefined)).toBe(DEFAULT_IDLE_COLLECTION_MS);
+    expect(DEFAULT_IDLE_COLLECTION_MS).toBe(1000);
+    expect(idleCollectionMs(' 250 ')).toBe(250);
+    expect(idleCollectionMs('0')).toBe(0);
+    expect(() => idleCollectionMs('1s')).toThrow(
+      'WARREN_IDLE_GC_MS must be a whole number of milliseconds (0: off), got "1s"',
+    );
+  });
+
+  it('runs one full collection after the last poke: an unreachable object is gone', async () => {
+    const collection = idleCollection(20);
+    // Nothing else holds the object the WeakRef points to.
+    const ref = new WeakRef({ payload: new Array(1000).fill('x') });
+    collection.poke();
+    collection.poke(); // debounced: one collection, 20 ms after this
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ref.deref()).toBeUndefined();
+    collection.stop();
   });
 });

@@ -18,6 +18,8 @@ export interface RunnerOptions {
   describeKey?: (key: string) => Record<string, unknown>;
   /** Report the queue depth in warren_work_queue_depth. */
   reportsDepth?: boolean;
+  /** Called when each reconcile ends, whatever its result. */
+  afterEach?: () => void;
 }
 
 export function reconcileRunner(options: RunnerOptions): WorkQueue {
@@ -36,6 +38,7 @@ export function reconcileRunner(options: RunnerOptions): WorkQueue {
       } finally {
         end();
         if (options.reportsDepth) metrics.workQueueDepth.set(queue.length);
+        options.afterEach?.();
       }
     },
     (key, error, retryInMs) =>

@@ -1,10 +1,11 @@
 /** `node operator/dist/runtime/main.js`: the operator process (the chart's container command). */
-import { applyHeapGrowing, heapGrowingPercent } from './heap';
+import { applyHeapGrowing, heapGrowingPercent, idleCollection, idleCollectionMs } from './heap';
 import { operatorConfigFromEnv, runOperator } from './operator';
 
 const start = () => {
   applyHeapGrowing(heapGrowingPercent(process.env.WARREN_HEAP_GROWING_PERCENT));
-  return runOperator(operatorConfigFromEnv());
+  const collection = idleCollection(idleCollectionMs(process.env.WARREN_IDLE_GC_MS));
+  return runOperator({ ...operatorConfigFromEnv(), afterReconcile: collection.poke });
 };
 
 Promise.resolve()

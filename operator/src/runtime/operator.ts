@@ -42,6 +42,8 @@ export interface OperatorConfig {
   brokerEvents?: boolean;
   /** WARREN_BROKER_EVENTS_VHOST: the vhost of amq.rabbitmq.event; default `/`. */
   brokerEventsVhost?: string;
+  /** Called as each reconcile ends (main.ts schedules an idle heap collection on it). */
+  afterReconcile?: () => void;
 }
 
 const number = (env: NodeJS.ProcessEnv, name: string, fallback: number) => {
@@ -168,6 +170,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       concurrency: 2,
       metrics,
       log,
+      afterEach: config.afterReconcile,
     });
     for (const key of migrations.keys()) migrationQueue.add(key);
   };
@@ -180,6 +183,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       reportsDepth: true,
       metrics,
       log,
+      afterEach: config.afterReconcile,
     });
     enqueue();
   };
