@@ -159,6 +159,22 @@ const cases: Case[] = [
     },
   },
   {
+    name: "a permission the broker refuses: its service's routes are not Ready and say why",
+    routes: [cached('r', { finalizer: true }), cached('s', { finalizer: true })],
+    broker: () => ({ actual: brokerWith([]) }),
+    passwords: new Map(),
+    failing: (item) =>
+      item.kind === 'permission' && item.name === serviceUserName('notification-service', VHOST),
+    expect: ({ status }) => {
+      for (const name of ['r', 's']) {
+        expect(ready(status(name))).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+        expect(ready(status(name))?.message).toBe(
+          `permission ${serviceUserName('notification-service', VHOST)}: HTTP 500 boom`,
+        );
+      }
+    },
+  },
+  {
     name: 'idle: nothing to apply, nothing to write',
     routes: [cached('r', { status: undefined })],
     broker: exact,

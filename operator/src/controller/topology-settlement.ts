@@ -8,6 +8,7 @@ import { formatDuration, resourceKey } from '@warren/crds/core';
 import { emptyApplyResult, type ApplyResult } from '../broker/apply';
 import { retryDelays } from '../engine/delays';
 import type { RouteObjects } from '../engine/model';
+import { serviceUserName } from '../engine/naming';
 import { groupKey } from '../engine/plan';
 import { findCondition, setConditions, type Condition } from '../kube/conditions';
 import { statusChanged } from '../kube/status';
@@ -51,6 +52,16 @@ function statusWrites(
   const { compiled, now } = observation;
   const objects = new Map(compiled.desired.routes.map((o) => [o.route, o]));
   const failedByGroup = groupBy(failed, (failure) => itemGroup(failure.item) ?? '');
+  // A user or permission the broker refused fails every route of its service: the service
+  // cannot publish or consume what the route declares (a permission's plan name is its user).
+  const failedByUser = groupBy(
+    failed.filter(({ item }) => item.kind === 'user' || item.kind === 'permission'),
+    ({ item }) => compositeKey(item.vhost, item.name),
+  );
+  const failedAccess = (route: EventRoute, vhost: string) =>
+    [...new Set([route.spec.source.service, route.spec.consumer.service])].flatMap(
+      (service) => failedByUser.get(compositeKey(vhost, serviceUserName(service, vhost))) ?? [],
+    );
   const announced = new Map(decision.drift.map((repair) => [resourceKey(repair.route), repair]));
   const writes: StatusWrite[] = [];
   for (const route of decision.live) {
@@ -62,7 +73,10 @@ function statusWrites(
       brokerError: decision.unreachable,
       objects: owned,
       readBack: decision.readBack.get(key),
-      failed: owned && failedByGroup.get(groupKey(owned.vhost, owned.queue)),
+      failed: owned && [
+        ...(failedByGroup.get(groupKey(owned.vhost, owned.queue)) ?? []),
+        ...failedAccess(route, owned.vhost),
+      ],
       autoscaling: autoscaling.get(key),
       nodesDown: 'actual' in observation.broker ? observation.broker.nodesDown : undefined,
     };
