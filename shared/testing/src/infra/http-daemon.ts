@@ -15,6 +15,11 @@ import {
 import type { LocalServer } from './server';
 
 /** What distinguishes one single-process HTTP server (Prometheus, Alertmanager, a receiver). */
+/** How long a live daemon may take to answer before its start counts as failed. */
+const START_TIMEOUT_MS = 180_000;
+
+const lastLine = (file: string) => tail(file, 1).trim().slice(0, 200);
+
 export interface HttpDaemonSpec {
   name: string;
   /** Shown in messages ("Prometheus", "Alertmanager"). */
@@ -94,7 +99,18 @@ export abstract class HttpDaemon implements LocalServer {
     log(`starting ${this.spec.title} (${this.url}) ...`);
     const pid = spawnDetached(this.spec.command, this.args(), this.logFile);
     fs.writeFileSync(this.pidFile, `${pid}\n`);
-    const ready = await waitUntil(async () => isAlive(pid) && (await this.answers()), 30_000);
+    // While the process lives, wait: Prometheus replays its write-ahead log before it answers,
+    // which took 34 s after a 5,000-route benchmark. Each 15 s says what it is doing.
+    const started = Date.now();
+    let ready = false;
+    while (!ready && isAlive(pid) && Date.now() - started < START_TIMEOUT_MS) {
+      ready = await waitUntil(async () => !isAlive(pid) || (await this.answers()), 15_000);
+      ready &&= isAlive(pid);
+      if (!ready && isAlive(pid))
+        log(
+          `${this.spec.title} not answering yet after ${Math.round((Date.now() - started) / 1000)} s: ${lastLine(this.logFile)}`,
+        );
+    }
     if (!ready) {
       await terminate(pid);
       throw new InfraError(
