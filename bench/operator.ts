@@ -288,6 +288,28 @@ async function main() {
         'DELETE',
         `/api/queues/${v}/${encodeURIComponent(queue)}`,
       );
+    // Seen: each route of a deleted queue says BrokerObjectMissing (the broker's event is enough;
+    // the repair waits for the reconcile's read-back).
+    const sinceSecond = Math.floor(driftStart / 1000) * 1000; // conditions' times are in seconds
+    const driftedRoute = (i: number) =>
+      `${base(namespaces[i % namespaces.length]!)}/eventroutes/route-${i}`;
+    await waitFor(
+      'the drifted routes BrokerObjectMissing',
+      async () =>
+        (
+          await Promise.all(
+            drifted.map(async (_, i) => {
+              const r = await admin.get<EventRoute>(driftedRoute(i));
+              const condition = r.status?.conditions?.find((c) => c.type === 'Ready');
+              // Or already repaired between two polls: Ready changed since the deletion.
+              const changed = Date.parse(condition?.lastTransitionTime ?? '') >= sinceSecond;
+              return condition?.reason === 'BrokerObjectMissing' || changed;
+            }),
+          )
+        ).every(Boolean),
+      300_000,
+    );
+    const driftSeen = Date.now() - driftStart;
     await waitFor(
       'the deleted queues back',
       async () => {
@@ -297,7 +319,9 @@ async function main() {
       300_000,
     );
     const driftRepaired = Date.now() - driftStart;
-    progress(`drift: ${driftCount} queues back in ${seconds(driftRepaired)}`);
+    progress(
+      `drift: ${driftCount} routes BrokerObjectMissing (or already repaired) in ${seconds(driftSeen)}, queues back in ${seconds(driftRepaired)}`,
+    );
 
     // Delete every route: the delete pass.
     phasePeak = 0;
@@ -362,6 +386,10 @@ async function main() {
       ['idle resync: time', seconds((after.seconds - before.seconds) * 1000)],
       ['idle resync: API-server writes', String(after.kubeWrites - before.kubeWrites)],
       ['idle resync: API-server GETs', String(after.kubeReads - before.kubeReads)],
+      [
+        `drift: ${driftCount} queues deleted by hand -> their routes BrokerObjectMissing`,
+        seconds(driftSeen),
+      ],
       [`drift: ${driftCount} queues deleted by hand -> all back`, seconds(driftRepaired)],
       ['delete all routes -> routes and service outputs gone', seconds(deleted - deleteStart)],
       ['delete pass: management calls answered 404', String(notFound)],

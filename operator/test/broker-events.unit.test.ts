@@ -1,13 +1,18 @@
 /** Which broker events trigger a repair, how a burst is gathered, and when the read time is refreshed. */
 import { BrokerDriftWatch } from '../src/controller/broker-drift-watch';
-import { brokerEventIndex, concernsWarren } from '../src/controller/broker-events';
+import {
+  brokerEventIndex,
+  concernsWarren,
+  deletedByRoute,
+  routeObjectIndex,
+} from '../src/controller/broker-events';
 import { BROKER_READ_REFRESH_MS, withReadTime } from '../src/controller/route-status';
 import { compile } from '../src/engine/compile';
 import { createLogger } from '../src/observability/log';
 import { createOperatorMetrics } from '../src/observability/metrics';
 import { route } from './resources';
 
-const desired = compile([route('r')], []);
+const desired = compile([route('r'), route('s')], []);
 const index = brokerEventIndex(desired);
 const Q = 'notification-service.r';
 
@@ -69,6 +74,76 @@ describe('BrokerDriftWatch', () => {
     hear('queue.deleted', { name: `${Q}.dlq`, vhost: '/' });
     jest.advanceTimersByTime(1000);
     expect(enqueue).toHaveBeenCalledTimes(1);
+  });
+
+  it('says what each route lost before the reconcile, once per burst', () => {
+    const onDeleted = jest.fn();
+    const watch = new BrokerDriftWatch({
+      amqpUrl: 'amqp://guest:guest@127.0.0.1:1',
+      vhost: '/',
+      metrics: createOperatorMetrics(),
+      log: createLogger('test', 'silent'),
+      enqueue: () => expect(onDeleted).toHaveBeenCalledTimes(1),
+      onDeleted,
+    });
+    watch.track(desired);
+    const hear = (type: string, headers: Record<string, unknown>) =>
+      (watch as unknown as { onEvent: (t: string, h: typeof headers) => void }).onEvent(
+        type,
+        headers,
+      );
+    hear('queue.deleted', { name: Q, vhost: '/' });
+    hear('queue.deleted', { name: Q, vhost: '/' });
+    jest.advanceTimersByTime(1000);
+    expect(onDeleted.mock.calls).toEqual([
+      [new Map([['default/r', [{ kind: 'queue', vhost: '/', name: Q }]]])],
+    ]);
+    jest.advanceTimersByTime(1000);
+    expect(onDeleted).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('deletedByRoute', () => {
+  const routes = routeObjectIndex(desired.routes);
+
+  it('names each lost object as the plan does, for every route that owns it', () => {
+    const deleted = deletedByRoute(
+      [
+        { type: 'queue.deleted', headers: { name: Q, vhost: '/' } },
+        {
+          type: 'binding.deleted',
+          headers: {
+            source_name: 'user.events',
+            destination_name: Q,
+            destination_kind: 'queue',
+            routing_key: 'user.created',
+            vhost: '/',
+          },
+        },
+        // Shared by both routes.
+        { type: 'exchange.deleted', headers: { name: Buffer.from('user.events'), vhost: '/' } },
+        // Not a route's object (a service's), nor anything of Warren's.
+        { type: 'user.deleted', headers: { name: 'warren-notification-service' } },
+        { type: 'queue.deleted', headers: { name: 'someone-elses', vhost: '/' } },
+      ],
+      routes,
+    );
+    expect(Object.fromEntries(deleted)).toEqual({
+      'default/r': [
+        { kind: 'queue', vhost: '/', name: Q },
+        { kind: 'binding', vhost: '/', name: `user.events -> ${Q} (user.created)` },
+        { kind: 'exchange', vhost: '/', name: 'user.events' },
+      ],
+      'default/s': [{ kind: 'exchange', vhost: '/', name: 'user.events' }],
+    });
+  });
+
+  it('finds nothing for an object of the same name in another vhost', () => {
+    const deleted = deletedByRoute(
+      [{ type: 'queue.deleted', headers: { name: Q, vhost: 'other' } }],
+      routes,
+    );
+    expect(deleted.size).toBe(0);
   });
 });
 

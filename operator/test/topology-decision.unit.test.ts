@@ -9,6 +9,7 @@ import { FINALIZER } from '../src/controller/annotations';
 import { compileResilient } from '../src/controller/resilient-compile';
 import {
   decideTopology,
+  driftFromEvents,
   liveRoutes,
   vhostsToRead,
   type TopologyDecision,
@@ -444,5 +445,35 @@ describe('decideTopology and settleTopology', () => {
     ];
     const { desired } = compileResilient(liveRoutes(routes), [], { defaultVhost: VHOST });
     expect([...vhostsToRead(routes, desired, VHOST)].sort()).toEqual(['/', 'live', 'old', 'other']);
+  });
+});
+
+describe('driftFromEvents', () => {
+  const gone = new Map([['default/r', [{ kind: 'queue' as const, vhost: VHOST, name: QUEUE }]]]);
+
+  it('announces what an event says is gone on a Ready route, as the read-back would', () => {
+    const routes = [cached('r', { status: wasReady([{ kind: 'queue', name: QUEUE }]) })];
+    const [repair, ...more] = driftFromEvents(routes, gone, NOW);
+    expect(more).toEqual([]);
+    expect(repair?.event).toEqual({
+      type: 'Warning',
+      reason: 'DriftDetected',
+      message: `missing on the broker: queue ${QUEUE}; recreating`,
+    });
+    expect(ready(repair?.status)).toMatchObject({ status: 'False', reason: 'BrokerObjectMissing' });
+    // The reconcile after it, reading the queue gone, has nothing new to announce.
+    const observation = observe(
+      [cached('r', { status: repair!.status })],
+      without(QUEUE)([cached('r')]),
+    );
+    expect(decideTopology(observation).drift).toEqual([]);
+  });
+
+  it('says nothing for a paused route, a route that never had the object, or one not named', () => {
+    const had = wasReady([{ kind: 'queue', name: QUEUE }]);
+    const paused = cached('r', { status: had, annotations: { 'warren.dev/paused': 'true' } });
+    expect(driftFromEvents([paused], gone, NOW)).toEqual([]);
+    expect(driftFromEvents([cached('r', { status: wasReady([]) })], gone, NOW)).toEqual([]);
+    expect(driftFromEvents([cached('s', { status: had })], gone, NOW)).toEqual([]);
   });
 });

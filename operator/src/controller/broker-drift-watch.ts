@@ -6,14 +6,19 @@
  * read-back alone.
  */
 import { BrokerEventStream, type EventStreamState } from '../broker/event-stream';
-import type { BrokerState } from '../engine/model';
+import type { DesiredTopology } from '../engine/model';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import {
   brokerEventIndex,
   concernsWarren,
+  deletedByRoute,
   DELETION_EVENTS,
+  routeObjectIndex,
+  type BrokerEvent,
   type BrokerEventIndex,
+  type DeletedObject,
+  type RouteObjectIndex,
 } from './broker-events';
 
 export interface DriftWatchOptions {
@@ -23,12 +28,16 @@ export interface DriftWatchOptions {
   metrics: OperatorMetrics;
   log: Logger;
   enqueue: () => void;
+  /** Before the reconcile: what each route lost, by route key, for its status to say at once. */
+  onDeleted?: (deleted: Map<string, DeletedObject[]>) => void;
   /** How long a burst of events is gathered into one reconcile; default 100 ms. */
   debounceMs?: number;
 }
 
 export class BrokerDriftWatch {
   private index: BrokerEventIndex = new Set();
+  private routes: RouteObjectIndex = new Map();
+  private events: BrokerEvent[] = [];
   private pending?: NodeJS.Timeout;
   private state?: EventStreamState;
   private readonly stream: BrokerEventStream;
@@ -44,8 +53,9 @@ export class BrokerDriftWatch {
   }
 
   /** The objects to watch: what the last reconcile wanted on the broker. */
-  track(desired: BrokerState): void {
+  track(desired: DesiredTopology): void {
     this.index = brokerEventIndex(desired);
+    this.routes = routeObjectIndex(desired.routes);
   }
 
   start(): void {
@@ -55,12 +65,14 @@ export class BrokerDriftWatch {
   async stop(): Promise<void> {
     clearTimeout(this.pending);
     this.pending = undefined;
+    this.events = [];
     await this.stream.stop();
     this.options.metrics.brokerEventsSubscribed.set(0);
   }
 
   private onEvent(type: string, headers: Record<string, unknown>) {
     if (!concernsWarren({ type, headers }, this.index)) return;
+    this.events.push({ type, headers });
     this.options.metrics.brokerDriftEvents.inc({ event: type });
     this.options.log.info({ event: type }, 'broker event: a Warren object was deleted');
     this.soon();
@@ -70,6 +82,9 @@ export class BrokerDriftWatch {
     if (this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
+      const deleted = deletedByRoute(this.events, this.routes);
+      this.events = [];
+      if (deleted.size > 0) this.options.onDeleted?.(deleted);
       this.options.enqueue();
     }, this.options.debounceMs ?? 100);
     this.pending.unref?.();

@@ -4,7 +4,7 @@
  * reconcile, so an object Warren deletes itself (no longer desired) never triggers a repair,
  * and nothing of other tenants of the broker does.
  */
-import type { BrokerState } from '../engine/model';
+import type { BrokerState, RouteObjects } from '../engine/model';
 import { compositeKey as key } from '../util/keys';
 
 /** The routing keys subscribed to: the deletions that can take a Warren object away. */
@@ -69,4 +69,66 @@ export function eventKey(event: BrokerEvent): string | undefined {
 export function concernsWarren(event: BrokerEvent, index: BrokerEventIndex): boolean {
   const found = eventKey(event);
   return found !== undefined && index.has(found);
+}
+
+/** An object of a route that an event says is gone, named as the plan names it. */
+export interface DeletedObject {
+  kind: 'queue' | 'exchange' | 'binding';
+  vhost: string;
+  name: string;
+}
+
+/** The object a queue, exchange or binding deletion names (users and permissions are services'). */
+export function deletedObject(event: BrokerEvent): DeletedObject | undefined {
+  const h = (name: string) => text(event.headers[name]);
+  switch (event.type) {
+    case 'queue.deleted':
+      return { kind: 'queue', vhost: h('vhost'), name: h('name') };
+    case 'exchange.deleted':
+      return { kind: 'exchange', vhost: h('vhost'), name: h('name') };
+    case 'binding.deleted':
+      return h('destination_kind') === 'queue'
+        ? {
+            kind: 'binding',
+            vhost: h('vhost'),
+            name: `${h('source_name')} -> ${h('destination_name')} (${h('routing_key')})`,
+          }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Route keys by the objects they own: an exchange belongs to every route that uses it. */
+export type RouteObjectIndex = ReadonlyMap<string, readonly string[]>;
+
+export function routeObjectIndex(routes: readonly RouteObjects[]): RouteObjectIndex {
+  const index = new Map<string, string[]>();
+  for (const route of routes)
+    for (const object of route.objects) {
+      const found = key(object.kind, route.vhost, object.name);
+      const owners = index.get(found);
+      if (owners) owners.push(route.route);
+      else index.set(found, [route.route]);
+    }
+  return index;
+}
+
+/** What each route lost, by route key, from a burst of deletion events. */
+export function deletedByRoute(
+  events: readonly BrokerEvent[],
+  index: RouteObjectIndex,
+): Map<string, DeletedObject[]> {
+  const byRoute = new Map<string, DeletedObject[]>();
+  const seen = new Set<string>();
+  for (const event of events) {
+    const object = deletedObject(event);
+    if (!object) continue;
+    const objectKey = key(object.kind, object.vhost, object.name);
+    if (seen.has(objectKey)) continue;
+    seen.add(objectKey);
+    for (const route of index.get(objectKey) ?? [])
+      byRoute.set(route, [...(byRoute.get(route) ?? []), object]);
+  }
+  return byRoute;
 }

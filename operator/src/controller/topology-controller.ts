@@ -13,7 +13,7 @@ import { readNodesDown } from '../broker/nodes';
 import { amqpQueueProbe } from '../broker/queue-probe';
 import { readActualState } from '../broker/read';
 import type { BrokerSettings } from '../broker/settings';
-import type { BrokerState, UserObject } from '../engine/model';
+import type { DesiredTopology, UserObject } from '../engine/model';
 import type { KubeClient, KubeObject } from '../kube/client';
 import type { EventRecorder } from '../kube/events';
 import { Informer } from '../kube/informer';
@@ -26,6 +26,7 @@ import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import { FINALIZER, MANAGED_BY, MANAGED_BY_LABEL } from './annotations';
 import { CatalogueWriter } from './asyncapi-catalogue';
+import type { DeletedObject } from './broker-events';
 import { KedaAutoscaling } from './autoscaling';
 import { PrometheusRuleWriter } from './prometheus-rule-writer';
 import { compileResilient } from './resilient-compile';
@@ -35,6 +36,7 @@ import { passwordsOf } from './service-outputs';
 import {
   decideTopology,
   describe,
+  driftFromEvents,
   liveRoutes,
   vhostsToRead,
   type DriftRepair,
@@ -58,7 +60,7 @@ export interface ControllerOptions {
   /** Write PrometheusRules (when the monitoring.coreos.com API exists). */
   prometheusRules?: boolean;
   /** Told what each reconcile wants on the broker (the drift watch listens for its deletion). */
-  onDesired?: (desired: BrokerState) => void;
+  onDesired?: (desired: DesiredTopology) => void;
 }
 
 type SecretObject = V1Secret & KubeObject;
@@ -262,6 +264,14 @@ export class TopologyController {
   }
 
   /** Ready goes False before a repair, so the drift is visible and recorded, not silently healed. */
+  /**
+   * Objects the broker's events say are gone: their routes say so now, with DriftDetected,
+   * without waiting for the reconcile (and its read-back) that repairs them.
+   */
+  async announceDeleted(deleted: ReadonlyMap<string, readonly DeletedObject[]>): Promise<void> {
+    await this.announceDrift(driftFromEvents(this.routes.list(), deleted, new Date()));
+  }
+
   private async announceDrift(drift: DriftRepair[]) {
     for (const repair of drift) {
       for (const item of repair.missing)

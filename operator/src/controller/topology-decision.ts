@@ -16,6 +16,7 @@ import { findCondition, type Condition } from '../kube/conditions';
 import type { EventType } from '../kube/events';
 import { compositeKey } from '../util/keys';
 import { FINALIZER, isTrue, PAUSED_ANNOTATION, UNMANAGED_ANNOTATION } from './annotations';
+import type { DeletedObject } from './broker-events';
 import type { ResilientCompileResult } from './resilient-compile';
 import { driftStatusFor, repairUnderWay } from './route-status';
 import { servicePlacements, type ServicePlacement } from './service-outputs';
@@ -235,13 +236,21 @@ function driftOf(
   access: readonly PlanItem[],
   now: Date,
 ): DriftRepair | undefined {
-  const had = new Set((route.status?.brokerObjects ?? []).map((o) => compositeKey(o.kind, o.name)));
+  const had = objectsHad(route);
   const missing = [
     ...(readBack?.pending.filter(
       (item) => item.action === 'create' && had.has(compositeKey(item.kind, item.name)),
     ) ?? []),
     ...access,
   ];
+  return announcement(route, missing, now);
+}
+
+const objectsHad = (route: EventRoute) =>
+  new Set((route.status?.brokerObjects ?? []).map((o) => compositeKey(o.kind, o.name)));
+
+/** The status and Event that announce `missing`, unless there is nothing new to say. */
+function announcement(route: EventRoute, missing: PlanItem[], now: Date): DriftRepair | undefined {
   const wasReady =
     findCondition(route.status?.conditions as Condition[] | undefined, 'Ready')?.status === 'True';
   const repairing = repairUnderWay(route.status);
@@ -259,6 +268,31 @@ function driftOf(
       message: `missing on the broker: ${describe(missing)}; recreating`,
     },
   };
+}
+
+/**
+ * Drift from the broker's deletion events alone, before any read-back: at 5,000 routes a
+ * reconcile reads for about 20 s, and the event is already the broker's word that the object is
+ * gone. The reconcile the events also trigger repairs, and finds the status already saying so.
+ */
+export function driftFromEvents(
+  routes: readonly EventRoute[],
+  deleted: ReadonlyMap<string, readonly DeletedObject[]>,
+  now: Date,
+): DriftRepair[] {
+  const sets = sortRoutes(routes);
+  const paused = new Set(sets.paused.map(resourceKey));
+  return sets.live.flatMap((route) => {
+    const key = resourceKey(route);
+    const gone = deleted.get(key);
+    if (!gone || paused.has(key)) return [];
+    const had = objectsHad(route);
+    const missing = gone
+      .filter((object) => had.has(compositeKey(object.kind, object.name)))
+      .map((object): PlanItem => ({ action: 'create', ...object, group: null, changes: [] }));
+    const repair = announcement(route, missing, now);
+    return repair ? [repair] : [];
+  });
 }
 
 export function decideTopology(observation: TopologyObservation): TopologyDecision {

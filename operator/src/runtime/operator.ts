@@ -128,6 +128,12 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
           metrics,
           log,
           enqueue,
+          onDeleted: (deleted) =>
+            void controller
+              .announceDeleted(deleted)
+              .catch((error: unknown) =>
+                log.warn({ err: String(error) }, 'drift not announced; the reconcile will'),
+              ),
         });
   const controller = new TopologyController(
     {
