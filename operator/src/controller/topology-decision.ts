@@ -216,10 +216,18 @@ function lostAccess(full: Plan, passwords: ReadonlyMap<string, string>): Map<str
   return lost;
 }
 
+/** The broker users a route needs: its source's and its consumer's. */
+export const routeServiceUsers = (route: EventRoute, vhost: string) => [
+  ...new Set(
+    [route.spec.source.service, route.spec.consumer.service].map((service) =>
+      serviceUserName(service, vhost),
+    ),
+  ),
+];
+
 const accessOf = (route: EventRoute, vhost: string, lost: ReadonlyMap<string, PlanItem[]>) =>
-  [...new Set([route.spec.source.service, route.spec.consumer.service])].flatMap(
-    (service) =>
-      lost.get(serviceUserName(service, vhost))?.filter((item) => item.vhost === vhost) ?? [],
+  routeServiceUsers(route, vhost).flatMap(
+    (user) => lost.get(user)?.filter((item) => item.vhost === vhost) ?? [],
   );
 
 /**

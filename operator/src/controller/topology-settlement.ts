@@ -8,7 +8,6 @@ import { formatDuration, resourceKey } from '@warren/crds/core';
 import { emptyApplyResult, type ApplyResult } from '../broker/apply';
 import { retryDelays } from '../engine/delays';
 import type { RouteObjects } from '../engine/model';
-import { serviceUserName } from '../engine/naming';
 import { groupKey } from '../engine/plan';
 import { findCondition, setConditions, type Condition } from '../kube/conditions';
 import { statusChanged } from '../kube/status';
@@ -26,6 +25,7 @@ import {
   describe,
   itemGroup,
   routeGroup,
+  routeServiceUsers,
   type FinalizerAction,
   type RecordedEvent,
   type StatusWrite,
@@ -59,8 +59,8 @@ function statusWrites(
     ({ item }) => compositeKey(item.vhost, item.name),
   );
   const failedAccess = (route: EventRoute, vhost: string) =>
-    [...new Set([route.spec.source.service, route.spec.consumer.service])].flatMap(
-      (service) => failedByUser.get(compositeKey(vhost, serviceUserName(service, vhost))) ?? [],
+    routeServiceUsers(route, vhost).flatMap(
+      (user) => failedByUser.get(compositeKey(vhost, user)) ?? [],
     );
   const announced = new Map(decision.drift.map((repair) => [resourceKey(repair.route), repair]));
   const writes: StatusWrite[] = [];
