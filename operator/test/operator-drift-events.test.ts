@@ -92,6 +92,14 @@ it('repairs a queue deleted by hand within 5 s, with DriftDetected and Repaired 
   expect(route.status?.brokerReadAt).toBeDefined();
 });
 
+it('says in its own health that it hears the broker events', async () => {
+  const port = (suite.operator.server.address() as { port: number }).port;
+  const health = await fetch(`http://127.0.0.1:${port}/healthz?verbose`);
+  expect(await health.text()).toContain(
+    '[+]broker-events ok: subscribed to amq.rabbitmq.event in vhost /: drift is repaired in seconds',
+  );
+});
+
 it('repairs a binding deleted by hand within 5 s', async () => {
   type Binding = {
     source: string;
@@ -142,6 +150,18 @@ it('without the event exchange it says so (warren_broker_events_subscribed 0) an
   await eventually('the new operator to lead', async () => suite.operator.isLeader(), 30_000);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect(await metric('warren_broker_events_subscribed')).toBe(0);
+  // And in the operator's own health, which it does not fail.
+  const port = (suite.operator.server.address() as { port: number }).port;
+  const health = await fetch(`http://127.0.0.1:${port}/readyz?verbose`);
+  expect(health.status).toBe(200);
+  expect(await health.text()).toBe(
+    [
+      '[+]readyz ok',
+      `[-]broker-events failed: the broker has no amq.rabbitmq.event in vhost ${suite.env.vhost.vhost} (enable the rabbitmq_event_exchange plugin): drift is found at the periodic read-back only (not required)`,
+      'readyz check passed',
+      '',
+    ].join('\n'),
+  );
   await repairedWithin(
     { route: ROUTE, mentions: `queue ${QUEUE}` },
     () => api('DELETE', `/api/queues/${v()}/${encodeURIComponent(QUEUE)}`),

@@ -7,6 +7,7 @@
  */
 import { BrokerEventStream, type EventStreamState } from '../broker/event-stream';
 import type { DesiredTopology } from '../engine/model';
+import type { HealthCondition } from '../observability/http-server';
 import type { Logger } from '../observability/log';
 import type { OperatorMetrics } from '../observability/metrics';
 import {
@@ -58,6 +59,26 @@ export class BrokerDriftWatch {
     this.routes = routeObjectIndex(desired.routes);
   }
 
+  /** The operator's own health condition: is drift heard in seconds, or only read back? */
+  get condition(): HealthCondition {
+    const name = 'broker-events';
+    const where = `amq.rabbitmq.event in vhost ${this.options.vhost}`;
+    switch (this.state) {
+      case 'subscribed':
+        return { name, ok: true, message: `subscribed to ${where}: drift is repaired in seconds` };
+      case 'plugin-missing':
+        return {
+          name,
+          ok: false,
+          message: `the broker has no ${where} (enable the rabbitmq_event_exchange plugin): drift is found at the periodic read-back only`,
+        };
+      case undefined:
+        return { name, ok: true, message: 'not listening: only the leader does' };
+      default:
+        return { name, ok: false, message: `not subscribed (${this.state}): reconnecting` };
+    }
+  }
+
   start(): void {
     this.stream.start();
   }
@@ -66,6 +87,7 @@ export class BrokerDriftWatch {
     clearTimeout(this.pending);
     this.pending = undefined;
     this.events = [];
+    this.state = undefined;
     await this.stream.stop();
     this.options.metrics.brokerEventsSubscribed.set(0);
   }

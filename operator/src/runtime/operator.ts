@@ -224,6 +224,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     alive: () => true,
     notReadyReason: () =>
       controller.isSynced && migrations.isSynced ? undefined : 'caches not synced',
+    conditions: () => [
+      driftWatch?.condition ?? {
+        name: 'broker-events',
+        ok: false,
+        message:
+          'turned off (WARREN_BROKER_EVENTS=false): drift is found at the periodic read-back only',
+      },
+    ],
   });
   try {
     await Promise.all([controller.start(), migrations.start()]);
