@@ -3,6 +3,7 @@
  * package at runtime. Here `yaml` is only the judge: whatever the emitter writes must read back,
  * under both the YAML 1.2 core schema and YAML 1.1, as exactly the data it was given.
  */
+import { runInNewContext } from 'node:vm';
 import { parseDocument, stringify } from 'yaml';
 import { toYaml } from '../src/util/yaml-text';
 
@@ -294,6 +295,14 @@ components:
     for (const [value, message] of cases) {
       expect(() => toYaml(value)).toThrow(new TypeError(message));
     }
+  });
+
+  it("accepts plain objects and arrays of another realm (Jest's sandbox, a vm context)", () => {
+    const foreign: unknown = runInNewContext('({ a: { b: [1, { c: "d" }] } })');
+    expect(toYaml(foreign)).toBe('a:\n  b:\n    - 1\n    - c: d\n');
+    expect(() => toYaml(runInNewContext('({ when: new Date(0) })'))).toThrow(
+      'toYaml: $.when is not JSON data (Date)',
+    );
   });
 
   it('accepts objects without a prototype', () => {

@@ -77,8 +77,9 @@ function render(value: unknown, path: string, ancestors: Set<object>): Rendered 
       return fail(path, typeof value);
   }
   const isArray = Array.isArray(value);
+  // A plain object of any realm (Jest's sandbox, a vm context): its prototype's prototype is null.
   const proto: unknown = Object.getPrototypeOf(value);
-  if (!isArray && proto !== Object.prototype && proto !== null) {
+  if (!isArray && proto !== null && Object.getPrototypeOf(proto) !== null) {
     fail(path, (proto as { constructor?: { name?: string } })?.constructor?.name || 'object');
   }
   // Only ancestors count: the same object reached twice by different routes is written twice.
