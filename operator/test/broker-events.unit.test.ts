@@ -1,5 +1,5 @@
 /** Which broker events trigger a repair, how a burst is gathered, and when the read time is refreshed. */
-import { BrokerDriftWatch } from '../src/controller/broker-drift-watch';
+import { BrokerDriftWatch, type DriftWatchOptions } from '../src/controller/broker-drift-watch';
 import {
   brokerEventIndex,
   concernsWarren,
@@ -41,26 +41,30 @@ describe('concernsWarren', () => {
   });
 });
 
+/** A drift watch tracking `desired`, and a function that hands it a broker event. */
+function listening(options: Pick<DriftWatchOptions, 'enqueue' | 'onDeleted'>) {
+  const watch = new BrokerDriftWatch({
+    amqpUrl: 'amqp://guest:guest@127.0.0.1:1',
+    vhost: '/',
+    metrics: createOperatorMetrics(),
+    log: createLogger('test', 'silent'),
+    ...options,
+  });
+  watch.track(desired);
+  return (type: string, headers: Record<string, unknown>) =>
+    (watch as unknown as { onEvent: (t: string, h: typeof headers) => void }).onEvent(
+      type,
+      headers,
+    );
+}
+
 describe('BrokerDriftWatch', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('gathers a burst of deletions into one reconcile, and ignores what Warren does not want', () => {
     const enqueue = jest.fn();
-    const metrics = createOperatorMetrics();
-    const watch = new BrokerDriftWatch({
-      amqpUrl: 'amqp://guest:guest@127.0.0.1:1',
-      vhost: '/',
-      metrics,
-      log: createLogger('test', 'silent'),
-      enqueue,
-    });
-    watch.track(desired);
-    const hear = (type: string, headers: Record<string, unknown>) =>
-      (watch as unknown as { onEvent: (t: string, h: typeof headers) => void }).onEvent(
-        type,
-        headers,
-      );
+    const hear = listening({ enqueue });
     hear('queue.deleted', { name: 'someone-elses', vhost: '/' });
     jest.advanceTimersByTime(1000);
     expect(enqueue).not.toHaveBeenCalled();
@@ -78,20 +82,10 @@ describe('BrokerDriftWatch', () => {
 
   it('says what each route lost before the reconcile, once per burst', () => {
     const onDeleted = jest.fn();
-    const watch = new BrokerDriftWatch({
-      amqpUrl: 'amqp://guest:guest@127.0.0.1:1',
-      vhost: '/',
-      metrics: createOperatorMetrics(),
-      log: createLogger('test', 'silent'),
+    const hear = listening({
       enqueue: () => expect(onDeleted).toHaveBeenCalledTimes(1),
       onDeleted,
     });
-    watch.track(desired);
-    const hear = (type: string, headers: Record<string, unknown>) =>
-      (watch as unknown as { onEvent: (t: string, h: typeof headers) => void }).onEvent(
-        type,
-        headers,
-      );
     hear('queue.deleted', { name: Q, vhost: '/' });
     hear('queue.deleted', { name: Q, vhost: '/' });
     jest.advanceTimersByTime(1000);
