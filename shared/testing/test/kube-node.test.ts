@@ -96,7 +96,10 @@ const pod = (
 });
 
 /** Runs the pod to completion; resolves its phase and log. */
-async function runPod(body: k8s.V1Pod): Promise<{ phase: string; log: string; pod: k8s.V1Pod }> {
+async function runPod(
+  body: k8s.V1Pod,
+  complete: RegExp = /\S/,
+): Promise<{ phase: string; log: string; pod: k8s.V1Pod }> {
   const name = body.metadata?.name as string;
   await core.createNamespacedPod({ namespace, body });
   let current: k8s.V1Pod | undefined;
@@ -109,9 +112,10 @@ async function runPod(body: k8s.V1Pod): Promise<{ phase: string; log: string; po
     250,
   );
   // The pod can be Succeeded a moment before its log is readable through the kubelet (seen once
-  // in CI: an empty log from a pod that had written its answer); an empty log is read again.
+  // in CI: an empty log from a pod that had written its answer); a log without what `complete`
+  // looks for is read again, for up to 10 s.
   let log = '';
-  for (let attempt = 0; attempt < 20 && log === ''; attempt++) {
+  for (let attempt = 0; attempt < 40 && !complete.test(log); attempt++) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
     log = String(await core.readNamespacedPodLog({ name, namespace }));
   }
@@ -273,19 +277,31 @@ test('a Deployment becomes Available and its Service answers by ClusterIP from a
   const fromPod = await runPod(
     pod(
       'client',
+      // Each attempt that gets no hostname says why on stderr (the pod's log has both streams),
+      // so a failure shows what the pod saw; an empty answer is tried again like a refused one.
       `(async () => {
         for (let i = 0; i < 30; i++) {
-          try { process.stdout.write(await (await fetch('http://${service.spec?.clusterIP}/')).text()); return; }
-          catch { await new Promise((resolve) => setTimeout(resolve, 1000)); }
+          try {
+            const response = await fetch('http://${service.spec?.clusterIP}/');
+            const text = await response.text();
+            if (response.status === 200 && text.startsWith('web-')) { process.stdout.write(text); return; }
+            process.stderr.write('attempt ' + i + ': HTTP ' + response.status + ' ' + JSON.stringify(text) + '\\n');
+          } catch (error) {
+            process.stderr.write('attempt ' + i + ': ' + (error.cause?.code ?? error.message) + '\\n');
+          }
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
         process.exit(1);
       })();`,
       {},
       'node',
     ),
+    /(^|\n)web-/,
   );
-  expect(fromPod.phase).toBe('Succeeded');
-  expect(fromPod.log).toMatch(/^web-/);
+  expect({ phase: fromPod.phase, log: fromPod.log }).toEqual({
+    phase: 'Succeeded',
+    log: expect.stringMatching(/(^|\n)web-/),
+  });
 
   const hostPort = await node.forward(service.spec?.ports?.[0].nodePort as number);
   let answer = '';
