@@ -39,11 +39,17 @@ export interface ServiceProcessOptions {
   logFile: string;
 }
 
+/** How a service's process ended. */
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** One service running from its compiled output as a child process. */
 export class ServiceProcess {
   readonly url: string;
   private child: ChildProcess | undefined;
-  private exit: Promise<number | null> | undefined;
+  private exit: Promise<ServiceExit> | undefined;
 
   constructor(private readonly options: ServiceProcessOptions) {
     this.url = `http://${options.host}:${options.port}`;
@@ -85,7 +91,9 @@ export class ServiceProcess {
     } finally {
       closeSync(log);
     }
-    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     this.child = child;
   }
 
@@ -110,13 +118,22 @@ export class ServiceProcess {
     );
   }
 
-  /** Graceful stop (SIGTERM: in-flight work finishes), SIGKILL when it takes too long. */
-  async stop(timeoutMs = 15_000): Promise<void> {
-    if (!this.running) return;
+  /**
+   * Graceful stop (SIGTERM: in-flight work finishes), SIGKILL when it takes too long; resolves
+   * how it ended (a service that shut down cleanly re-raises SIGTERM, as Nest does).
+   */
+  async stop(timeoutMs = 15_000): Promise<ServiceExit | undefined> {
+    if (!this.running) return undefined;
     this.child!.kill('SIGTERM');
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
-    await this.exit;
+    const exit = await this.exit!;
     clearTimeout(timer);
+    return exit;
+  }
+
+  /** Resolves how the process ended, once it ends by itself (e.g. a failed start). */
+  exited(): Promise<ServiceExit | undefined> {
+    return this.exit ?? Promise.resolve(undefined);
   }
 
   /** The process dies at once, as in a crash: nothing is flushed, nothing is closed. */

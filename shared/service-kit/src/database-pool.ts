@@ -16,9 +16,19 @@ export interface PoolSettings {
   waitMs: number;
 }
 
-export function poolSettingsFrom(env: NodeJS.ProcessEnv): PoolSettings {
+/**
+ * From the environment. The messaging worker's pool is its own, for the consumers' transactions
+ * and the sweeps (MESSAGING_DATABASE_POOL_SIZE, default 5); the relay keeps its 4 connections.
+ */
+export function poolSettingsFrom(
+  env: NodeJS.ProcessEnv,
+  thread: 'http' | 'messaging' = 'http',
+): PoolSettings {
   return {
-    size: integerFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    size:
+      thread === 'messaging'
+        ? integerFrom(env, 'MESSAGING_DATABASE_POOL_SIZE', 5, 1, 1000)
+        : integerFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     queue: integerFrom(env, 'DATABASE_POOL_QUEUE', 100, 0, 100_000),
     waitMs: integerFrom(env, 'DATABASE_POOL_WAIT_MS', 5_000, 1, 600_000),
   };

@@ -57,8 +57,14 @@ export class ReadinessChecks {
     this.checks.push(check);
   }
 
-  run(): Promise<CheckOutcome[]> {
-    return Promise.all(this.checks.map(runWithTimeout));
+  names(): string[] {
+    return this.checks.map((check) => check.name);
+  }
+
+  /** Every check, or those named. */
+  run(names?: string[]): Promise<CheckOutcome[]> {
+    const chosen = names ? this.checks.filter((c) => names.includes(c.name)) : this.checks;
+    return Promise.all(chosen.map(runWithTimeout));
   }
 }
 

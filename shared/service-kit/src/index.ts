@@ -14,3 +14,4 @@ export * from './messaging';
 export * from './openapi';
 export * from './database-pool';
 export * from './load-shedding';
+export * from './messaging-thread';

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { currentCorrelation } from '@warren/messaging';
+import { isMessagingWorker, WorkerLogDestination } from './messaging-thread';
 
 let stdout: DestinationStream | undefined;
 
@@ -9,10 +10,12 @@ let stdout: DestinationStream | undefined;
  * request, so lines are written in chunks of at least 4 KiB or once a second, whichever comes
  * first, and flushed when the process exits (pino's exit hook). A SIGKILL loses at most that
  * second. `LOG_SYNC=true` writes each line at once. One stream per process, shared by its
- * loggers, so their chunks never interleave.
+ * loggers (and the messaging worker's lines), so their chunks never interleave.
  */
 export function stdoutDestination(): DestinationStream {
   if (stdout) return stdout;
+  // The messaging worker's lines go to the HTTP thread, which writes them with its own.
+  if (isMessagingWorker()) return (stdout = new WorkerLogDestination());
   if (process.env.LOG_SYNC === 'true') return (stdout = pino.destination({ dest: 1, sync: true }));
   const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const timer = setInterval(() => stream.flush(), 1000).unref();

@@ -1,6 +1,15 @@
-import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { EventType, ServiceTopology } from '@warren/contracts';
 import {
+  loadServiceTopology,
   Outbox,
   sqlExecutor,
   verifyTopology,
@@ -13,6 +22,8 @@ import { WarrenMessagingModule } from '@warren/messaging/nest';
 import type { Logger } from 'pino';
 import { SqlTransactions, type SqlTx } from './database-pool';
 import { ReadinessChecks, type ReadinessCheck } from './health';
+import { stdoutDestination } from './logger';
+import { MessagingWorkerHost, SERVICE_THREAD, type ServiceThread } from './messaging-thread';
 import { ServiceMetrics } from './metrics';
 import { OUTBOX, type OutgoingEvent, type TransactionalOutbox } from './outbox';
 import { SERVICE_LOGGER } from './service-app';
@@ -27,6 +38,8 @@ export type ServiceMessaging =
       topology?: ServiceTopology;
       /** The service's own broker user and vhost. Default: $RABBITMQ_URL. */
       amqpUrl?: string;
+      /** Which part of the service this thread runs (default: all of it, on this thread). */
+      thread?: ServiceThread;
     }
   /** Service tests without a broker: events are only stored (e.g. `TableOutbox`). */
   | { kind: 'outbox'; outbox: TransactionalOutbox<never> };
@@ -90,10 +103,58 @@ class MessagingReadiness implements OnModuleInit {
 }
 
 /**
- * Provides OUTBOX to the service. With the broker: the messaging module runs the relay and the
- * consumers (handler transactions run on the service's pool without an ORM: the inbox row and the
- * handler's statements on one connection, as the HTTP write paths do), logs through the
- * service's logger, counts into its /metrics registry and adds its readiness checks.
+ * The HTTP thread's side of the messaging worker: starts it with the app's modules, waits for it
+ * before the app listens, serves its readiness checks and metrics as this thread's own, and
+ * stops it (in-flight events first) before the app's pools close.
+ */
+@Injectable()
+class MessagingWorkerLifecycle
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly host: MessagingWorkerHost;
+
+  constructor(
+    @Inject(SERVICE_THREAD) thread: ServiceThread,
+    @Inject(SERVICE_LOGGER) logger: Logger,
+    private readonly readiness: ReadinessChecks,
+    private readonly metrics: ServiceMetrics,
+  ) {
+    if (thread.role !== 'http') throw new Error('the worker lifecycle belongs to the HTTP thread');
+    this.host = new MessagingWorkerHost(thread.workerEntry, logger, (text) =>
+      stdoutDestination().write(text),
+    );
+  }
+
+  onModuleInit(): void {
+    this.host.start();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const own = new Set(this.readiness.names());
+    for (const name of (await this.host.ready()).filter((n) => !own.has(n))) {
+      this.readiness.register({
+        name,
+        probe: async () => {
+          const [outcome] = await this.host.side.readiness([name]);
+          if (!outcome?.ok) throw new Error(outcome?.reason ?? `no check ${name} in the worker`);
+        },
+      });
+    }
+    this.metrics.addSource(() => this.host.side.metrics());
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.host.stop();
+  }
+}
+
+/**
+ * Provides OUTBOX and SERVICE_THREAD to the service. On the HTTP thread of a service whose
+ * messaging runs in a worker: the outbox's rows only, and the worker. Otherwise, with the broker,
+ * the messaging module runs the relay and the consumers (handler transactions run on the
+ * service's pool without an ORM: the inbox row and the handler's statements on one connection,
+ * as the HTTP write paths do), logs through the service's logger, counts into its /metrics
+ * registry and adds its readiness checks.
  */
 @Module({})
 export class ServiceMessagingModule {
@@ -107,8 +168,28 @@ export class ServiceMessagingModule {
       return {
         module: ServiceMessagingModule,
         global: true,
-        providers: [{ provide: OUTBOX, useValue: messaging.outbox }],
-        exports: [OUTBOX],
+        providers: [
+          { provide: OUTBOX, useValue: messaging.outbox },
+          { provide: SERVICE_THREAD, useValue: { role: 'all' } satisfies ServiceThread },
+        ],
+        exports: [OUTBOX, SERVICE_THREAD],
+      };
+    }
+    const thread: ServiceThread = messaging.thread ?? { role: 'all' };
+    if (thread.role === 'http') {
+      // Rows only: the worker's relay publishes them.
+      const topology =
+        messaging.topology ??
+        loadServiceTopology({ service: options.service, file: messaging.topologyFile });
+      return {
+        module: ServiceMessagingModule,
+        global: true,
+        providers: [
+          { provide: OUTBOX, useValue: new MessagingOutbox(new Outbox(topology)) },
+          { provide: SERVICE_THREAD, useValue: thread },
+          MessagingWorkerLifecycle,
+        ],
+        exports: [OUTBOX, SERVICE_THREAD],
       };
     }
     return {
@@ -139,8 +220,9 @@ export class ServiceMessagingModule {
           useFactory: (outbox: Outbox) => new MessagingOutbox(outbox),
         },
         MessagingReadiness,
+        { provide: SERVICE_THREAD, useValue: thread },
       ],
-      exports: [OUTBOX],
+      exports: [OUTBOX, SERVICE_THREAD],
     };
   }
 }

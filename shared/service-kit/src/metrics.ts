@@ -2,12 +2,26 @@ import { Controller, Get, Header, Injectable } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from 'pg';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
+import { isMessagingWorker } from './messaging-thread';
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** The service's own Prometheus registry: process metrics plus HTTP request counts and latencies. */
 @Injectable()
 export class ServiceMetrics {
   readonly registry = new Registry();
+  /** Other threads' registries (the messaging worker's), scraped with this one. */
+  private readonly sources: (() => Promise<MetricsJson>)[] = [];
   private readonly requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests handled, by method, route and status code',
@@ -31,7 +45,29 @@ export class ServiceMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    // Process metrics once per process: the HTTP thread's registry has them, the worker's not.
+    if (!isMessagingWorker()) collectDefaultMetrics({ register: this.registry });
+  }
+
+  addSource(source: () => Promise<MetricsJson>): void {
+    this.sources.push(source);
+  }
+
+  /**
+   * The text format of this registry and its sources, series of the same name and labels
+   * summed (both threads' pools, for example); a source that does not answer fails the scrape.
+   */
+  async scrape(): Promise<string> {
+    if (this.sources.length === 0) return this.registry.metrics();
+    const all = await Promise.all([
+      this.registry.getMetricsAsJSON(),
+      ...this.sources.map((source) => source()),
+    ]);
+    // A metric of one source only keeps its value: 'omit' (process_start_time_seconds) would drop it.
+    const merged = all.map((metrics) =>
+      metrics.map((m) => (m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m)),
+    );
+    return AggregatorRegistry.aggregate(merged).metrics();
   }
 
   /** The pool's connections by state (in use, idle) and the requests waiting for one, read at scrape time. */
@@ -75,6 +111,6 @@ export class MetricsController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.metrics.scrape();
   }
 }

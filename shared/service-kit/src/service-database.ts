@@ -11,6 +11,7 @@ import {
 import type { Pool } from 'pg';
 import { createPool, poolSettingsFrom, SqlTransactions, type PoolSettings } from './database-pool';
 import { databaseChecks, ReadinessChecks } from './health';
+import { isMessagingWorker } from './messaging-thread';
 import { ServiceMetrics } from './metrics';
 import type { RawSqlClient } from './idempotency';
 
@@ -69,7 +70,9 @@ export class ServiceDatabaseModule {
         { provide: MIGRATIONS_DIR, useValue: options.migrationsDir },
         {
           provide: DATABASE_POOL_SETTINGS,
-          useFactory: () => options.pool ?? poolSettingsFrom(process.env),
+          useFactory: () =>
+            options.pool ??
+            poolSettingsFrom(process.env, isMessagingWorker() ? 'messaging' : 'http'),
         },
         {
           provide: DATABASE_POOL,

@@ -4,7 +4,13 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { SERVICE_LOGGER, SqlTransactions } from '@warren/service-kit';
+import {
+  runsBackgroundWork,
+  SERVICE_LOGGER,
+  SERVICE_THREAD,
+  SqlTransactions,
+  type ServiceThread,
+} from '@warren/service-kit';
 import type { Logger } from 'pino';
 import { pendingCutoff } from './order-rules';
 import { OrderSaga } from './order-saga';
@@ -33,10 +39,12 @@ export class OrderTimeoutSweeper implements OnApplicationBootstrap, BeforeApplic
     private readonly saga: OrderSaga,
     @Inject(ORDER_TIMEOUTS) private readonly settings: OrderTimeoutSettings,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_THREAD) private readonly thread: ServiceThread,
   ) {}
 
+  /** On the thread that runs the saga's consumers: the messaging worker in production. */
   onApplicationBootstrap(): void {
-    if (this.settings.sweepIntervalMs <= 0) return;
+    if (this.settings.sweepIntervalMs <= 0 || !runsBackgroundWork(this.thread)) return;
     this.timer = setInterval(() => {
       this.running ??= this.sweep()
         .catch((error: unknown) => {
