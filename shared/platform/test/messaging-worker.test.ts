@@ -1,6 +1,7 @@
 /**
- * The services' two threads, as `npm start` and the images run them: HTTP on the main thread;
- * the relay, the consumers and the background work on the messaging worker. Checked from the
+ * The services with MESSAGING_WORKER=true, compiled, as `npm start` and the images run them: HTTP
+ * on the main thread; the relay, the consumers and the background work on the messaging worker
+ * thread. Checked from the
  * outside, as an operator sees a service: one /metrics with both threads' series, /readyz with
  * the worker's checks, the worker's lines whole in the service's log, a graceful stop, a worker
  * that cannot start taking the service down with its reason, and MESSAGING_WORKER=false.
@@ -16,7 +17,7 @@ const WORKER_LINE = 'relay and consumers run in the messaging worker thread';
 let platform: IsolatedPlatform;
 
 beforeAll(async () => {
-  platform = await startIsolatedPlatform('worker', { LOG_LEVEL: 'info' });
+  platform = await startIsolatedPlatform('worker', { LOG_LEVEL: 'info', MESSAGING_WORKER: 'true' });
 }, 300_000);
 
 afterAll(async () => {
@@ -139,7 +140,7 @@ test('SIGTERM stops both threads in order, in time, with no fatal line', async (
   await confirmedOrder();
 });
 
-test('MESSAGING_WORKER=false runs everything on one thread; a value that is not a boolean is refused', async () => {
+test('MESSAGING_WORKER=false (the default) runs everything on one thread; a value that is not a boolean is refused', async () => {
   const orders = service('order-service');
   await orders.stop();
   let before = logOf('order-service').length;
