@@ -97,6 +97,19 @@ describe('outbox relay against real RabbitMQ and PostgreSQL', () => {
       ),
     );
     expect(confirmed[0] + confirmed[1]).toBe(total);
+    // Every row was claimed by one batch; rows committed together (40 a transaction) share batches.
+    const batches = await Promise.all(
+      relays.map(async (r) => {
+        const { values } = await r.metrics.relayBatchRows.get();
+        const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+        return {
+          rows: of('warren_outbox_relay_batch_rows_sum'),
+          count: of('warren_outbox_relay_batch_rows_count'),
+        };
+      }),
+    );
+    expect(batches[0].rows + batches[1].rows).toBe(total);
+    expect(batches[0].count + batches[1].count).toBeLessThan(total / 2);
     const { rows } = await servers.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM warren_outbox WHERE sent_at IS NULL',
     );

@@ -14,6 +14,7 @@ export class MessagingMetrics {
   readonly duplicates: Counter<'event_type' | 'queue'>;
   readonly handlerDuration: Histogram<'event_type' | 'queue' | 'outcome'>;
   readonly batchMessages: Histogram<'queue'>;
+  readonly relayBatchRows: Histogram;
   readonly outboxBacklog: Gauge;
   readonly outboxOldestAge: Gauge;
 
@@ -106,6 +107,16 @@ export class MessagingMetrics {
           name: 'warren_messaging_consumer_batch_messages',
           help: 'Messages handled per consumer batch (one shared transaction under load, 1 when idle)',
           labelNames: ['queue'],
+          buckets: [1, 2, 5, 10, 20, 50, 100],
+          registers: [registry],
+        }),
+    );
+    this.relayBatchRows = this.metric(
+      'warren_outbox_relay_batch_rows',
+      () =>
+        new Histogram({
+          name: 'warren_outbox_relay_batch_rows',
+          help: 'Outbox rows claimed per relay batch (one transaction of two round trips; empty claims not counted)',
           buckets: [1, 2, 5, 10, 20, 50, 100],
           registers: [registry],
         }),

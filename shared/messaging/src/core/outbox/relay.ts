@@ -180,6 +180,7 @@ export class OutboxRelay {
         await client.query('COMMIT');
         return { claimed: 0, failure: undefined };
       }
+      this.metrics.relayBatchRows.observe(rows.length);
       const { sent, failed, firstError } = await this.publishRows(rows);
       if (failed.length > 0) {
         await client.query(
