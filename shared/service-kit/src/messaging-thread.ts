@@ -53,8 +53,7 @@ type ToWorker = Call | { kind: 'stop' };
 type FromWorker =
   | { kind: 'log'; text: string }
   | { kind: 'started'; checks: string[] }
-  | { kind: 'reply'; id: number; value?: unknown; error?: string }
-  | { kind: 'stopped' };
+  | { kind: 'reply'; id: number; value?: unknown; error?: string };
 
 /** What the HTTP thread asks of the worker: its metrics and its readiness checks. */
 export interface WorkerSide {
@@ -115,7 +114,11 @@ export class MessagingWorkerHost {
           if (starting)
             reject(new Error(`the messaging worker exited with ${code} while starting`));
           else if (!this.stopping) this.died(`exited with ${code}`);
-          for (const call of this.calls.values()) call.reject(new Error('the worker is gone'));
+          for (const call of this.calls.values()) {
+            clearTimeout(call.timer);
+            call.reject(new Error('the worker is gone'));
+          }
+          this.calls.clear();
         }),
       );
     });
@@ -202,8 +205,7 @@ export function serveHttpThread(
         .catch(() => undefined)
         .then(() => {
           side.flushLogs();
-          post({ kind: 'stopped' });
-          port.close();
+          port.close(); // nothing else holds the thread: it ends, and the host sees it exit
         });
       return;
     }
