@@ -61,9 +61,12 @@ function exposition(text: string) {
   return { types, sample };
 }
 
-test('every service starts its messaging worker, and the worker says so in the log', () => {
+test('every service starts its messaging worker, and the worker says so in the log', async () => {
   for (const name of Object.keys(platform.services) as ServiceName[]) {
-    expect(logOf(name)).toContain(WORKER_LINE);
+    // Lines reach the file within a second (buffered writes).
+    await eventually(`"${WORKER_LINE}" in ${name}'s log`, async () =>
+      logOf(name).includes(WORKER_LINE) ? true : undefined,
+    );
   }
 });
 
@@ -147,7 +150,12 @@ test('MESSAGING_WORKER=false (the default) runs everything on one thread; a valu
   orders.start({ MESSAGING_WORKER: 'false' });
   await orders.waitReady();
   await confirmedOrder();
-  expect(logOf('order-service').slice(before)).not.toContain(WORKER_LINE);
+  // The consumer's line comes after the start-up's (buffered writes, in order).
+  const run = await eventually("order-service's consumer line", async () => {
+    const since = logOf('order-service').slice(before);
+    return since.includes(CONSUMER_LINES['order-service']) ? since : undefined;
+  });
+  expect(run).not.toContain(WORKER_LINE);
   const text = await fetch(`${orders.url}/metrics`).then((r) => r.text());
   expect(exposition(text).sample('database_pool_connections{state="max"}')).toBe(10);
   await orders.stop();
