@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { eventually, managementRequest } from '@warren/testing';
 import { startIsolatedPlatform, type IsolatedPlatform, type ServiceName } from '../src';
-import { http } from './support/test-platform';
+import { http, readiness, READY_CHECKS } from './support/test-platform';
 
 const WORKER_LINE = 'relay and consumers run in the messaging worker thread';
 let platform: IsolatedPlatform;
@@ -98,17 +98,10 @@ test("one /metrics holds both threads' series, each metric once, process metrics
 });
 
 test("/readyz runs the worker's broker and topology checks beside the HTTP thread's own", async () => {
-  const answer = await http<{ checks: { name: string; ok: boolean }[] }>(
-    'GET',
-    `${service('notification-service').url}/readyz`,
-  );
-  expect(answer.status).toBe(200);
-  expect(answer.body.checks.map((c) => c.name).sort()).toEqual([
-    'broker',
-    'database',
-    'migrations',
-    'topology',
-  ]);
+  expect(await readiness(service('notification-service').url)).toEqual({
+    status: 200,
+    checks: READY_CHECKS,
+  });
 });
 
 /** A line each service's consumer writes for the order of `confirmedOrder` (on the worker). */

@@ -17,9 +17,10 @@ export interface ServiceMain {
 }
 
 /**
- * Starts a service as main.ts does in production. The main thread serves HTTP on HOST:port and
- * starts the messaging worker, which runs this same file and lands in the branch below:
- * a Nest application context (no HTTP) with the relay, the consumers and the background work.
+ * Starts a service as main.ts does in production: the app on HOST:port. With MESSAGING_WORKER=true
+ * that app serves HTTP only and starts the messaging worker, which runs this same file and lands
+ * in the branch below: a Nest application context (no HTTP) with the relay, the consumers and the
+ * background work.
  */
 export async function runService(main: ServiceMain): Promise<void> {
   const thread = serviceThreadFrom(process.env, main.entry);

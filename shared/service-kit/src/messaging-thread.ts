@@ -1,8 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Logger } from 'pino';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { CheckOutcome } from './health';
+import type { MetricsJson } from './metrics';
 
 /**
  * Which part of a service a thread runs. By default one thread runs it all. With
@@ -57,7 +57,7 @@ type FromWorker =
 
 /** What the HTTP thread asks of the worker: its metrics and its readiness checks. */
 export interface WorkerSide {
-  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  metrics(): Promise<MetricsJson>;
   readiness(names: string[]): Promise<CheckOutcome[]>;
 }
 

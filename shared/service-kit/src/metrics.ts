@@ -14,7 +14,8 @@ import {
 } from 'prom-client';
 import { isMessagingWorker } from './messaging-thread';
 
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+/** A registry's `getMetricsAsJSON()`: what another thread's registry hands over. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** The service's own Prometheus registry: process metrics plus HTTP request counts and latencies. */
 @Injectable()

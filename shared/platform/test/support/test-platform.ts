@@ -26,3 +26,12 @@ export async function http<B = Record<string, unknown>>(
     headers: response.headers,
   };
 }
+
+/** Every service's checks once the platform runs: its database's, and the worker's or its own broker's. */
+export const READY_CHECKS = ['broker', 'database', 'migrations', 'topology'];
+
+/** `/readyz` of a service: its status and the names of the checks it ran, sorted. */
+export async function readiness(serviceUrl: string): Promise<{ status: number; checks: string[] }> {
+  const answer = await http<{ checks: { name: string }[] }>('GET', `${serviceUrl}/readyz`);
+  return { status: answer.status, checks: answer.body.checks.map((c) => c.name).sort() };
+}
