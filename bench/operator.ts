@@ -332,19 +332,39 @@ async function main() {
       admin.remove(`${base(r.metadata.namespace!)}/eventroutes/${r.metadata.name}`),
     );
     await waitFor('every route gone', async () => (await routeList()).length === 0, 60 * 60_000);
+    // The services' ConfigMaps and Secrets the operator still has to remove, by name.
     const managedLeft = async () =>
       (
         await Promise.all(
           namespaces.flatMap((ns) =>
-            ['configmaps', 'secrets'].map((plural) =>
-              admin.list(`/api/v1/namespaces/${ns}/${plural}`, {
-                labelSelector: 'app.kubernetes.io/managed-by=warren',
-              }),
+            ['configmaps', 'secrets'].map(async (plural) =>
+              (
+                await admin.list<{ metadata?: { name?: string } }>(
+                  `/api/v1/namespaces/${ns}/${plural}`,
+                  {
+                    labelSelector: 'app.kubernetes.io/managed-by=warren',
+                  },
+                )
+              ).items.map((item) => `${plural}/${ns}/${item.metadata?.name}`),
             ),
           ),
         )
-      ).reduce((sum, list) => sum + list.items.length, 0);
-    await waitFor('the service outputs gone', async () => (await managedLeft()) === 0, 120_000);
+      ).flat();
+    let left: string[] = [];
+    let lastCount = -1;
+    await waitFor(
+      'the service outputs gone',
+      async () => {
+        left = await managedLeft();
+        if (left.length !== lastCount) progress(`service outputs left: ${left.length}`);
+        lastCount = left.length;
+        return left.length === 0;
+      },
+      600_000,
+    ).catch((error: Error) => {
+      progress(`left after 600 s (${left.length}): ${left.slice(0, 20).join(', ')}`);
+      throw error;
+    });
     const deleted = Date.now();
     const deletePeak = phasePeak;
     const notFound = (await metric('warren_broker_http_not_found_total')) - notFoundBefore;

@@ -4,7 +4,8 @@
  * same-work server (bench/same-work-server.ts: the same transaction on the same databases, no
  * framework). Each endpoint is driven by autocannon (a fresh body per request) at 1, 16 and 64
  * connections, service and same-work server interleaved in alternating order, `--rounds` times
- * each; the table gives medians and the ratio service / same-work server.
+ * each; the table gives medians and the ratio service / same-work server. GET /users/:id reads one
+ * of 1,000 users at random per request.
  * Then a burst: `--burst` orders posted as fast as order-service takes them, the time until every
  * one is CONFIRMED, the peak backlog of each queue, and that none was lost or handled twice.
  *   node --conditions=warren-source --import tsx bench/services.ts [--seconds 5] [--rounds 2] [--burst 5000]
@@ -34,12 +35,21 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = values.connections.split(',').map(Number);
 const BURST = Number(values.burst);
+/** How many users GET /users/:id picks from. */
+const READABLE_USERS = 1000;
+
+/** The users a run works with: the buyer of its orders, and the users its reads pick from. */
+interface Users {
+  buyer: string;
+  readable: string[];
+}
 
 interface Endpoint {
   name: string;
   method: 'GET' | 'POST';
-  path: (userId: string) => string;
-  body?: (userId: string) => unknown;
+  /** Per request: a read picks one of `users.readable` at random, as real clients spread. */
+  path: (users: Users) => string;
+  body?: (users: Users) => unknown;
 }
 
 const ALL_ENDPOINTS: Endpoint[] = [
@@ -53,9 +63,16 @@ const ALL_ENDPOINTS: Endpoint[] = [
     name: 'POST /orders',
     method: 'POST',
     path: () => '/orders',
-    body: (userId) => ({ userId, items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }] }),
+    body: ({ buyer }) => ({
+      userId: buyer,
+      items: [{ sku: 'BENCH-1', quantity: 2, unitPrice: 9.99 }],
+    }),
   },
-  { name: 'GET /users/:id', method: 'GET', path: (userId) => `/users/${userId}` },
+  {
+    name: 'GET /users/:id',
+    method: 'GET',
+    path: ({ readable }) => `/users/${readable[Math.floor(Math.random() * readable.length)]}`,
+  },
 ];
 const ENDPOINTS = ALL_ENDPOINTS.filter(
   (endpoint) => !values.endpoints || values.endpoints.split(',').includes(endpoint.name),
@@ -97,13 +114,13 @@ function cpuMsOf(pids: number[]): number {
 async function load(
   base: string,
   endpoint: Endpoint,
-  userId: string,
+  users: Users,
   connections: number,
   meter: Meter,
 ): Promise<Run> {
   const cpuBefore = cpuMsOf(meter.pids);
   const result = await autocannon({
-    url: `${base}${endpoint.path(userId)}`,
+    url: base,
     connections,
     duration: SECONDS,
     requests: [
@@ -113,10 +130,14 @@ async function load(
             headers: { 'content-type': 'application/json' },
             setupRequest: (request) => ({
               ...request,
-              body: JSON.stringify(endpoint.body!(userId)),
+              path: endpoint.path(users),
+              body: JSON.stringify(endpoint.body!(users)),
             }),
           }
-        : { method: 'GET' },
+        : {
+            method: 'GET',
+            setupRequest: (request) => ({ ...request, path: endpoint.path(users) }),
+          },
     ],
   });
   // Charged its own sagas, which are done before the next run starts.
@@ -176,7 +197,7 @@ async function startSameWorkServer(platform: IsolatedPlatform): Promise<SameWork
 }
 
 /** Comparison table rows: per endpoint and connection count, service vs same-work medians. */
-async function compare(platform: IsolatedPlatform, sameWork: SameWork, userId: string) {
+async function compare(platform: IsolatedPlatform, sameWork: SameWork, users: Users) {
   const meter: Meter = {
     pids: [...Object.values(platform.services).map((service) => service.pid!), sameWork.child.pid!],
     settle: () => settle(platform),
@@ -198,8 +219,8 @@ async function compare(platform: IsolatedPlatform, sameWork: SameWork, userId: s
         const order = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service'];
         for (const side of order) {
           if (side === 'service')
-            service.push(await load(bases[endpoint.name]!, endpoint, userId, connections, meter));
-          else reference.push(await load(sameWork.url, endpoint, userId, connections, meter));
+            service.push(await load(bases[endpoint.name]!, endpoint, users, connections, meter));
+          else reference.push(await load(sameWork.url, endpoint, users, connections, meter));
         }
       }
       const s = {
@@ -333,19 +354,34 @@ async function burst(platform: IsolatedPlatform, userId: string) {
 async function main() {
   const servers = await startTestServers((line) => process.stderr.write(`${line}\n`));
   Object.assign(process.env, servers.urls);
-  const platform = await startIsolatedPlatform('bench_services', { ORDER_TIMEOUT_MS: '600000' });
+  const platform = await startIsolatedPlatform('bench_services', {
+    ORDER_TIMEOUT_MS: '600000',
+    // Node flags for the services alone (not the bench's load generator), e.g. V8's heap sizes.
+    ...(process.env.WARREN_BENCH_SERVICE_NODE_OPTIONS && {
+      NODE_OPTIONS: process.env.WARREN_BENCH_SERVICE_NODE_OPTIONS,
+    }),
+  });
   const sameWork = await startSameWorkServer(platform);
   try {
-    const registered = await fetch(`${platform.services['user-service'].url}/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `${randomUUID()}@example.com`, name: 'Bench Buyer' }),
-    });
-    const { id: userId } = (await registered.json()) as { id: string };
+    const register = async (name: string) => {
+      const registered = await fetch(`${platform.services['user-service'].url}/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `${randomUUID()}@example.com`, name }),
+      });
+      return ((await registered.json()) as { id: string }).id;
+    };
+    const userId = await register('Bench Buyer');
+    const readable: string[] = [];
+    for (let i = 0; i < READABLE_USERS; i += 10)
+      readable.push(
+        ...(await Promise.all(Array.from({ length: 10 }, () => register('Bench Reader')))),
+      );
+    const users: Users = { buyer: userId, readable };
     const load1 = os.loadavg()[0]!.toFixed(1);
     // --rounds 0: the burst alone.
     const { rows, falls } =
-      ROUNDS > 0 ? await compare(platform, sameWork, userId) : { rows: [], falls: [] };
+      ROUNDS > 0 ? await compare(platform, sameWork, users) : { rows: [], falls: [] };
     const load2 = os.loadavg()[0]!.toFixed(1);
     const b = BURST > 0 ? await burst(platform, userId) : undefined;
     const cpus = os.cpus();

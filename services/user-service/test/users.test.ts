@@ -9,7 +9,10 @@ import type { TestDatabase } from '@warren/testing';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule, SERVICE } from '../src/app.module';
-import { SqlTransactions } from '@warren/service-kit';
+import { PointReads, SqlTransactions } from '@warren/service-kit';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { OrderEligibilityHandler } from '../src/users/order-eligibility';
 
 let database: TestDatabase;
@@ -127,7 +130,101 @@ describe('GET /users/:id', () => {
     const bad = await http().get('/users/abc').expect(400);
     expect(bad.body.fields).toEqual([{ field: 'id', problems: ['id must be a UUID'] }]);
   });
+
+  it('while the database is busy, gathers the reads that wait into one statement, each answered with its own user', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        http()
+          .post('/users')
+          .send({ email: `reader-${i}@example.com`, name: `Reader ${i}` })
+          .expect(201)
+          .then((res) => res.body as { id: string; email: string }),
+      ),
+    );
+    const reads = app.get(PointReads);
+    const batches = async () => {
+      const text = (await http().get('/metrics').expect(200)).text;
+      const value = (suffix: string) =>
+        Number(
+          text.match(
+            new RegExp(`^database_read_batch_keys_${suffix}\\{reader="users"\\} (\\S+)`, 'm'),
+          )?.[1],
+        );
+      return { statements: value('count'), keys: value('sum') };
+    };
+    const blockedReads = async () =>
+      Number(
+        (
+          await locker.query(
+            // Blocked while parsing, a statement may still show the connection's last query.
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'`,
+          )
+        ).rows[0].n,
+      );
+    // Real sockets, each request sent when asked (supertest sends at its first then()).
+    const server = app.getHttpServer() as Server;
+    if (!server.listening)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = async (id: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/users/${id}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const locker = new Client({ connectionString: database.url });
+    await locker.connect();
+    try {
+      const before = await batches();
+      // The table locked: the reader's two statements (its inFlight) wait on the lock, one key each.
+      await locker.query('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      const first = [get(users[0]!.id)];
+      await waitUntil(async () => (await blockedReads()) === 1);
+      first.push(get(users[1]!.id));
+      await waitUntil(async () => (await blockedReads()) === 2);
+      // Each other user three times (once upper-cased) and an unknown id twice: they all wait.
+      const missing = '00000000-0000-4000-8000-00000000000a';
+      const asked = [
+        ...users.slice(2).flatMap((u) => [u.id, u.id, u.id.toUpperCase()]),
+        missing,
+        missing.toUpperCase(),
+      ];
+      const later = asked.map(get);
+      await waitUntil(async () => reads.waiting === asked.length);
+      await locker.query('COMMIT');
+
+      const answers = await Promise.all(later);
+      answers.forEach((res, i) => {
+        const id = asked[i]!.toLowerCase();
+        if (id === missing) {
+          expect(res.status).toBe(404);
+          expect(res.body.message).toBe(`user ${asked[i]} does not exist`);
+        } else {
+          expect(res.status).toBe(200);
+          expect(res.body).toMatchObject(users.find((u) => u.id === id)!);
+        }
+      });
+      for (const [i, res] of (await Promise.all(first)).entries()) {
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject(users[i]!);
+      }
+      // Two statements of one key, then one for the 20 reads of 7 distinct keys.
+      const after = await batches();
+      expect(after.statements - before.statements).toBe(3);
+      expect(after.keys - before.keys).toBe(1 + 1 + 7);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+  });
 });
+
+/** Polls `check` every 20 ms for up to 10 s. */
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('order saga participant', () => {
   const handle = (userId: string, orderId: string, eventId: string) => {

@@ -13,5 +13,6 @@ export * from './bootstrap';
 export * from './messaging';
 export * from './openapi';
 export * from './database-pool';
+export * from './batched-reads';
 export * from './load-shedding';
 export * from './messaging-thread';

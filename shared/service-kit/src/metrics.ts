@@ -45,6 +45,15 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  /** Keys per statement of each batched point reader (`PointReads`). */
+  readonly readBatchKeys = new Histogram({
+    name: 'database_read_batch_keys',
+    help: 'Keys fetched by each statement of a batched point read (requests it answered, duplicates aside), by reader',
+    labelNames: ['reader'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+    registers: [this.registry],
+  });
+
   constructor() {
     // Process metrics once per process: the HTTP thread's registry has them, the worker's not.
     if (!isMessagingWorker()) collectDefaultMetrics({ register: this.registry });

@@ -11,7 +11,7 @@ import { MetricsController, ServiceMetrics } from './metrics';
 import { completeDocument, methodNotAllowed } from './openapi';
 import { loadShedding } from './load-shedding';
 import type { PoolSettings } from './database-pool';
-import { DATABASE_POOL, DATABASE_POOL_SETTINGS } from './service-database';
+import { DATABASE_POOL, DATABASE_POOL_SETTINGS, PointReads } from './service-database';
 import type { Pool } from 'pg';
 import { createValidationPipe } from './validation';
 
@@ -66,6 +66,7 @@ export function configureServiceApp(
         .build(),
     ),
   );
+  const reads = app.get(PointReads);
   app.use(correlationMiddleware);
   app.use(app.get(ServiceMetrics).middleware);
   app.use(accessLog(logger));
@@ -75,6 +76,7 @@ export function configureServiceApp(
       app.get<Pool>(DATABASE_POOL),
       app.get<PoolSettings>(DATABASE_POOL_SETTINGS),
       app.get(ServiceMetrics),
+      () => reads.waiting,
     ),
   );
   app.use(jsonBodyParser);

@@ -14,6 +14,7 @@ import { databaseChecks, ReadinessChecks } from './health';
 import { isMessagingWorker } from './messaging-thread';
 import { ServiceMetrics } from './metrics';
 import type { RawSqlClient } from './idempotency';
+import { BatchedReads, type BatchedReadOptions } from './batched-reads';
 
 /** The connection string of the service's database. */
 export const DATABASE_URL = Symbol('DATABASE_URL');
@@ -58,6 +59,37 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/**
+ * The service's batched point reads (see `BatchedReads`), counted in the metric
+ * `database_read_batch_keys{reader}` and, while they wait to be sent, by load shedding.
+ */
+@Injectable()
+export class PointReads {
+  private readonly readers: BatchedReads<unknown, unknown>[] = [];
+
+  constructor(private readonly metrics: ServiceMetrics) {}
+
+  /** A reader named `name` in the metric; `load` fetches a statement's keys. */
+  create<K, V>(
+    name: string,
+    load: BatchedReadOptions<K, V>['load'],
+    options: Pick<BatchedReadOptions<K, V>, 'maxBatch' | 'inFlight'> = {},
+  ): BatchedReads<K, V> {
+    const reader = new BatchedReads<K, V>({
+      ...options,
+      load,
+      onBatch: (keys) => this.metrics.readBatchKeys.observe({ reader: name }, keys),
+    });
+    this.readers.push(reader as BatchedReads<unknown, unknown>);
+    return reader;
+  }
+
+  /** Reads asked for and not yet sent, over every reader. */
+  get waiting(): number {
+    return this.readers.reduce((sum, reader) => sum + reader.waiting, 0);
+  }
+}
+
 /** Provides the service's Prisma client to every module of the app. */
 @Global()
 @Module({})
@@ -90,9 +122,10 @@ export class ServiceDatabaseModule {
         },
         options.client,
         { provide: SERVICE_DATABASE, useExisting: options.client },
+        PointReads,
         DatabaseLifecycle,
       ],
-      exports: [options.client, DATABASE_POOL, DATABASE_POOL_SETTINGS, SqlTransactions],
+      exports: [options.client, DATABASE_POOL, DATABASE_POOL_SETTINGS, SqlTransactions, PointReads],
     };
   }
 }

@@ -4,7 +4,9 @@ import {
   isUniqueViolation,
   OUTBOX,
   runIdempotently,
+  PointReads,
   SqlTransactions,
+  type BatchedReads,
   type IdempotentAnswer,
   type SqlTx,
   type TransactionalOutbox,
@@ -28,15 +30,25 @@ const REGISTER = (outboxRow: string) => `WITH u AS (
 ), event AS (${outboxRow})
 SELECT * FROM u`;
 
-const SELECT_USER = `SELECT id, email, name, blocked, created_at AS "createdAt" FROM users WHERE id = $1::uuid`;
+/** The users of a batch of GET /users/:id (see `PointReads`). */
+const SELECT_USERS = `SELECT id, email, name, blocked, created_at AS "createdAt" FROM users WHERE id = ANY($1::uuid[])`;
 
 @Injectable()
 export class UsersService {
+  /** By id, lower case (how PostgreSQL writes a uuid). */
+  private readonly byId: BatchedReads<string, UserRow>;
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly sql: SqlTransactions,
     @Inject(OUTBOX) private readonly outbox: TransactionalOutbox<SqlTx>,
-  ) {}
+    reads: PointReads,
+  ) {
+    this.byId = reads.create('users', async (ids: string[]) => {
+      const { rows } = await sql.pool.query<UserRow>(SELECT_USERS, [ids]);
+      return rows.map((row) => [row.id, row] as const);
+    });
+  }
 
   /**
    * Registers a user and emits user.created atomically: one statement without an
@@ -73,11 +85,11 @@ export class UsersService {
     );
   }
 
-  /** One statement on the pool (no ORM on the read path either). */
+  /** A batched point read on the pool: one statement for the concurrent reads (no ORM either). */
   async get(id: string): Promise<UserView> {
-    const { rows } = await this.sql.pool.query<UserRow>(SELECT_USER, [id]);
-    if (!rows[0]) throw new NotFoundException(`user ${id} does not exist`);
-    return toUserView(rows[0]);
+    const user = await this.byId.get(id.toLowerCase());
+    if (!user) throw new NotFoundException(`user ${id} does not exist`);
+    return toUserView(user);
   }
 
   async setBlocked(id: string, blocked: boolean): Promise<UserView> {
