@@ -1,9 +1,11 @@
 /**
  * Point reads coalesced while the database is busy. A key asked for while `inFlight` statements
  * of this reader are running waits for the next one, which fetches every waiting key at once
- * (`WHERE id = ANY($1)`). With little load each read is its own statement, a loop turn later; under
- * load one statement answers many requests, so a read costs fewer round trips, system calls and
- * database work the more reads there are: throughput rises with load instead of falling.
+ * (`WHERE id = ANY($1)`). A read while none runs is sent at once; one while another runs a loop
+ * turn later, with the reads of the requests parsed in the same turn. So with little load each read
+ * is its own statement, and under load one statement answers many requests: a read costs fewer
+ * round trips, system calls and database work the more reads there are, and throughput rises with
+ * load instead of falling.
  */
 export interface BatchedReadOptions<K, V> {
   /** Fetches these keys (distinct, at most `maxBatch`) in one statement; a key not returned is absent. */
@@ -54,9 +56,13 @@ export class BatchedReads<K, V> {
     return this.waiters;
   }
 
-  /** A turn of the event loop first, so that reads of the requests parsed in this one go together. */
+  /**
+   * At once when nothing runs (no latency added to a lone read); else a turn of the event loop
+   * first, so that the reads of the requests parsed in this one go together.
+   */
   private schedule(): void {
     if (this.scheduled || this.running >= this.inFlight) return;
+    if (this.running === 0) return this.dispatch();
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;

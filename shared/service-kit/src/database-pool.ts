@@ -14,6 +14,11 @@ export interface PoolSettings {
   queue: number;
   /** How long a request waits for a connection before it fails (DATABASE_POOL_WAIT_MS, default 5000). */
   waitMs: number;
+  /**
+   * Keys per statement of a batched point read at most (DATABASE_READ_BATCH_SIZE, default 100);
+   * 1 sends each read alone, at once, as many at a time as the pool has connections.
+   */
+  readBatchSize: number;
 }
 
 /**
@@ -31,6 +36,7 @@ export function poolSettingsFrom(
         : integerFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     queue: integerFrom(env, 'DATABASE_POOL_QUEUE', 100, 0, 100_000),
     waitMs: integerFrom(env, 'DATABASE_POOL_WAIT_MS', 5_000, 1, 600_000),
+    readBatchSize: integerFrom(env, 'DATABASE_READ_BATCH_SIZE', 100, 1, 10_000),
   };
 }
 

@@ -67,16 +67,18 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
 export class PointReads {
   private readonly readers: BatchedReads<unknown, unknown>[] = [];
 
-  constructor(private readonly metrics: ServiceMetrics) {}
+  constructor(
+    private readonly metrics: ServiceMetrics,
+    @Inject(DATABASE_POOL_SETTINGS) private readonly settings: PoolSettings,
+  ) {}
 
   /** A reader named `name` in the metric; `load` fetches a statement's keys. */
-  create<K, V>(
-    name: string,
-    load: BatchedReadOptions<K, V>['load'],
-    options: Pick<BatchedReadOptions<K, V>, 'maxBatch' | 'inFlight'> = {},
-  ): BatchedReads<K, V> {
+  create<K, V>(name: string, load: BatchedReadOptions<K, V>['load']): BatchedReads<K, V> {
+    const alone = this.settings.readBatchSize === 1;
     const reader = new BatchedReads<K, V>({
-      ...options,
+      maxBatch: this.settings.readBatchSize,
+      // Unbatched, a read waits for a pool connection like any statement.
+      inFlight: alone ? this.settings.size : 2,
       load,
       onBatch: (keys) => this.metrics.readBatchKeys.observe({ reader: name }, keys),
     });
