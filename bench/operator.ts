@@ -167,10 +167,25 @@ async function main() {
     }, 200);
     sampler.unref();
 
+    // API-server writes (PATCH, POST, DELETE) by resource, e.g. "eventroutes/status" -> 12.
+    const kubeWritesByResource = async () => {
+      const byResource = new Map<string, number>();
+      for (const line of (await metricsText()).split('\n')) {
+        const m = line.match(
+          /^warren_kube_api_requests_total\{method="(?:PATCH|POST|DELETE)",resource="([^"]*)"\} (\S+)$/,
+        );
+        if (m) byResource.set(m[1]!, (byResource.get(m[1]!) ?? 0) + Number(m[2]));
+      }
+      return byResource;
+    };
     const kubeWrites = async () =>
-      (await metric('warren_kube_api_requests_total{method="PATCH"}')) +
-      (await metric('warren_kube_api_requests_total{method="POST"}')) +
-      (await metric('warren_kube_api_requests_total{method="DELETE"}'));
+      [...(await kubeWritesByResource()).values()].reduce((sum, n) => sum + n, 0);
+    const writesSince = (before: Map<string, number>, after: Map<string, number>) =>
+      [...after]
+        .map(([resource, n]) => [resource, n - (before.get(resource) ?? 0)] as const)
+        .filter(([, n]) => n > 0)
+        .map(([resource, n]) => `${resource} ${n}`)
+        .join(', ') || 'none';
     const routeList = async () =>
       (
         await Promise.all(namespaces.map((ns) => admin.list<EventRoute>(`${base(ns)}/eventroutes`)))
@@ -229,7 +244,8 @@ async function main() {
       calls: await metric('warren_broker_http_requests_total'),
       changes: await metric('warren_broker_changes_total'),
       kubeWrites: await kubeWrites(),
-      kubeReads: await metric('warren_kube_api_requests_total{method="GET"}'),
+      kubeWritesByResource: await kubeWritesByResource(),
+      kubeReads: await metric('warren_kube_api_requests_total{method="GET"'),
       seconds: await metric('warren_reconcile_duration_seconds_sum{kind="EventRoute"}'),
     });
     const before = await sample();
@@ -404,7 +420,10 @@ async function main() {
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
       ['idle resync: time', seconds((after.seconds - before.seconds) * 1000)],
-      ['idle resync: API-server writes', String(after.kubeWrites - before.kubeWrites)],
+      [
+        'idle resync: API-server writes (by resource)',
+        `${after.kubeWrites - before.kubeWrites} (${writesSince(before.kubeWritesByResource, after.kubeWritesByResource)})`,
+      ],
       ['idle resync: API-server GETs', String(after.kubeReads - before.kubeReads)],
       [
         `drift: ${driftCount} queues deleted by hand -> their routes BrokerObjectMissing`,

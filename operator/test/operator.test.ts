@@ -196,9 +196,9 @@ it('writes nothing to the API server at an idle resync', async () => {
   // Status patches, Events, applies, deletes: a no-op PATCH leaves resourceVersions alone, so
   // the requests themselves are counted (GETs and Lease renewal PUTs are not writes here).
   const writes = async () =>
-    (await metric('warren_kube_api_requests_total{method="PATCH"}')) +
-    (await metric('warren_kube_api_requests_total{method="POST"}')) +
-    (await metric('warren_kube_api_requests_total{method="DELETE"}'));
+    (await metric('warren_kube_api_requests_total{method="PATCH"')) +
+    (await metric('warren_kube_api_requests_total{method="POST"')) +
+    (await metric('warren_kube_api_requests_total{method="DELETE"'));
   // Figures the broker reports late (depth appears ~5 s after a queue is created) may still land;
   // after that the operator must settle into writing nothing at all.
   const quietPeriod = async () => {

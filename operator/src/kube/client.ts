@@ -73,6 +73,19 @@ async function readText(response: http.IncomingMessage): Promise<string> {
   return text;
 }
 
+/**
+ * The resource a request path names, with its subresource: `configmaps`, `eventroutes/status`,
+ * `leases`, `namespaces` (a metric label: bounded by the kinds the operator touches, never a name).
+ */
+export function resourceOfPath(path: string): string {
+  const segments = path.split('?')[0]!.split('/').filter(Boolean);
+  // After /api/v1 or /apis/<group>/<version>: [namespaces, ns,] resource [, name [, subresource]].
+  const rest = segments.slice(segments[0] === 'api' ? 2 : 3);
+  const scoped = rest[0] === 'namespaces' && rest.length >= 3 ? rest.slice(2) : rest;
+  const [resource = 'unknown', , subresource] = scoped;
+  return subresource ? `${resource}/${subresource}` : resource;
+}
+
 /** A watch in progress: `abort()` ends it (its `done` is then called once). */
 export type WatchHandle = AbortController;
 
@@ -83,8 +96,8 @@ export type WatchHandle = AbortController;
  * generated API classes.
  */
 export class KubeClient {
-  /** Called once per request with its HTTP method (the operator counts them in a metric). */
-  onRequest?: (method: string) => void;
+  /** Called once per request with its HTTP method and resource (the operator counts them in a metric). */
+  onRequest?: (method: string, resource: string) => void;
 
   constructor(readonly connection: KubeConnection) {}
 
@@ -170,7 +183,7 @@ export class KubeClient {
     options: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<T> {
     const url = await this.url(path, options.query);
-    this.onRequest?.(method);
+    this.onRequest?.(method, resourceOfPath(path));
     const init = await this.init(method);
     if (options.body !== undefined) {
       init.headers['content-type'] = options.contentType ?? 'application/json';

@@ -56,8 +56,8 @@ export function createOperatorMetrics(registry = new Registry()) {
     }),
     kubeRequests: new Counter({
       name: 'warren_kube_api_requests_total',
-      help: 'Requests to the Kubernetes API server (watches excluded), by method; at an idle resync only GETs and Lease renewals (PUT).',
-      labelNames: ['method'],
+      help: 'Requests to the Kubernetes API server (watches excluded), by method and resource (configmaps, eventroutes/status, ...); at an idle resync only GETs and Lease renewals (PUT).',
+      labelNames: ['method', 'resource'],
       registers: [registry],
     }),
     brokerChanges: new Counter({

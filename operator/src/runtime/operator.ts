@@ -104,7 +104,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const log = createLogger('operator', config.logLevel);
   const metrics = createOperatorMetrics();
   const client = KubeClient.fromKubeconfigFile(config.kubeconfig);
-  client.onRequest = (method) => metrics.kubeRequests.inc({ method });
+  client.onRequest = (method, resource) => metrics.kubeRequests.inc({ method, resource });
   const events = new EventRecorder(client, 'warren-operator');
   log.info(
     {
