@@ -1,12 +1,4 @@
-/**
- * Point reads coalesced while the database is busy. A key asked for while `inFlight` statements
- * of this reader are running waits for the next one, which fetches every waiting key at once
- * (`WHERE id = ANY($1)`). A read while none runs is sent at once; one while another runs a loop
- * turn later, with the reads of the requests parsed in the same turn. So with little load each read
- * is its own statement, and under load one statement answers many requests: a read costs fewer
- * round trips, system calls and database work the more reads there are, and throughput rises with
- * load instead of falling.
- */
+/** How a `BatchedReads` fetches its keys, and how much it sends at once. */
 export interface BatchedReadOptions<K, V> {
   /** Fetches these keys (distinct, at most `maxBatch`) in one statement; a key not returned is absent. */
   load(keys: K[]): Promise<Iterable<readonly [K, V]>>;
@@ -23,6 +15,16 @@ interface Waiter<V> {
   reject(error: unknown): void;
 }
 
+/**
+ * Point reads coalesced while the database is busy. A key asked for while `inFlight` statements
+ * of this reader are running waits for the next one, which fetches every waiting key at once
+ * (`WHERE id = ANY($1)`). A read while none runs is sent at once; one while another runs a loop
+ * turn later, with the reads of the requests parsed in the same turn. So with little load each read
+ * is its own statement, and under load one statement answers many requests: a read costs fewer
+ * round trips, system calls and database work the more reads there are, and throughput rises with
+ * load instead of falling. A read never joins a statement already sent: that statement may have
+ * started before a write the read must see.
+ */
 export class BatchedReads<K, V> {
   /** Keys not sent yet, in the order first asked, with everyone waiting for each. */
   private pending = new Map<K, Waiter<V>[]>();

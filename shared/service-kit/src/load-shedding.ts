@@ -9,9 +9,9 @@ export const SHED_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Back-pressure at the door: when DATABASE_POOL_QUEUE requests already wait for the database (for
- * a pool connection, or for their batched point read to be sent: `waitingReads`), a new one is answered 503 with Retry-After at once (and counted in
- * http_requests_shed_total{reason="database"}) instead of joining a queue whose wait would only
- * grow. Health, readiness and metrics never wait for the database, so they are never shed.
+ * a pool connection, or for their batched point read to be sent: `waitingReads`), a new one is
+ * answered 503 with Retry-After at once (and counted in http_requests_shed_total{reason="database"})
+ * instead of joining a queue whose wait would only grow. Health, readiness and metrics never wait for the database, so they are never shed.
  */
 export function loadShedding(
   pool: Pool,
