@@ -262,7 +262,7 @@ async function main() {
     const converged = processFigures(pid);
     const where = rssBreakdown(pid);
     progress(
-      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; RSS ${mib(atResync.rss)} as it ends, ${mib(converged.rss)} converged`,
+      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; API-server writes ${after.kubeWrites - before.kubeWrites} (${writesSince(before.kubeWritesByResource, after.kubeWritesByResource)}); RSS ${mib(atResync.rss)} as it ends, ${mib(converged.rss)} converged`,
     );
     const heap = {
       used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
