@@ -56,7 +56,7 @@ export function createOperatorMetrics(registry = new Registry()) {
     }),
     kubeRequests: new Counter({
       name: 'warren_kube_api_requests_total',
-      help: 'Requests to the Kubernetes API server (watches excluded), by method and resource (configmaps, eventroutes/status, ...); at an idle resync only GETs and Lease renewals (PUT).',
+      help: 'Requests to the Kubernetes API server (watches excluded), by method and resource (configmaps, eventroutes/status, ...); at an idle resync only GETs, Lease renewals (PUT) and the status PATCH of a route whose brokerReadAt is 10 minutes old.',
       labelNames: ['method', 'resource'],
       registers: [registry],
     }),
