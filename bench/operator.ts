@@ -178,8 +178,9 @@ async function main() {
       }
       return byResource;
     };
-    const kubeWrites = async () =>
-      [...(await kubeWritesByResource()).values()].reduce((sum, n) => sum + n, 0);
+    const total = (byResource: Map<string, number>) =>
+      [...byResource.values()].reduce((sum, n) => sum + n, 0);
+    const kubeWrites = async () => total(await kubeWritesByResource());
     const writesSince = (before: Map<string, number>, after: Map<string, number>) =>
       [...after]
         .map(([resource, n]) => [resource, n - (before.get(resource) ?? 0)] as const)
@@ -243,7 +244,6 @@ async function main() {
       reconciles: await reconciles(),
       calls: await metric('warren_broker_http_requests_total'),
       changes: await metric('warren_broker_changes_total'),
-      kubeWrites: await kubeWrites(),
       kubeWritesByResource: await kubeWritesByResource(),
       kubeReads: await metric('warren_kube_api_requests_total{method="GET"'),
       seconds: await metric('warren_reconcile_duration_seconds_sum{kind="EventRoute"}'),
@@ -255,6 +255,7 @@ async function main() {
       300_000,
     );
     const after = await sample();
+    const idleWrites = `${total(after.kubeWritesByResource) - total(before.kubeWritesByResource)} (${writesSince(before.kubeWritesByResource, after.kubeWritesByResource)})`;
     const atResync = processFigures(pid);
     // Converged: between resyncs, once the operator's idle collection (WARREN_IDLE_GC_MS, 1 s)
     // has run; a third of the resync period later, before the next one.
@@ -262,7 +263,7 @@ async function main() {
     const converged = processFigures(pid);
     const where = rssBreakdown(pid);
     progress(
-      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; API-server writes ${after.kubeWrites - before.kubeWrites} (${writesSince(before.kubeWritesByResource, after.kubeWritesByResource)}); RSS ${mib(atResync.rss)} as it ends, ${mib(converged.rss)} converged`,
+      `idle resync: ${after.calls - before.calls} management calls, ${seconds((after.seconds - before.seconds) * 1000)}; API-server writes ${idleWrites}; RSS ${mib(atResync.rss)} as it ends, ${mib(converged.rss)} converged`,
     );
     const heap = {
       used: await metric('warren_operator_nodejs_heap_size_used_bytes'),
@@ -420,10 +421,7 @@ async function main() {
       ['idle resync: broker writes (target 0)', String(after.changes - before.changes)],
       ['idle resync: management API calls', String(after.calls - before.calls)],
       ['idle resync: time', seconds((after.seconds - before.seconds) * 1000)],
-      [
-        'idle resync: API-server writes (by resource)',
-        `${after.kubeWrites - before.kubeWrites} (${writesSince(before.kubeWritesByResource, after.kubeWritesByResource)})`,
-      ],
+      ['idle resync: API-server writes (by resource)', idleWrites],
       ['idle resync: API-server GETs', String(after.kubeReads - before.kubeReads)],
       [
         `drift: ${driftCount} queues deleted by hand -> their routes BrokerObjectMissing`,

@@ -5,7 +5,7 @@ import {
   startTestApp,
   TableOutbox,
 } from '@warren/service-kit/testing';
-import type { TestDatabase } from '@warren/testing';
+import { eventually, type TestDatabase } from '@warren/testing';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule, SERVICE } from '../src/app.module';
@@ -177,9 +177,19 @@ describe('GET /users/:id', () => {
       // The table locked: the reader's two statements (its inFlight) wait on the lock, one key each.
       await locker.query('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
       const first = [get(users[0]!.id)];
-      await waitUntil(async () => (await blockedReads()) === 1);
+      await eventually(
+        'the first read blocked',
+        async () => (await blockedReads()) === 1,
+        10_000,
+        20,
+      );
       first.push(get(users[1]!.id));
-      await waitUntil(async () => (await blockedReads()) === 2);
+      await eventually(
+        'the second read blocked',
+        async () => (await blockedReads()) === 2,
+        10_000,
+        20,
+      );
       // Each other user three times (once upper-cased) and an unknown id twice: they all wait.
       const missing = '00000000-0000-4000-8000-00000000000a';
       const asked = [
@@ -188,7 +198,12 @@ describe('GET /users/:id', () => {
         missing.toUpperCase(),
       ];
       const later = asked.map(get);
-      await waitUntil(async () => reads.waiting === asked.length);
+      await eventually(
+        'every later read waiting',
+        async () => reads.waiting === asked.length,
+        10_000,
+        20,
+      );
       await locker.query('COMMIT');
 
       const answers = await Promise.all(later);
@@ -216,15 +231,6 @@ describe('GET /users/:id', () => {
     }
   });
 });
-
-/** Polls `check` every 20 ms for up to 10 s. */
-async function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('order saga participant', () => {
   const handle = (userId: string, orderId: string, eventId: string) => {

@@ -1,8 +1,10 @@
+import { Batcher } from '@warren/messaging';
+
 /** How a `BatchedReads` fetches its keys, and how much it sends at once. */
 export interface BatchedReadOptions<K, V> {
   /** Fetches these keys (distinct, at most `maxBatch`) in one statement; a key not returned is absent. */
   load(keys: K[]): Promise<Iterable<readonly [K, V]>>;
-  /** Keys per statement at most (default 100). */
+  /** Reads per statement at most, so keys too (default 100). */
   maxBatch?: number;
   /** Statements of this reader running at once at most (default 2): the rest of the pool stays for writes. */
   inFlight?: number;
@@ -10,96 +12,51 @@ export interface BatchedReadOptions<K, V> {
   onBatch?(keys: number): void;
 }
 
-interface Waiter<V> {
+interface Read<K, V> {
+  key: K;
   resolve(value: V | undefined): void;
   reject(error: unknown): void;
 }
 
 /**
- * Point reads coalesced while the database is busy. A key asked for while `inFlight` statements
- * of this reader are running waits for the next one, which fetches every waiting key at once
- * (`WHERE id = ANY($1)`). A read while none runs is sent at once; one while another runs a loop
- * turn later, with the reads of the requests parsed in the same turn. So with little load each read
- * is its own statement, and under load one statement answers many requests: a read costs fewer
- * round trips, system calls and database work the more reads there are, and throughput rises with
- * load instead of falling. A read never joins a statement already sent: that statement may have
- * started before a write the read must see.
+ * Point reads coalesced while the database is busy, on the consumers' group commit (`Batcher`,
+ * gathering by loop turn). A read while no statement of this reader runs is sent at once; reads
+ * that come while one runs are sent together a loop turn later, each distinct key once
+ * (`WHERE id = ANY($1)`). So with little load each read is its own statement, and under load one
+ * statement answers many requests: a read costs fewer round trips, system calls and database work
+ * the more reads there are, and throughput rises with load instead of falling. A read never joins
+ * a statement already sent: that statement may have started before a write the read must see.
  */
 export class BatchedReads<K, V> {
-  /** Keys not sent yet, in the order first asked, with everyone waiting for each. */
-  private pending = new Map<K, Waiter<V>[]>();
-  private waiters = 0;
-  private running = 0;
-  private scheduled = false;
-  private readonly maxBatch: number;
-  private readonly inFlight: number;
+  private readonly batcher: Batcher<Read<K, V>>;
 
   constructor(private readonly options: BatchedReadOptions<K, V>) {
-    this.maxBatch = options.maxBatch ?? 100;
-    this.inFlight = options.inFlight ?? 2;
-    if (!(this.maxBatch >= 1 && this.inFlight >= 1)) {
+    const maxBatch = options.maxBatch ?? 100;
+    const inFlight = options.inFlight ?? 2;
+    if (!(maxBatch >= 1 && inFlight >= 1)) {
       throw new RangeError('BatchedReads: maxBatch and inFlight must be at least 1');
     }
+    this.batcher = new Batcher((reads) => this.send(reads), maxBatch, inFlight, 'loop-turn');
   }
 
   /** The value of `key`, or undefined when the statement did not return it. */
   get(key: K): Promise<V | undefined> {
-    return new Promise<V | undefined>((resolve, reject) => {
-      const waiting = this.pending.get(key);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.pending.set(key, [{ resolve, reject }]);
-      this.waiters += 1;
-      this.schedule();
-    });
+    return new Promise((resolve, reject) => this.batcher.add({ key, resolve, reject }));
   }
 
   /** Reads asked for and not yet sent to the database (load shedding counts them as waiting). */
   get waiting(): number {
-    return this.waiters;
+    return this.batcher.waiting;
   }
 
-  /**
-   * At once when nothing runs (no latency added to a lone read); else a turn of the event loop
-   * first, so that the reads of the requests parsed in this one go together.
-   */
-  private schedule(): void {
-    if (this.scheduled || this.running >= this.inFlight) return;
-    if (this.running === 0) return this.dispatch();
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.dispatch();
-    });
-  }
-
-  private dispatch(): void {
-    while (this.running < this.inFlight && this.pending.size > 0) {
-      const batch = new Map<K, Waiter<V>[]>();
-      for (const [key, waiting] of this.pending) {
-        if (batch.size === this.maxBatch) break;
-        batch.set(key, waiting);
-        this.pending.delete(key);
-        this.waiters -= waiting.length;
-      }
-      this.running += 1;
-      this.options.onBatch?.(batch.size);
-      void this.send(batch);
-    }
-  }
-
-  private async send(batch: Map<K, Waiter<V>[]>): Promise<void> {
+  private async send(reads: Read<K, V>[]): Promise<void> {
+    const keys = [...new Set(reads.map((read) => read.key))];
+    this.options.onBatch?.(keys.length);
     try {
-      const found = new Map(await this.options.load([...batch.keys()]));
-      for (const [key, waiting] of batch) {
-        const value = found.get(key);
-        for (const waiter of waiting) waiter.resolve(value);
-      }
+      const found = new Map(await this.options.load(keys));
+      for (const read of reads) read.resolve(found.get(read.key));
     } catch (error) {
-      for (const waiting of batch.values()) for (const waiter of waiting) waiter.reject(error);
-    } finally {
-      this.running -= 1;
-      // What queued while this statement ran goes at once: it has waited a statement already.
-      this.dispatch();
+      for (const read of reads) read.reject(error);
     }
   }
 }

@@ -15,7 +15,7 @@ export interface PoolSettings {
   /** How long a request waits for a connection before it fails (DATABASE_POOL_WAIT_MS, default 5000). */
   waitMs: number;
   /**
-   * Keys per statement of a batched point read at most (DATABASE_READ_BATCH_SIZE, default 100);
+   * Reads per statement of a batched point read at most (DATABASE_READ_BATCH_SIZE, default 100);
    * 1 sends each read alone, at once, as many at a time as the pool has connections.
    */
   readBatchSize: number;

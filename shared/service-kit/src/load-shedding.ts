@@ -17,7 +17,7 @@ export function loadShedding(
   pool: Pool,
   settings: PoolSettings,
   metrics: ServiceMetrics,
-  waitingReads: () => number = () => 0,
+  waitingReads: () => number,
 ) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const waiting = pool.waitingCount + waitingReads();

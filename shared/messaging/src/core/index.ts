@@ -1,4 +1,5 @@
 export * from './backoff';
+export * from './batcher';
 export * from './correlation';
 export * from './logger';
 export * from './errors';

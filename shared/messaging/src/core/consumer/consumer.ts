@@ -16,7 +16,7 @@ import type { Logger } from '../logger';
 import type { MessagingMetrics } from '../metrics';
 import type { Outbox } from '../outbox/outbox';
 import type { ConfirmPublisher } from '../publisher';
-import { Batcher } from './batcher';
+import { Batcher } from '../batcher';
 import {
   attemptOf,
   decideFailure,
