@@ -380,8 +380,16 @@ describe('DatabaseMigration', () => {
     });
     expect(ready.status?.appliedMigrations?.map((m) => m.name)).toEqual(shippedMigrations);
     expect(ready.status?.appliedMigrations?.[0]?.appliedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-    const reasons = (await events('user-service')).map((e) => e.reason);
+    // The Event and the count follow the status write: wait for them, then check them.
+    const reasons = await eventually('the Succeeded Event', async () => {
+      const seen = (await events('user-service')).map((e) => e.reason);
+      return seen.includes('Succeeded') && seen;
+    });
     expect(reasons).toEqual(expect.arrayContaining(['JobCreated', 'Succeeded']));
+    await eventually(
+      'the succeeded run counted',
+      async () => (await metric('warren_migration_runs_total{result="succeeded"}')) >= 1,
+    );
     expect(await metric('warren_migration_runs_total{result="succeeded"}')).toBe(1);
   });
 
